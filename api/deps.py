@@ -1,0 +1,62 @@
+"""Typed dependencies, as in the FastAPI full-stack template."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Iterator
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from cases.clock import get_clock
+from cases.db import get_engine
+from cases.models import Role, User
+from cases.security import decode_token
+from cases.settings import Settings, get_settings
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def get_now() -> datetime:
+    return get_clock().now()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(get_now)]
+TokenDep = Annotated[str | None, Depends(oauth2)]
+
+
+def optional_user(session: SessionDep, settings: SettingsDep, now: NowDep, request: Request, token: TokenDep) -> User | None:
+    token = token or request.cookies.get("hp_session")
+    if not token:
+        return None
+    payload = decode_token(token, settings=settings, at=now)
+    if payload is None:
+        return None
+    user = session.get(User, payload["sub"])
+    return user if user is not None and user.active else None
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not signed in or token expired", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def require(*roles: Role):
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {' or '.join(r.value for r in roles)}")
+        return user
+
+    return Depends(check)

@@ -1,0 +1,56 @@
+"""The FastAPI application: API routers per actor, the public directory and the UI."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api import errors
+from api.health import router as health_router
+from api.routers import applications, auth, issuers
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="healthpass — Shandong Health Pass Card / 山东省健康通行卡",
+        version="0.1.0",
+        description="Case management for health pass cards (codes): declaration, big-data comparison, "
+        "community/unit audit with SLA timers, signed passes and checkpoint verification.",
+    )
+    errors.install(app)
+    app.include_router(health_router)
+    app.include_router(auth.router)
+    app.include_router(applications.router)
+    app.include_router(issuers.router)
+    for name in ("passes", "supervisors", "public", "reports"):
+        try:
+            module = __import__(f"api.routers.{name}", fromlist=["router"])
+        except ModuleNotFoundError:
+            continue
+        app.include_router(module.router)
+    try:
+        from ui.pages import mount as mount_ui
+    except ModuleNotFoundError:
+        pass
+    else:
+        mount_ui(app)
+    _openapi_examples(app)
+    return app
+
+
+def _openapi_examples(app: FastAPI) -> None:
+    """The application examples depend on today's date (the 14-day window), so they are
+    filled in each time the schema is served, from the injected clock."""
+
+    def openapi() -> dict:
+        from cases.clock import SHANGHAI, now
+        from cases.declaration_schema import make_examples
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        body = schema["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]
+        body["examples"] = make_examples(now().astimezone(SHANGHAI).date())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+app = create_app()

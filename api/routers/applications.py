@@ -1,0 +1,155 @@
+"""Applicants and units submit applications; applicants read their case (R6, R7, R14, R15, R17)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep
+from cases.declaration_schema import ApplicationCreate
+from cases.errors import NotFound
+from cases.events import timeline
+from cases.models import Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role, User
+from cases.services import applications as service
+from cases.services.passes import active_pass
+from cases.settings import Settings
+
+router = APIRouter(prefix="/api/v1/applications", tags=["applicants"])
+
+
+class PassSummary(BaseModel):
+    id: str
+    colour: str
+    valid_until: datetime
+    card_number: str
+    qr_url: str
+    card_url: str
+
+
+class ApplicationCreated(BaseModel):
+    id: str
+    reference: str
+    status: str
+    created: bool
+    access_token: str | None
+    pass_: PassSummary | None = Field(default=None, alias="pass")
+    message: str
+
+    model_config = {"populate_by_name": True}
+
+
+def pass_summary(session: Session, application_id: str) -> PassSummary | None:
+    p = active_pass(session, application_id)
+    if p is None:
+        return None
+    return PassSummary(id=p.id, colour=p.colour, valid_until=p.valid_until, card_number=p.card_number, qr_url=f"/api/v1/passes/{p.id}/qr.png", card_url=f"/api/v1/passes/{p.id}/card")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationCreated,
+    summary="Declare and apply for a Shandong Health Pass Card",
+    description="The case is committed before any orchestration: the answer never waits on Prefect. "
+    "Arrivals get a yellow pass at once (R7). Repeating a request with the same `Idempotency-Key`, "
+    "or applying again while a case is open, returns the existing case (200).",
+    responses={200: {"description": "An existing case (duplicate submission)"}, 422: {"description": "Invalid field, named in `detail[].loc`"}},
+)
+async def submit(
+    request: Request,
+    response: Response,
+    payload: Annotated[ApplicationCreate, Body()],
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    user: OptionalUser,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> ApplicationCreated:
+    content = await request.json()  # the exact statement the applicant submitted (R15)
+    submitted_by = "applicant"
+    if user is not None and user.role in (Role.unit, Role.issuer):
+        submitted_by = user.id  # a unit for its employee (R17) or a counter issuer (R10)
+    result = service.submit_application(session=session, payload=payload, content=content, settings=settings, at=now, idempotency_key=idempotency_key, submitted_by=submitted_by)
+    session.commit()
+    app = result.application
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return ApplicationCreated(
+        id=app.id,
+        reference=app.reference,
+        status=app.status,
+        created=result.created,
+        access_token=result.access_token,
+        pass_=pass_summary(session, app.id),
+        message="Application received." if result.created else "An application for this person is already open; this is it.",
+    )
+
+
+def can_read(user: User | None, app: Application) -> bool:
+    if user is None:
+        return False
+    if user.role in (Role.auditor, Role.admin):
+        return True
+    if user.role == Role.issuer:
+        return user.region_code == app.community_code or (user.unit_code is not None and user.unit_code == app.unit_code)
+    if user.role == Role.unit:
+        return user.unit_code is not None and user.unit_code == app.unit_code
+    if user.role == Role.supervisor:
+        return user.region_code in (app.community_code, app.county_code, app.city_code, "370000")
+    return False
+
+
+def load_readable(session: Session, case_id: str, *, user: User | None, token: str | None, settings: Settings) -> Application:
+    """404 for anyone who may not read it, so existence is not revealed."""
+    try:
+        app = service.get_application(session, case_id)
+    except NotFound:
+        raise NotFound("application not found")
+    if token and service.token_matches(app, token, settings=settings):
+        return app
+    if can_read(user, app):
+        return app
+    raise NotFound("application not found")
+
+
+def case_view(session: Session, app: Application, settings: Settings, now: datetime) -> dict[str, Any]:
+    comparison = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
+    task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
+    responsibility = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == app.id)).first()
+    community = session.get(Region, app.community_code)
+    return {
+        "id": app.id,
+        "reference": app.reference,
+        "kind": app.kind,
+        "channel": app.channel,
+        "status": app.status,
+        "decision": app.decision,
+        "submitted_at": app.submitted_at,
+        "community": {"code": app.community_code, "name": community.name_zh if community else None},
+        "unit_code": app.unit_code,
+        "comparison": None if comparison is None else {"outcome": comparison.outcome, "red_list": comparison.red_list, "hits": comparison.hits, "sources": comparison.sources, "rule_version": comparison.rule_version},
+        "audit": None if task is None else {"task_id": task.id, "holder_kind": task.holder_kind, "holder_code": task.holder_code, "status": task.status, "missing_items": task.missing_items},
+        "sla": {"started_at": app.sla_started_at, "due_at": app.sla_due_at, "paused_at": app.sla_paused_at, "breached_at": app.breached_at},
+        "observation_ends_at": app.observation_ends_at,
+        "responsibility": None if responsibility is None else {"kind": responsibility.responsible_kind, "code": responsibility.responsible_code, "breach_at": responsibility.breach_at, "outcome": responsibility.outcome},
+        "pass": pass_summary(session, app.id),
+        "flow_run": {"id": app.flow_run_id, "state": app.flow_state, "url": f"{settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{app.flow_run_id}" if app.flow_run_id else None},
+        "timeline": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after, "data": e.data} for e in timeline(session, app.id)],
+    }
+
+
+@router.get("/{case_id}", summary="The case: status, comparison, SLA, timeline and pass")
+def read(
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    user: OptionalUser,
+    x_access_token: Annotated[str | None, Header()] = None,
+    access_token: Annotated[str | None, Query(description="the applicant's access token from the submission")] = None,
+) -> dict[str, Any]:
+    app = load_readable(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
+    return case_view(session, app, settings, now)

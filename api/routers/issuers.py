@@ -1,0 +1,113 @@
+"""Issuers (发放员) work their queue: sign in, claim, decide (R14, R16-R19)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from api.deps import NowDep, SessionDep, SettingsDep, require
+from cases.clock import SHANGHAI
+from cases.models import ContactAttempt, IssuerSignIn, Role, User
+from cases.services import audit, sla_service
+
+router = APIRouter(prefix="/api/v1", tags=["issuers"])
+IssuerDep = Annotated[User, require(Role.issuer)]
+
+
+class DecisionIn(BaseModel):
+    action: Literal["approve", "reject", "request_supplement", "verify_contact"]
+    reason_code: str | None = Field(default=None, description=f"for reject, one of {sorted(audit.REJECTION_REASONS)}")
+    explanation: str | None = Field(default=None, max_length=2000)
+    missing_items: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=20)
+    contact_method: Literal["phone", "visit", "unit"] | None = None
+
+
+DECISION_EXAMPLES = {
+    "approve": {"summary": "Approve: issue the green pass", "value": {"action": "approve"}},
+    "reject": {"summary": "Reject on a record", "value": {"action": "reject", "reason_code": "comparison_close_contact", "explanation": "The close-contact registry lists the applicant since 2 March, so the pass cannot be green."}},
+    "request_supplement": {"summary": "Ask for a missing item (the clock pauses)", "value": {"action": "request_supplement", "missing_items": ["arrival ticket"]}},
+    "verify_contact": {"summary": "Record a contact attempt (R19, clock keeps running)", "value": {"action": "verify_contact", "contact_method": "phone", "explanation": "Called the applicant; confirmed address with the building manager."}},
+}
+
+
+def task_view(task, app, now: datetime, cal, contacts: int) -> dict[str, Any]:
+    left = None
+    colour = "grey"
+    if app.sla_due_at is not None:
+        ref = app.sla_paused_at or now
+        left = (app.sla_due_at - ref).total_seconds() if app.channel == "counter" else (
+            cal.working_time_between(ref, app.sla_due_at).total_seconds() if app.sla_due_at > ref else -cal.working_time_between(app.sla_due_at, ref).total_seconds()
+        )
+        colour = "red" if left <= 0 else "amber" if left < 2 * 3600 else "green"
+    return {
+        "task_id": task.id,
+        "application_id": app.id,
+        "reference": app.reference,
+        "status": task.status,
+        "channel": app.channel,
+        "kind": app.kind,
+        "holder": {"kind": task.holder_kind, "code": task.holder_code},
+        "claimed_by": task.claimed_by,
+        "due_at": app.sla_due_at,
+        "time_left_seconds": left,
+        "sla_colour": colour,
+        "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list},
+        "missing_items": task.missing_items,
+        "contact_attempts": contacts,
+    }
+
+
+@router.get("/audit-tasks", summary="My queue, sorted by time left on the SLA")
+def my_queue(
+    user: IssuerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    status: Annotated[list[str] | None, Query(description="open, claimed, waiting_applicant, decided")] = None,
+    max_seconds_left: Annotated[float | None, Query(description="only tasks with at most this much SLA time left")] = None,
+) -> list[dict[str, Any]]:
+    cal = sla_service.calendar(session, settings)
+    rows = audit.queue(session=session, user=user, statuses=status)
+    out = []
+    for task, app in rows:
+        contacts = len(session.exec(select(ContactAttempt.id).where(ContactAttempt.audit_task_id == task.id)).all())
+        view = task_view(task, app, now, cal, contacts)
+        if max_seconds_left is not None and (view["time_left_seconds"] is None or view["time_left_seconds"] > max_seconds_left):
+            continue
+        out.append(view)
+    return out
+
+
+@router.post("/audit-tasks/{task_id}/claim", summary="Claim a task (two issuers, one winner)")
+def claim(task_id: str, user: IssuerDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
+    task = audit.claim(session=session, task_id=task_id, user=user, at=now)
+    session.commit()
+    return {"task_id": task.id, "status": task.status, "claimed_by": task.claimed_by}
+
+
+@router.post("/audit-tasks/{task_id}/decision", summary="Decide: approve, reject, request a supplement, or record a contact attempt")
+def decide(
+    task_id: str,
+    body: Annotated[DecisionIn, Body(openapi_examples=DECISION_EXAMPLES)],
+    user: IssuerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> dict[str, Any]:
+    task = audit.decide(session=session, task_id=task_id, user=user, action=body.action, at=now, settings=settings, reason_code=body.reason_code, explanation=body.explanation, missing_items=body.missing_items, contact_method=body.contact_method)
+    session.commit()
+    return {"task_id": task.id, "status": task.status, "decision": task.decision}
+
+
+@router.post("/issuers/sign-in", summary="Daily sign-in of an issuer (R18)")
+def sign_in(user: IssuerDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
+    day = now.astimezone(SHANGHAI).date()
+    row = session.exec(select(IssuerSignIn).where(IssuerSignIn.user_id == user.id, IssuerSignIn.work_date == day)).first()
+    if row is None:
+        row = IssuerSignIn(user_id=user.id, work_date=day, signed_in_at=now)
+        session.add(row)
+        session.commit()
+    return {"work_date": day, "signed_in_at": row.signed_in_at}

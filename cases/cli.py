@@ -1,0 +1,303 @@
+"""The `healthpass` command line (Typer)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from cases.clock import SHANGHAI, now
+from cases.settings import get_settings
+
+app = typer.Typer(help="healthpass: Shandong Health Pass Card case management.", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The case store.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+sla_app = typer.Typer(help="SLA clocks (R10-R13).", no_args_is_help=True)
+calendar_app = typer.Typer(help="The working calendar's provincial overrides.", no_args_is_help=True)
+keys_app = typer.Typer(help="Pass signing keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(sla_app, name="sla")
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(keys_app, name="keys")
+
+
+def fail(message: str) -> None:
+    """A CLI message, not a traceback."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _session():
+    from cases.db import session_scope
+
+    return session_scope()
+
+
+# ------------------------------------------------------------------- store ---
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (SQLite or PostgreSQL, from HEALTHPASS_DATABASE_URL)."""
+    from cases.db import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade()
+    typer.echo(f"store at head: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo regions, accounts and registry samples (idempotent)."""
+    from cases.seed import DEMO_PASSWORD, seed as run_seed
+
+    settings = get_settings()
+    with _session() as session:
+        counts = run_seed(session, at=now(), hash_key=settings.secret("idhash"))
+    typer.echo(f"seeded: {counts} (demo password: {DEMO_PASSWORD})")
+
+
+# ------------------------------------------------------------------- users ---
+
+class RoleName(str, Enum):
+    applicant = "applicant"
+    unit = "unit"
+    issuer = "issuer"
+    supervisor = "supervisor"
+    auditor = "auditor"
+    checkpoint = "checkpoint"
+    admin = "admin"
+
+
+@users_app.command("create")
+def users_create(
+    role: RoleName = typer.Option(..., help="the account's role"),
+    username: str = typer.Option(...),
+    password: str = typer.Option(..., help="at least 8 characters"),
+    community: Optional[str] = typer.Option(None, help="issuer's community (village) code"),
+    unit: Optional[str] = typer.Option(None, help="issuer's or unit account's unit code"),
+    region: Optional[str] = typer.Option(None, help="supervisor's or checkpoint's region code"),
+    full_name: str = typer.Option("", help="shown in the event log"),
+) -> None:
+    """Create an account scoped to a community, unit or region."""
+    from cases.errors import DomainError
+    from cases.models import Role
+    from cases.seed import create_user
+
+    try:
+        with _session() as session:
+            user = create_user(session, username=username, password=password, role=Role(role.value), at=now(), region=community or region, unit=unit, full_name=full_name)
+    except DomainError as exc:
+        fail(exc.message)
+    typer.echo(f"created {user.role.value} {user.username} ({user.region_code or user.unit_code or 'province-wide'})")
+
+
+# --------------------------------------------------------------------- SLA ---
+
+def _parse_instant(text: str, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: not an ISO 8601 date-time: {text!r}")
+    if value.tzinfo is None:
+        fail(f"{option}: give an offset (e.g. {text}+08:00); times without a zone are ambiguous")
+    return value
+
+
+class ChannelName(str, Enum):
+    online = "online"
+    counter = "counter"
+
+
+@sla_app.command("due")
+def sla_due(
+    submitted: str = typer.Option(..., help="ISO 8601 with offset, e.g. 2026-02-13T15:00+08:00"),
+    channel: ChannelName = typer.Option(..., help="online (6 working hours, R11) or counter (R10)"),
+    needs_verification: bool = typer.Option(False, "--needs-verification", help="counter case needing verification: 6 clock hours"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Print the due time and the latest auto-issue time (R12) for a submission."""
+    import sla
+
+    from cases.db import session_scope
+    from cases.services import sla_service
+
+    at = _parse_instant(submitted, "--submitted")
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            cal = sla_service.calendar(session, settings)
+    except Exception:
+        cal = sla.WorkingCalendar(hours=sla.WorkingHours.parse(settings.working_hours))  # no store yet: official calendar only
+    try:
+        due = sla.compute_due(submitted_at=at, channel=sla.Channel(channel.value), needs_verification=needs_verification, calendar=cal)
+    except sla.CalendarNotCovered as exc:
+        fail(str(exc))
+    latest = sla.auto_issue_by(breach_at=due)
+    result = {"due_at": due.astimezone(SHANGHAI).isoformat(), "auto_issue_by": latest.astimezone(SHANGHAI).isoformat()}
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        typer.echo(f"due at:        {result['due_at']}\nauto-issue by: {result['auto_issue_by']}")
+
+
+@sla_app.command("explain")
+def sla_explain(case_id: str) -> None:
+    """The case's clock as a timeline: started, paused, warnings, breach, escalations, auto-issue."""
+    from sqlmodel import select
+
+    from cases.errors import NotFound
+    from cases.events import timeline
+    from cases.models import ResponsibilityRecord, SlaTimer
+    from cases.services.applications import get_application
+
+    with _session() as session:
+        try:
+            application = get_application(session, case_id)
+        except NotFound as exc:
+            fail(exc.message)
+        typer.echo(f"{application.reference} ({application.channel}, {application.status.value})")
+        if application.sla_due_at:
+            typer.echo(f"  due at {application.sla_due_at.astimezone(SHANGHAI).isoformat()}")
+        for event in timeline(session, application.id):
+            if event.action.startswith(("sla_", "auto_issue", "decision_", "submitted", "audit_assigned", "supplement", "contact", "observation")):
+                typer.echo(f"  {event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}  {event.action:<24} {event.actor:<12} {event.reason or ''} {json.dumps(event.data, ensure_ascii=False) if event.data else ''}")
+        for timer in session.exec(select(SlaTimer).where(SlaTimer.application_id == application.id).order_by(SlaTimer.due_at)):
+            state = "fired" if timer.fired_at else "cancelled" if timer.cancelled_at else "pending"
+            typer.echo(f"  timer {timer.kind:<14} due {timer.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {state}")
+        record = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first()
+        if record:
+            typer.echo(f"  responsibility: {record.responsible_kind} {record.responsible_code}, breach {record.breach_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}, issuers {record.issuers}, outcome {record.outcome}")
+
+
+class DayKind(str, Enum):
+    workday = "workday"
+    holiday = "holiday"
+
+
+@calendar_app.command("set")
+def calendar_set(day: str = typer.Argument(..., help="YYYY-MM-DD"), kind: DayKind = typer.Argument(...), reason: str = typer.Option(..., help="e.g. provincial extension of the Spring Festival")) -> None:
+    """Mark a date as a working day or a holiday for the whole province (overrides the official calendar)."""
+    from cases.models import CalendarOverride
+
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        fail(f"not a date (YYYY-MM-DD): {day!r}")
+    with _session() as session:
+        row = session.get(CalendarOverride, d) or CalendarOverride(day=d, is_workday=False, reason="")
+        row.is_workday, row.reason, row.created_at = kind == DayKind.workday, reason, now()
+        session.add(row)
+    typer.echo(f"{d} is now a {kind.value} ({reason})")
+
+
+# -------------------------------------------------------------------- keys ---
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start signing with a new key; the old one stays published until its passes expire."""
+    from cases.services.passes import keystore
+
+    key = keystore(str(get_settings().keys_dir)).rotate(now=now())
+    typer.echo(f"active key: {key.kid}")
+
+
+# ------------------------------------------------------------------- serve ---
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if this process dies, even by SIGKILL: no orphans."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def prefect_env(settings) -> dict[str, str]:
+    env = os.environ.copy()
+    env.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
+    env["PREFECT_API_URL"] = settings.effective_prefect_api_url
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT", "false")
+    return env
+
+
+def wait_http(url: str, *, seconds: float, proc: subprocess.Popen | None = None) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@app.command()
+def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None)) -> None:
+    """Start the whole system: a local Prefect server (unless HEALTHPASS_PREFECT_API_URL is set),
+    the flow dispatcher and the API + UI. Ctrl-C stops them all."""
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    env = prefect_env(settings)
+    children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(name: str, argv: list[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)
+        children.append((name, proc))
+        return proc
+
+    def stop(*_):
+        for _, proc in reversed(children):
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 10
+        for _, proc in children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise typer.Exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exe = sys.executable
+    if not settings.prefect_api_url:
+        typer.echo(f"starting Prefect server on http://127.0.0.1:{settings.prefect_port} (data in {settings.prefect_home})")
+        prefect = start("prefect", [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)])
+        if not wait_http(f"http://127.0.0.1:{settings.prefect_port}/api/health", seconds=90, proc=prefect):
+            typer.secho("Prefect server did not come up; the API still accepts cases and drives them once it does.", fg=typer.colors.YELLOW)
+    start("dispatcher", [exe, "-m", "cases.cli", "worker"])
+    start("api", [exe, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(port), "--no-access-log"])
+    typer.echo(f"healthpass API + UI on http://{host}:{port}  (Prefect UI: {settings.effective_prefect_api_url.removesuffix('/api')})")
+    while True:
+        for name, proc in children:
+            if proc.poll() is not None:
+                typer.secho(f"{name} exited with {proc.returncode}; stopping everything", fg=typer.colors.RED)
+                stop()
+        time.sleep(0.5)
+
+
+@app.command()
+def worker() -> None:
+    """Only the flow dispatcher (started by `serve`)."""
+    from flows.dispatcher import main
+
+    main()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""Demo data: all 16 cities of Shandong, their counties, communities and units, demo
+accounts and small registry samples. Idempotent: running it twice changes nothing."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from cases.models import Region, RegionLevel, Role, Unit, User
+from cases.security import hash_password
+
+DATA = Path(__file__).parent / "data"
+DEMO_PASSWORD = "demo-pass-2026"
+
+# username, role, scope (region or unit), full name
+DEMO_USERS = [
+    ("admin", Role.admin, None, "System administrator"),
+    ("province", Role.auditor, "370000", "Provincial leading group office"),
+    ("jinan-supervisor", Role.supervisor, "370100", "Jinan city supervisor"),
+    ("lixia-supervisor", Role.supervisor, "370102", "Lixia county supervisor"),
+    ("heping-head", Role.supervisor, "370102001001", "Heping community head"),
+    ("heping-issuer", Role.issuer, "370102001001", "Heping community issuer"),
+    ("heping-issuer2", Role.issuer, "370102001001", "Heping community issuer 2"),
+    ("unit-issuer", Role.issuer, "unit:U370102001", "Issuer of Jinan Demonstration Machinery"),
+    ("unit-hr", Role.unit, "unit:U370102001", "HR of Jinan Demonstration Machinery"),
+    ("checkpoint", Role.checkpoint, "370000", "Checkpoint operator"),
+]
+
+
+def load_regions(session: Session) -> int:
+    tree = json.loads((DATA / "regions.json").read_text())
+    added = 0
+
+    def put(row: Region) -> None:
+        nonlocal added
+        if session.get(Region, row.code) is None:
+            session.add(row)
+            added += 1
+
+    p = tree["province"]
+    put(Region(code=p["code"], level=RegionLevel.province, name_zh=p["name_zh"], name_en=p["name_en"]))
+    session.flush()
+    for city in tree["cities"]:
+        put(Region(code=city["code"], level=RegionLevel.city, parent_code=p["code"], name_zh=city["name_zh"], name_en=city["name_en"]))
+        session.flush()
+        for county in city["counties"]:
+            put(Region(code=county["code"], level=RegionLevel.county, parent_code=city["code"], name_zh=county["name_zh"], name_en=county["name_en"], complaint_phone=county.get("complaint_phone")))
+            session.flush()
+            for community in county["communities"]:
+                put(Region(code=community["code"], level=RegionLevel.community, parent_code=county["code"], name_zh=community["name_zh"], name_en=community["name_en"], address=community.get("address"), phone=community.get("phone")))
+            for unit in county.get("units", []):
+                if session.get(Unit, unit["code"]) is None:
+                    session.add(Unit(code=unit["code"], name=unit["name"], county_code=unit["county"]))
+                    added += 1
+            session.flush()
+    return added
+
+
+def create_user(session: Session, *, username: str, password: str, role: Role, at: datetime, region: str | None = None, unit: str | None = None, full_name: str = "") -> User:
+    from cases.errors import Conflict, Invalid
+
+    if session.exec(select(User).where(User.username == username)).first():
+        raise Conflict(f"user {username} exists already")
+    if len(password) < 8:
+        raise Invalid("password must have at least 8 characters", field="password")
+    if region and session.get(Region, region) is None:
+        raise Invalid(f"region {region} does not exist", field="region")
+    if unit and session.get(Unit, unit) is None:
+        raise Invalid(f"unit {unit} does not exist", field="unit")
+    if role == Role.issuer and not region and not unit:
+        raise Invalid("an issuer belongs to a community (--community) or a unit (--unit)", field="scope")
+    if role == Role.issuer and region and session.get(Region, region).level != RegionLevel.community:
+        raise Invalid("an issuer's --community must be a community (village) code", field="community")
+    user = User(username=username, password_hash=hash_password(password), role=role, region_code=region, unit_code=unit, full_name=full_name, created_at=at)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def seed(session: Session, *, at: datetime, hash_key: bytes) -> dict[str, int]:
+    regions = load_regions(session)
+    users = 0
+    for username, role, scope, name in DEMO_USERS:
+        if session.exec(select(User).where(User.username == username)).first():
+            continue
+        unit = scope.removeprefix("unit:") if scope and scope.startswith("unit:") else None
+        region = None if unit else scope
+        create_user(session, username=username, password=DEMO_PASSWORD, role=role, at=at, region=region, unit=unit, full_name=name)
+        users += 1
+    samples = load_samples(session, at=at, hash_key=hash_key)
+    return {"regions_and_units": regions, "users": users, "registry_rows": samples}
+
+
+def load_samples(session: Session, *, at: datetime, hash_key: bytes) -> int:
+    """Small registry samples for the comparison demo (only into empty registries)."""
+    try:
+        from cases.services.registries import import_csv, is_empty
+    except ModuleNotFoundError:
+        return 0
+    total = 0
+    for path in sorted((DATA / "samples").glob("*.csv")):
+        source = path.stem
+        if is_empty(session, source):
+            total += import_csv(session=session, source=source, text=path.read_text(), at=at, hash_key=hash_key).accepted
+    return total

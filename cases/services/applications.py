@@ -1,0 +1,196 @@
+"""Submission of an application (step 1 of R14): the case is committed before any flow run exists."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from cases import validation
+from cases.clock import SHANGHAI
+from cases.errors import Invalid, NotFound
+from cases.events import record_event
+from cases.models import (
+    OPEN_STATUSES,
+    Applicant,
+    Application,
+    CaseKind,
+    Declaration,
+    Notification,
+    Region,
+    RegionLevel,
+    Unit,
+)
+from cases.services import dispatch
+from cases.settings import Settings
+
+
+@dataclass
+class Submitted:
+    application: Application
+    access_token: str | None  # None when a different client hit an existing open case
+    created: bool
+
+
+def access_token_for(case_id: str, *, settings: Settings) -> str:
+    """Deterministic per case, so a retried submission (same Idempotency-Key) gets the same token back."""
+    return hmac.new(settings.secret("access"), case_id.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def token_matches(application: Application, token: str, *, settings: Settings) -> bool:
+    return hmac.compare_digest(access_token_for(application.id, settings=settings), token)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _reference(at: datetime) -> str:
+    return f"HP{at:%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def canonical_hash(content: dict) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+def _community(session: Session, code: str) -> tuple[Region, Region, Region]:
+    community = session.get(Region, code)
+    if community is None or community.level != RegionLevel.community:
+        raise Invalid(f"community {code} does not exist", field="community_code")
+    county = session.get(Region, community.parent_code)
+    city = session.get(Region, county.parent_code)
+    return community, county, city
+
+
+def submit_application(
+    *,
+    session: Session,
+    payload,
+    content: dict,
+    settings: Settings,
+    at: datetime,
+    idempotency_key: str | None = None,
+    submitted_by: str = "applicant",
+) -> Submitted:
+    """Store the case, its declaration and its outbox row in the caller's transaction.
+
+    `payload` is a validated ApplicationCreate; `content` the exact JSON submitted (kept as the
+    signed statement, R15). Duplicates return the existing case: the same Idempotency-Key, or
+    the same person with an application still open.
+    """
+    if idempotency_key:
+        existing = session.exec(select(Application).where(Application.idempotency_key == idempotency_key)).first()
+        if existing:
+            return Submitted(existing, access_token_for(existing.id, settings=settings), created=False)
+
+    community, county, city = _community(session, payload.community_code)
+    if payload.unit_code and session.get(Unit, payload.unit_code) is None:
+        raise Invalid(f"unit {payload.unit_code} does not exist", field="unit_code")
+
+    hash_key = settings.secret("idhash")
+    id_hash = validation.keyed_hash(payload.id_number, key=hash_key)
+    applicant = session.exec(
+        select(Applicant).where(Applicant.id_type == payload.id_type.value, Applicant.id_hash == id_hash)
+    ).first()
+    if applicant is None:
+        applicant = Applicant(
+            id_type=payload.id_type.value,
+            id_hash=id_hash,
+            id_masked=validation.mask_id(payload.id_number),
+            name=payload.name,
+            phone_masked=validation.mask_phone(payload.phone),
+            phone_hash=validation.keyed_hash(payload.phone, key=hash_key),
+            created_at=at,
+        )
+        session.add(applicant)
+        session.flush()
+    else:
+        open_case = session.exec(
+            select(Application).where(Application.applicant_id == applicant.id, Application.status.in_(OPEN_STATUSES))
+        ).first()
+        if open_case:
+            return Submitted(open_case, None, created=False)
+
+    application = Application(
+        reference=_reference(at.astimezone(SHANGHAI)),
+        applicant_id=applicant.id,
+        kind=payload.kind.value,
+        channel=payload.channel.value,
+        community_code=community.code,
+        unit_code=payload.unit_code,
+        county_code=county.code,
+        city_code=city.code,
+        submitted_at=at,
+        updated_at=at,
+        needs_verification=bool(getattr(payload, "needs_verification", False)),
+        idempotency_key=idempotency_key,
+        access_token_hash="",
+    )
+    token = access_token_for(application.id, settings=settings)
+    application.access_token_hash = _hash(token)
+    session.add(application)
+    try:
+        session.flush()
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        session.rollback()
+        existing = session.exec(select(Application).where(Application.idempotency_key == idempotency_key)).one()
+        return Submitted(existing, access_token_for(existing.id, settings=settings), created=False)
+
+    content_hash = canonical_hash(content)
+    signature = hmac.new(settings.secret("statement"), f"{content_hash}|{at.isoformat()}".encode(), hashlib.sha256).hexdigest()
+    session.add(
+        Declaration(
+            application_id=application.id,
+            version=1,
+            channel=application.channel,
+            content=content,
+            content_hash=content_hash,
+            signature=signature,
+            declared_at=at,
+        )
+    )
+    record_event(
+        session,
+        application_id=application.id,
+        actor=submitted_by,
+        action="submitted",
+        at=at,
+        after=application.status,
+        data={"kind": application.kind, "channel": application.channel, "declaration_hash": content_hash},
+    )
+    if application.kind == CaseKind.arrival:
+        _arrival_at_once(session=session, application=application, applicant=applicant, settings=settings, at=at)
+    dispatch.enqueue(session, application_id=application.id, action="start", at=at)
+    return Submitted(application, token, created=True)
+
+
+def _arrival_at_once(*, session: Session, application: Application, applicant: Applicant, settings: Settings, at: datetime) -> None:
+    """R7: a yellow pass at once on a valid arrival declaration; R6: community and unit are told."""
+    from cases.services.passes import issue_pass
+
+    issue_pass(session=session, application=application, colour="yellow", by="system", at=at, settings=settings)
+    message = f"Arrival {application.reference} ({applicant.name}) declared; self-isolation pledged."
+    session.add(Notification(application_id=application.id, recipient_level="community", recipient_code=application.community_code, kind="arrival_declared", message=message, created_at=at))
+    if application.unit_code:
+        session.add(Notification(application_id=application.id, recipient_level="unit", recipient_code=application.unit_code, kind="arrival_declared", message=message, created_at=at))
+
+
+def get_application(session: Session, case_id: str) -> Application:
+    application = session.get(Application, case_id)
+    if application is None:
+        application = session.exec(select(Application).where(Application.reference == case_id)).first()
+    if application is None:
+        raise NotFound(f"application {case_id} not found")
+    return application
+
+
+def latest_declaration(session: Session, application_id: str) -> Declaration:
+    return session.exec(
+        select(Declaration).where(Declaration.application_id == application_id).order_by(Declaration.version.desc())
+    ).first()

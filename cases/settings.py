@@ -1,0 +1,67 @@
+"""Settings from the environment (prefix HEALTHPASS_), pydantic-settings style."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEALTHPASS_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8000
+    prefect_api_url: str | None = None  # an already running Prefect server; else we start one
+    prefect_port: int = 4200
+    dispatcher_concurrency: int = 4  # in-process flow runs at once (SQLite Prefect server: keep small)
+    dispatcher_poll_seconds: float = 0.5
+
+    pass_validity_days: int = 14  # R2
+    fever_threshold: float = 37.3  # R4
+    working_hours: str = "08:30-12:00,13:30-17:30"  # R11
+    supervisor_window_working_hours: float = 2.0  # R12
+    observation_days: int = 14  # R9
+    access_token_minutes: int = 60
+    secret_key: str | None = Field(default=None, repr=False)  # token signing; generated into data_dir if unset
+    demo: bool = False
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'healthpass.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    @property
+    def effective_prefect_api_url(self) -> str:
+        return self.prefect_api_url or f"http://127.0.0.1:{self.prefect_port}/api"
+
+    def secret(self, name: str) -> bytes:
+        """A secret kept in data_dir (0600), created on first use; never in the database."""
+        if name == "token" and self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secrets" / f"{name}.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

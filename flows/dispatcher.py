@@ -1,0 +1,203 @@
+"""Executes application flow runs inside this long-lived process.
+
+Why not a Prefect worker or `serve()`: both spawn one Python process per flow run
+(~1.6 s each here) and an application runs at least twice (before and after its
+suspension). The dispatcher creates each run from the `application` deployment (so it
+shows in the Prefect UI and can be suspended), executes it in-process as an async flow,
+and drains the store's outbox (`flowdispatch`): a case committed while Prefect was down
+is started once Prefect answers again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+import anyio
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterExpectedStartTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow
+from prefect.states import Scheduled
+
+from cases.clock import now
+from cases.db import session_scope
+from cases.models import Application, FlowDispatch
+from cases.services import dispatch
+from cases.services.workflow import waiting_on
+from cases.settings import Settings, get_settings
+from flows.application import application
+from flows.sla_sweep import sla_sweep
+
+log = logging.getLogger("healthpass.dispatcher")
+
+
+async def register_deployments(*, sweep_interval: int | None = 60) -> dict[str, UUID]:
+    """Create or update the deployments; idempotent."""
+    app_dep = await application.to_deployment(name="application", description="One run per case (R14).")
+    sweep_dep = await sla_sweep.to_deployment(name="sla-sweep", interval=sweep_interval, description="Fires due SLA timers.")
+    return {"application": await app_dep.apply(), "sla-sweep": await sweep_dep.apply()}
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings | None = None, *, concurrency: int | None = None):
+        self.settings = settings or get_settings()
+        self.limit = anyio.Semaphore(concurrency or self.settings.dispatcher_concurrency)
+        self.deployments: dict[str, UUID] = {}
+        self._busy: set[int] = set()
+        self._next_sweep_check = 0.0
+
+    async def setup(self, *, sweep_interval: int | None = 60) -> None:
+        self.deployments = await register_deployments(sweep_interval=sweep_interval)
+
+    # -------------------------------------------------------------- outbox ---
+    def _due_rows(self, limit: int) -> list[FlowDispatch]:
+        with session_scope() as session:
+            rows = dispatch.due(session, now=datetime.now(timezone.utc), limit=limit + len(self._busy))
+            return [r for r in rows if r.id not in self._busy][:limit]
+
+    async def drain_once(self) -> int:
+        """Drive every due outbox row; returns how many were taken."""
+        rows = await anyio.to_thread.run_sync(self._due_rows, 64)
+        if not rows:
+            return 0
+        async with anyio.create_task_group() as tg:
+            for row in rows:
+                self._busy.add(row.id)
+                tg.start_soon(self._drive_row, row)
+        return len(rows)
+
+    async def _drive_row(self, row: FlowDispatch) -> None:
+        async with self.limit:
+            try:
+                await self.drive(row.application_id)
+                await anyio.to_thread.run_sync(self._finish_row, row.id, None)
+            except Exception as exc:  # Prefect down, network, a flow crash: retried with backoff
+                log.warning("dispatch of %s failed: %s", row.application_id, exc)
+                await anyio.to_thread.run_sync(self._finish_row, row.id, f"{type(exc).__name__}: {exc}")
+            finally:
+                self._busy.discard(row.id)
+
+    def _finish_row(self, row_id: int, error: str | None) -> None:
+        with session_scope() as session:
+            at = datetime.now(timezone.utc)
+            if error is None:
+                dispatch.mark_done(session, dispatch_id=row_id, at=at)
+            else:
+                dispatch.mark_failed(session, dispatch_id=row_id, at=at, error=error)
+
+    # ---------------------------------------------------------------- runs ---
+    def _case(self, case_id: str) -> Application:
+        with session_scope() as session:
+            return session.get(Application, case_id)
+
+    def _save_run(self, case_id: str, flow_run_id: str | None, state: str | None) -> None:
+        with session_scope() as session:
+            app = session.get(Application, case_id)
+            if flow_run_id:
+                app.flow_run_id = flow_run_id
+            if state:
+                app.flow_state = state
+            session.add(app)
+
+    async def drive(self, case_id: str) -> str:
+        """Bring the case's flow run forward as far as the store allows; returns its state."""
+        async with get_client() as client:
+            case = await anyio.to_thread.run_sync(self._case, case_id)
+            if case.flow_run_id is None:
+                # The idempotency key makes a retried start find the run it created before.
+                flow_run = await client.create_flow_run_from_deployment(
+                    self.deployments["application"],
+                    parameters={"case_id": case_id},
+                    idempotency_key=f"case-{case_id}",
+                    tags=[f"community:{case.community_code}", f"kind:{case.kind}"],
+                )
+                await anyio.to_thread.run_sync(self._save_run, case_id, str(flow_run.id), flow_run.state.name)
+            else:
+                flow_run = await client.read_flow_run(UUID(case.flow_run_id))
+
+            state = flow_run.state
+            if state.is_completed():
+                return state.name
+            if state.is_paused():
+                if waiting_on(case) is not None:
+                    return state.name  # still waiting on a human or a timer
+                await client.resume_flow_run(flow_run.id)
+            elif state.is_running():
+                if not await self._stale(flow_run):
+                    raise RuntimeError("flow run is still running; will look again")
+                await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
+            elif state.is_final():  # failed, crashed, cancelled: run it again, tasks are idempotent
+                await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
+            flow_run = await client.read_flow_run(flow_run.id)
+        final = await self._execute(flow_run)
+        await anyio.to_thread.run_sync(self._save_run, case_id, None, final)
+        return final
+
+    async def _stale(self, flow_run) -> bool:
+        """A run left Running by a dispatcher that died (nobody else executes these runs)."""
+        started = flow_run.state.timestamp
+        return started is None or (datetime.now(timezone.utc) - started) > timedelta(minutes=5) or flow_run.id not in _RUNNING
+
+    async def _execute(self, flow_run) -> str:
+        _RUNNING.add(flow_run.id)
+        try:
+            state = await run_flow(application, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+            return state.name
+        except Pause:
+            return "Suspended"
+        finally:
+            _RUNNING.discard(flow_run.id)
+
+    # --------------------------------------------------------------- sweep ---
+    async def run_scheduled_sweeps(self) -> int:
+        """Execute the sla-sweep runs Prefect's scheduler created, in this process."""
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[self.deployments["sla-sweep"]])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(timezone.utc)),
+                ),
+                limit=5,
+            )
+        for run in runs:
+            await run_flow(sla_sweep, flow_run=run, parameters={}, return_type="state")
+        return len(runs)
+
+    async def run_forever(self, stop: anyio.Event | None = None) -> None:
+        stop = stop or anyio.Event()
+        while True:
+            try:
+                if not self.deployments:
+                    await self.setup()
+                taken = await self.drain_once()
+                if anyio.current_time() >= self._next_sweep_check:
+                    self._next_sweep_check = anyio.current_time() + 5
+                    await self.run_scheduled_sweeps()
+            except Exception as exc:
+                log.warning("dispatcher loop: %s (retrying)", exc)
+                self.deployments = {} if "deploy" in str(exc).lower() else self.deployments
+                taken = 0
+            if stop.is_set():
+                return
+            if not taken:
+                with anyio.move_on_after(self.settings.dispatcher_poll_seconds):
+                    await stop.wait()
+
+
+_RUNNING: set = set()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(Dispatcher().run_forever())
