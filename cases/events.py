@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlmodel import Session, func, select
@@ -22,7 +22,7 @@ def _body(event: CaseEvent) -> dict[str, Any]:
     return {
         "application_id": event.application_id,
         "seq": event.seq,
-        "at": event.at.isoformat(),
+        "at": event.at.astimezone(timezone.utc).isoformat(),  # as the store gives it back
         "actor": event.actor,
         "action": event.action,
         "reason": event.reason,

@@ -378,38 +378,18 @@ class SourceStatus(SQLModel, table=True):
     available: bool = True  # an operator can mark a source down; the comparison then says "incomplete"
 
 
-class RiskAreaRecord(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    region_code: str = Field(index=True)
-    level: str
-    from_date: date
-    to_date: Optional[date] = None
-
-
-class RegistryPerson(SQLModel, table=True):
-    """close_contact, confirmed or suspected registries."""
+class RegistryRecord(SQLModel, table=True):
+    """One row of a comparison source (risk_areas, close_contacts, confirmed_cases, roaming,
+    border_entries), as `cases.comparison.csv_import` parsed it. Looked up by keyed hash."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    source: str = Field(index=True)  # close_contacts | confirmed_cases
-    status: str  # close_contact | confirmed | suspected
-    id_hash: str = Field(index=True)
-    listed_at: date
-
-
-class RoamingRecord(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    phone_hash: str = Field(index=True)
-    city_code: str
-    from_date: date
-    to_date: date
-    hours: float
-
-
-class BorderEntryRecord(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    id_hash: str = Field(index=True)
-    port: str
-    entry_date: date
+    source: str = Field(index=True)
+    kind: str
+    key: str = Field(unique=True)  # digest of the content: re-importing a feed is idempotent
+    id_hash: Optional[str] = Field(default=None, index=True)
+    phone_hash: Optional[str] = Field(default=None, index=True)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    imported_at: datetime = ts()
 
 
 class DailyReport(SQLModel, table=True):

@@ -93,7 +93,7 @@ def submit_application(
         raise Invalid(f"unit {payload.unit_code} does not exist", field="unit_code")
 
     hash_key = settings.secret("idhash")
-    id_hash = validation.keyed_hash(payload.id_number, key=hash_key)
+    id_hash = validation.hash_id_number(payload.id_number, key=hash_key)
     applicant = session.exec(
         select(Applicant).where(Applicant.id_type == payload.id_type.value, Applicant.id_hash == id_hash)
     ).first()
@@ -104,7 +104,7 @@ def submit_application(
             id_masked=validation.mask_id(payload.id_number),
             name=payload.name,
             phone_masked=validation.mask_phone(payload.phone),
-            phone_hash=validation.keyed_hash(payload.phone, key=hash_key),
+            phone_hash=validation.hash_phone(payload.phone, key=hash_key),
             created_at=at,
         )
         session.add(applicant)

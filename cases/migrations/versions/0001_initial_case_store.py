@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 13:54:24.924107
+Create Date: 2026-11-27 13:56:51.079465
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,16 +33,6 @@ def upgrade() -> None:
     with op.batch_alter_table('applicant', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_applicant_id_hash'), ['id_hash'], unique=False)
 
-    op.create_table('borderentryrecord',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('id_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('port', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('entry_date', sa.Date(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('borderentryrecord', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_borderentryrecord_id_hash'), ['id_hash'], unique=False)
-
     op.create_table('calendaroverride',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('is_workday', sa.Boolean(), nullable=False),
@@ -65,40 +55,22 @@ def upgrade() -> None:
     with op.batch_alter_table('region', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_region_parent_code'), ['parent_code'], unique=False)
 
-    op.create_table('registryperson',
+    op.create_table('registryrecord',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('id_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('listed_at', sa.Date(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('phone_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('imported_at', cases.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
     )
-    with op.batch_alter_table('registryperson', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_registryperson_id_hash'), ['id_hash'], unique=False)
-        batch_op.create_index(batch_op.f('ix_registryperson_source'), ['source'], unique=False)
-
-    op.create_table('riskarearecord',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('region_code', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('level', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('from_date', sa.Date(), nullable=False),
-    sa.Column('to_date', sa.Date(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('riskarearecord', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_riskarearecord_region_code'), ['region_code'], unique=False)
-
-    op.create_table('roamingrecord',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('phone_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('city_code', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('from_date', sa.Date(), nullable=False),
-    sa.Column('to_date', sa.Date(), nullable=False),
-    sa.Column('hours', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('roamingrecord', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_roamingrecord_phone_hash'), ['phone_hash'], unique=False)
+    with op.batch_alter_table('registryrecord', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_registryrecord_id_hash'), ['id_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_registryrecord_phone_hash'), ['phone_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_registryrecord_source'), ['source'], unique=False)
 
     op.create_table('sourcestatus',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -485,28 +457,17 @@ def downgrade() -> None:
 
     op.drop_table('unit')
     op.drop_table('sourcestatus')
-    with op.batch_alter_table('roamingrecord', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_roamingrecord_phone_hash'))
+    with op.batch_alter_table('registryrecord', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_registryrecord_source'))
+        batch_op.drop_index(batch_op.f('ix_registryrecord_phone_hash'))
+        batch_op.drop_index(batch_op.f('ix_registryrecord_id_hash'))
 
-    op.drop_table('roamingrecord')
-    with op.batch_alter_table('riskarearecord', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_riskarearecord_region_code'))
-
-    op.drop_table('riskarearecord')
-    with op.batch_alter_table('registryperson', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_registryperson_source'))
-        batch_op.drop_index(batch_op.f('ix_registryperson_id_hash'))
-
-    op.drop_table('registryperson')
+    op.drop_table('registryrecord')
     with op.batch_alter_table('region', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_region_parent_code'))
 
     op.drop_table('region')
     op.drop_table('calendaroverride')
-    with op.batch_alter_table('borderentryrecord', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_borderentryrecord_id_hash'))
-
-    op.drop_table('borderentryrecord')
     with op.batch_alter_table('applicant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_applicant_id_hash'))
 

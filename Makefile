@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both create .venv themselves.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HEALTHPASS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-fast bench venv migrate seed reset clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/healthpass db upgrade
+
+seed: migrate
+	$(BIN)/healthpass seed
+
+## The whole system with demo data: API + UI :8000, Prefect UI :4200, the flow dispatcher.
+run: seed
+	$(BIN)/healthpass serve
+
+## The whole suite, slow end-to-end tests included (SQLite and PostgreSQL).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## Everything but the slow end-to-end tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+## Forget the demo data (SQLite store, Prefect history, keys) and start again with `make run`.
+reset:
+	rm -rf var
+
+clean: reset
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,265 @@
+"""Shared fixtures: a real store on SQLite and on PostgreSQL (one database per test session,
+created and dropped here), an injected clock, and the API client."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PG_ADMIN_URL = os.environ.get("HEALTHPASS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("HEALTHPASS_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_admin_engine():
+    from cases.db import make_engine
+
+    engine = make_engine(PG_ADMIN_URL)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _pg_available() -> bool:
+    try:
+        with _pg_admin_engine().connect() as c:
+            c.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    if not _pg_available():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL required but not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    name = f"hp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    from cases.db import upgrade
+
+    upgrade(url)
+    yield url
+    from cases.db import reset_engine
+
+    reset_engine()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "healthpass.db"
+    url = f"sqlite:///{path}"
+    from cases.db import upgrade
+
+    upgrade(url)
+    return url
+
+
+def _wipe(engine) -> None:
+    import cases.models  # noqa: F401
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+class Store:
+    def __init__(self, engine, settings, kind: str):
+        self.engine, self.settings, self.kind = engine, settings, kind
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+
+def _make_store(url: str, kind: str, data_dir: Path, monkeypatch) -> Store:
+    from cases import db, settings as settings_mod
+    from cases.services import passes
+
+    monkeypatch.setenv("HEALTHPASS_DATABASE_URL", url)
+    monkeypatch.setenv("HEALTHPASS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HEALTHPASS_PREFECT_API_URL", os.environ.get("PREFECT_API_URL", "http://127.0.0.1:9/api"))
+    settings_mod.get_settings.cache_clear()
+    db.reset_engine()
+    passes.keystore.cache_clear()
+    engine = db.get_engine()
+    _wipe(engine)
+    return Store(engine, settings_mod.get_settings(), kind)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path, monkeypatch):
+    """The case store, migrated, empty, on each database kind."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    yield _make_store(url, request.param, tmp_path / "var", monkeypatch)
+    from cases import db
+
+    db.reset_engine()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url, tmp_path, monkeypatch):
+    yield _make_store(sqlite_url, "sqlite", tmp_path / "var", monkeypatch)
+    from cases import db
+
+    db.reset_engine()
+
+
+@pytest.fixture
+def pg_store(pg_url, tmp_path, monkeypatch):
+    yield _make_store(pg_url, "postgres", tmp_path / "var", monkeypatch)
+    from cases import db
+
+    db.reset_engine()
+
+
+@pytest.fixture
+def clock():
+    """Simulated time: a Tuesday morning in Jinan (2026-03-03 09:00 +08:00)."""
+    from cases import clock as clock_mod
+
+    frozen = clock_mod.FrozenClock(datetime(2026, 3, 3, 9, 0, tzinfo=SHANGHAI))
+    previous = clock_mod.get_clock()
+    clock_mod.set_clock(frozen)
+    yield frozen
+    clock_mod.set_clock(previous)
+
+
+@pytest.fixture
+def seeded(store, clock):
+    from cases.seed import seed
+
+    with store.session() as session:
+        seed(session, at=clock.now(), hash_key=store.settings.secret("idhash"))
+        session.commit()
+    return store
+
+
+@pytest.fixture
+def api(seeded):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def login(client, username: str, password: str = "demo-pass-2026") -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+# ------------------------------------------------------------------ Prefect ---
+# A real Prefect server for the end-to-end tests (marked slow), on PostgreSQL when it is
+# reachable (SQLite Prefect servers answer 503 under concurrency), in its own PREFECT_HOME.
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"hp-prefect-home-{os.getpid()}"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrefectServer:
+    def __init__(self, home: Path, db_url: str | None):
+        self.home, self.db_url = home, db_url
+        self.port = _free_port()
+        self.proc = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        from cases.cli import wait_http
+
+        env = os.environ.copy()
+        env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_API_URL=self.api_url)
+        if self.db_url:
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.db_url
+        self.log = open(self.home / "server.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_http(self.api_url + "/health", seconds=120, proc=self.proc):
+            self.stop()
+            raise RuntimeError(f"Prefect server did not start; see {self.home / 'server.log'}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except Exception:
+                self.proc.kill()
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect")
+    db_url, db_name = None, None
+    if _pg_available():
+        db_name = f"hp_prefect_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        with _pg_admin_engine().connect() as c:
+            c.execute(text(f'CREATE DATABASE "{db_name}"'))
+        db_url = "postgresql+asyncpg://" + PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + db_name
+    server = PrefectServer(home, db_url)
+    server.start()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        os.environ["PREFECT_API_URL"] = server.api_url
+        yield server
+    os.environ.pop("PREFECT_API_URL", None)
+    server.stop()
+    if db_name:
+        with _pg_admin_engine().connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def dispatcher(prefect_server):
+    """Drive the outbox the way `healthpass serve` does, one drain at a time."""
+    import asyncio
+
+    from flows.dispatcher import Dispatcher
+
+    class Driver:
+        def __init__(self):
+            self.d = Dispatcher(concurrency=4)
+            self.loop = asyncio.new_event_loop()
+            self.loop.run_until_complete(self.d.setup(sweep_interval=None))
+
+        def drain(self, rounds: int = 1) -> int:
+            return sum(self.loop.run_until_complete(self.d.drain_once()) for _ in range(rounds))
+
+        def run(self, coro):
+            return self.loop.run_until_complete(coro)
+
+    driver = Driver()
+    yield driver
+    driver.loop.close()

@@ -1,0 +1,144 @@
+"""The case store on SQLite and PostgreSQL: submission, duplicates, the event chain, claims."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from cases.declaration_schema import ApplicationCreate
+from cases.events import record_event, verify_chain
+from cases.models import Application, AuditTask, CaseEvent, Declaration, FlowDispatch, Pass, User
+from cases.services import audit, workflow
+from cases.services.applications import submit_application
+from tests.helpers import example
+
+
+def submit(store, clock, kind="standard", key=None, **changes):
+    body = {**example(kind, clock.now().date()), **changes}
+    payload = ApplicationCreate.model_validate(body)
+    with store.session() as session:
+        result = submit_application(session=session, payload=payload, content=body, settings=store.settings, at=clock.now(), idempotency_key=key)
+        session.commit()
+        return result
+
+
+def test_r14_submission_commits_case_statement_event_and_outbox(seeded, clock):
+    result = submit(seeded, clock)
+    assert result.created and result.access_token
+    with seeded.session() as s:
+        app = s.get(Application, result.application.id)
+        assert app.status == "submitted" and app.community_code == "370202001001"
+        declaration = s.exec(select(Declaration).where(Declaration.application_id == app.id)).one()
+        assert declaration.content["id_number"] == example("standard", clock.now().date())["id_number"]
+        assert len(declaration.content_hash) == 64 and declaration.signature
+        events = s.exec(select(CaseEvent).where(CaseEvent.application_id == app.id)).all()
+        assert [e.action for e in events] == ["submitted"]
+        outbox = s.exec(select(FlowDispatch).where(FlowDispatch.application_id == app.id)).one()
+        assert outbox.action == "start" and outbox.pending
+
+
+def test_r7_arrival_gets_yellow_pass_at_once(seeded, clock):
+    result = submit(seeded, clock, kind="arrival")
+    with seeded.session() as s:
+        passes = s.exec(select(Pass).where(Pass.application_id == result.application.id)).all()
+        assert [p.colour for p in passes] == ["yellow"]
+        assert passes[0].valid_until - passes[0].issued_at == timedelta(days=14)
+
+
+def test_same_idempotency_key_returns_the_existing_case(seeded, clock):
+    first = submit(seeded, clock, key="k-1")
+    again = submit(seeded, clock, key="k-1")
+    assert not again.created and again.application.id == first.application.id
+    assert again.access_token == first.access_token
+    with seeded.session() as s:
+        assert len(s.exec(select(Application)).all()) == 1
+
+
+def test_same_person_with_open_case_gets_it_back(seeded, clock):
+    first = submit(seeded, clock)
+    again = submit(seeded, clock, channel="wechat")
+    assert not again.created and again.application.id == first.application.id
+    assert again.access_token is None  # another client: the token is not handed out again
+
+
+def test_r15_event_chain_detects_an_edited_event(seeded, clock):
+    result = submit(seeded, clock)
+    with seeded.session() as s:
+        record_event(s, application_id=result.application.id, actor="system", action="note", at=clock.now())
+        s.commit()
+        assert verify_chain(s) == []
+        event = s.exec(select(CaseEvent).where(CaseEvent.seq == 1)).one()
+        event.actor = "someone-else"
+        s.add(event)
+        s.commit()
+        problems = verify_chain(s)
+    assert problems and "altered" in problems[0]
+
+
+def test_r14_steps_are_idempotent(seeded, clock):
+    """Running a step twice (flow replay after resume) changes nothing the second time."""
+    result = submit(seeded, clock)
+    with seeded.session() as s:
+        app = s.get(Application, result.application.id)
+        for _ in range(2):
+            workflow.declare(session=s, application=app, at=clock.now())
+            workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
+            workflow.assign_audit(session=s, application=app, at=clock.now(), settings=seeded.settings)
+            s.commit()
+        events = [e.action for e in s.exec(select(CaseEvent).where(CaseEvent.application_id == app.id).order_by(CaseEvent.seq))]
+        assert events.count("declared") == 1 and events.count("compared") == 1 and events.count("audit_assigned") == 1
+        assert len(s.exec(select(AuditTask)).all()) == 1
+        assert app.status == "awaiting_audit"
+        # R11: 2026-03-03 09:00 Tuesday + 6 working hours = 16:30 the same day.
+        assert app.sla_due_at.astimezone(clock.now().tzinfo).strftime("%Y-%m-%d %H:%M") == "2026-03-03 16:30"
+
+
+def _assigned_task(store, clock) -> str:
+    result = submit(store, clock)
+    with store.session() as s:
+        app = s.get(Application, result.application.id)
+        workflow.declare(session=s, application=app, at=clock.now())
+        workflow.compare(session=s, application=app, at=clock.now(), settings=store.settings, accept_incomplete=True)
+        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=store.settings)
+        s.commit()
+        return task["task_id"]
+
+
+def test_r18_two_issuers_claim_one_wins(seeded, clock):
+    """Claims are safe under concurrency: many attempts at once, exactly one winner."""
+    task_id = _assigned_task(seeded, clock)
+    with seeded.session() as s:
+        issuers = s.exec(select(User).where(User.username.in_(["heping-issuer", "heping-issuer2"]))).all()
+        # Both demo issuers belong to Heping (370102001001); the example applicant lives in 370202001001.
+        for u in issuers:
+            u.region_code = "370202001001"
+            s.add(u)
+        s.commit()
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def attempt(user_id: str) -> None:
+        with seeded.session() as s:
+            user = s.get(User, user_id)
+            barrier.wait()
+            try:
+                audit.claim(session=s, task_id=task_id, user=user, at=clock.now())
+                s.commit()
+                outcomes.append(user_id)
+            except Exception as exc:  # Conflict for the losers
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=attempt, args=(issuers[i % 2].id,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with seeded.session() as s:
+        task = s.get(AuditTask, task_id)
+        winners = [o for o in outcomes if o != "Conflict"]
+        assert task.claimed_by in {u.id for u in issuers}
+        # The winner may "claim" again idempotently; every other attempt lost.
+        assert set(winners) == {task.claimed_by}
+        assert outcomes.count("Conflict") == 8 - len(winners)
