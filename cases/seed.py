@@ -3,6 +3,7 @@ accounts and small registry samples. Idempotent: running it twice changes nothin
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ DEMO_USERS = [
     ("heping-issuer2", Role.issuer, "370102001001", "Heping community issuer 2"),
     ("unit-issuer", Role.issuer, "unit:U370102001", "Issuer of Jinan Demonstration Machinery"),
     ("unit-hr", Role.unit, "unit:U370102001", "HR of Jinan Demonstration Machinery"),
+    ("qingdao-issuer", Role.issuer, "370202001001", "Issuer of the standard example's community (Qingdao)"),
     ("checkpoint", Role.checkpoint, "370000", "Checkpoint operator"),
 ]
 
@@ -58,7 +60,13 @@ def load_regions(session: Session) -> int:
     return added
 
 
-def create_user(session: Session, *, username: str, password: str, role: Role, at: datetime, region: str | None = None, unit: str | None = None, full_name: str = "") -> User:
+@lru_cache
+def _demo_password_hash() -> str:
+    # The demo accounts share one password, so one argon2 hash serves them all.
+    return hash_password(DEMO_PASSWORD)
+
+
+def create_user(session: Session, *, username: str, password: str, role: Role, at: datetime, region: str | None = None, unit: str | None = None, full_name: str = "", password_hash: str | None = None) -> User:
     from cases.errors import Conflict, Invalid
 
     if session.exec(select(User).where(User.username == username)).first():
@@ -73,7 +81,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, a
         raise Invalid("an issuer belongs to a community (--community) or a unit (--unit)", field="scope")
     if role == Role.issuer and region and session.get(Region, region).level != RegionLevel.community:
         raise Invalid("an issuer's --community must be a community (village) code", field="community")
-    user = User(username=username, password_hash=hash_password(password), role=role, region_code=region, unit_code=unit, full_name=full_name, created_at=at)
+    user = User(username=username, password_hash=password_hash or hash_password(password), role=role, region_code=region, unit_code=unit, full_name=full_name, created_at=at)
     session.add(user)
     session.flush()
     return user
@@ -87,8 +95,14 @@ def seed(session: Session, *, at: datetime, hash_key: bytes) -> dict[str, int]:
             continue
         unit = scope.removeprefix("unit:") if scope and scope.startswith("unit:") else None
         region = None if unit else scope
-        create_user(session, username=username, password=DEMO_PASSWORD, role=role, at=at, region=region, unit=unit, full_name=name)
+        create_user(session, username=username, password=DEMO_PASSWORD, role=role, at=at, region=region, unit=unit, full_name=name, password_hash=_demo_password_hash())
         users += 1
+    # R18: every demo community has at least one registered issuer (issuer-<community code>).
+    for community in session.exec(select(Region).where(Region.level == RegionLevel.community)):
+        username = f"issuer-{community.code}"
+        if session.exec(select(User).where(User.username == username)).first() is None:
+            create_user(session, username=username, password=DEMO_PASSWORD, role=Role.issuer, at=at, region=community.code, full_name=f"Issuer of {community.name_en}", password_hash=_demo_password_hash())
+            users += 1
     samples = load_samples(session, at=at, hash_key=hash_key)
     return {"regions_and_units": regions, "users": users, "registry_rows": samples}
 

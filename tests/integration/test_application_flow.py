@@ -1,0 +1,81 @@
+"""End to end through a real Prefect server: one flow run per application (R14)."""
+from __future__ import annotations
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from sqlmodel import select
+
+from cases.models import Application, FlowDispatch
+from tests.conftest import login
+from tests.helpers import example
+
+pytestmark = pytest.mark.slow
+
+
+async def _flow_run(run_id: str):
+    from uuid import UUID
+
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(run_id))
+        task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        return run, sorted({t.name.rsplit("-", 1)[0] for t in task_runs})
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_r14_one_flow_run_per_application_through_audit_to_pass(api, dispatcher, clock):
+    today = clock.now().date()
+    created = api.post("/api/v1/applications", json=example("standard", today))
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert case["status"] == "submitted"  # the answer did not wait for Prefect
+
+    assert dispatcher.drain() == 1
+    view = api.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()
+    assert view["status"] == "awaiting_audit"
+    assert view["comparison"]["outcome"] in {"clear", "mismatch", "risk_area", "close_contact", "confirmed", "incomplete"}
+    run, tasks = dispatcher.run(_flow_run(view["flow_run"]["id"]))
+    assert run.name == f"case-{case['id']}"
+    assert run.state.name == "Suspended"  # waiting on a human without holding a process
+    assert {"declare", "compare", "assign_audit"} <= set(tasks)
+
+    issuer = login(api, "qingdao-issuer")
+    queue = api.get("/api/v1/audit-tasks", headers=issuer).json()
+    assert [t["reference"] for t in queue] == [case["reference"]]
+    task_id = queue[0]["task_id"]
+    decided = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=issuer)
+    assert decided.status_code == 200, decided.text
+    # A double click changes nothing.
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=issuer).status_code == 200
+
+    assert dispatcher.drain() == 1
+    view = api.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()
+    assert view["status"] == "completed" and view["decision"] == "approve"
+    assert view["pass"]["colour"] in ("green", "yellow")
+    run, tasks = dispatcher.run(_flow_run(view["flow_run"]["id"]))
+    assert run.state.is_completed()
+    assert "issue_pass" in tasks
+    actions = [e["action"] for e in view["timeline"]]
+    assert actions.count("pass_issued") == 1
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_r14_case_accepted_while_prefect_down_is_driven_later(api, prefect_server, dispatcher, clock, seeded):
+    """Stop the Prefect server, submit, restart it: the case reaches the audit queue."""
+    prefect_server.stop()
+    created = api.post("/api/v1/applications", json=example("standard", clock.now().date()))
+    assert created.status_code == 201
+    case_id = created.json()["id"]
+    dispatcher.drain()  # fails: Prefect is down; the outbox keeps the row and backs off
+    with seeded.session() as s:
+        row = s.exec(select(FlowDispatch).where(FlowDispatch.application_id == case_id)).one()
+        assert row.pending and row.attempts == 1 and row.last_error
+        row.next_attempt_at = row.created_at  # skip the back-off wait
+        s.add(row)
+        s.commit()
+    prefect_server.start()
+    dispatcher.drain()
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        assert app.status == "awaiting_audit" and app.flow_state == "Suspended"
+        assert not s.exec(select(FlowDispatch).where(FlowDispatch.application_id == case_id)).one().pending
