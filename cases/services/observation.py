@@ -89,3 +89,9 @@ def end_observation(*, session: Session, application: Application, at: datetime,
     session.add(application)
     record_event(session, application_id=application.id, actor="system", action=action, at=at, before=before, after=application.status, reason=reason)
     dispatch.enqueue(session, application_id=application.id, action="resume", at=at)
+
+
+def fire_timer(*, session: Session, application: Application, timer: SlaTimer, now: datetime, settings: Settings) -> None:
+    """The sweep hands every `observation*` timer here."""
+    if timer.kind == "observation_end":
+        end_observation(session=session, application=application, at=timer.due_at, settings=settings)

@@ -186,10 +186,10 @@ def _notify(session: Session, *, application: Application, level: str, kind: str
 
 def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingCalendar, settings: Settings) -> None:
     application = session.get(Application, timer.application_id)
-    if timer.kind == "observation_end":
-        from cases.services.observation import end_observation
+    if timer.kind.startswith("observation"):
+        from cases.services.observation import fire_timer
 
-        end_observation(session=session, application=application, at=timer.due_at, settings=settings)
+        fire_timer(session=session, application=application, timer=timer, now=now, settings=settings)
         return
     if application.status not in WAITING:
         return  # decided (or paused) meanwhile: nothing to escalate
