@@ -14,6 +14,7 @@ from cases.errors import NotFound
 from cases.events import timeline
 from cases.models import Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role, User
 from cases.services import applications as service
+from cases.services.access import load_case_for_reader
 from cases.services.passes import active_pass
 from cases.settings import Settings
 
@@ -88,33 +89,6 @@ async def submit(
     )
 
 
-def can_read(user: User | None, app: Application) -> bool:
-    if user is None:
-        return False
-    if user.role in (Role.auditor, Role.admin):
-        return True
-    if user.role == Role.issuer:
-        return user.region_code == app.community_code or (user.unit_code is not None and user.unit_code == app.unit_code)
-    if user.role == Role.unit:
-        return user.unit_code is not None and user.unit_code == app.unit_code
-    if user.role == Role.supervisor:
-        return user.region_code in (app.community_code, app.county_code, app.city_code, "370000")
-    return False
-
-
-def load_readable(session: Session, case_id: str, *, user: User | None, token: str | None, settings: Settings) -> Application:
-    """404 for anyone who may not read it, so existence is not revealed."""
-    try:
-        app = service.get_application(session, case_id)
-    except NotFound:
-        raise NotFound("application not found")
-    if token and service.token_matches(app, token, settings=settings):
-        return app
-    if can_read(user, app):
-        return app
-    raise NotFound("application not found")
-
-
 def case_view(session: Session, app: Application, settings: Settings, now: datetime) -> dict[str, Any]:
     comparison = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
     task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
@@ -151,5 +125,5 @@ def read(
     x_access_token: Annotated[str | None, Header()] = None,
     access_token: Annotated[str | None, Query(description="the applicant's access token from the submission")] = None,
 ) -> dict[str, Any]:
-    app = load_readable(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
+    app = load_case_for_reader(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
     return case_view(session, app, settings, now)

@@ -1,0 +1,139 @@
+"""Passes: JWKS, QR image, printable card, checkpoint verification, revocation (R1-R4)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import Session, select
+
+from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep, require
+from cases.clock import SHANGHAI
+from cases.errors import NotFound
+from cases.models import Pass, Region, Role, User
+from cases.services import checkpoint
+from cases.services.access import load_case_for_reader
+from cases.services.passes import CARD_NAME, CARD_NAME_ZH, keystore, revoke
+
+router = APIRouter(tags=["passes"])
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that sign passes (RFC 7517)", tags=["public"])
+def jwks(settings: SettingsDep, now: NowDep) -> dict[str, Any]:
+    store = keystore(str(settings.keys_dir))
+    store.ensure_active(now=now)
+    return store.jwks(now=now, validity=timedelta(days=settings.pass_validity_days))
+
+
+def _readable_pass(session: Session, pass_id: str, *, user: User | None, token: str | None, settings) -> Pass:
+    p = session.get(Pass, pass_id)
+    if p is None or p.application_id is None:
+        raise NotFound("pass not found")
+    load_case_for_reader(session, p.application_id, user=user, token=token, settings=settings)
+    return p
+
+
+TokenQuery = Annotated[str | None, Query(description="the applicant's access token")]
+
+
+@router.get("/api/v1/passes/{pass_id}/qr.png", summary="The pass as a QR image", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def qr_png(pass_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, access_token: TokenQuery = None, x_access_token: Annotated[str | None, Header()] = None) -> Response:
+    from cases.codes import to_qr_text
+    from cases.codes.qr import qr_png as render
+
+    p = _readable_pass(session, pass_id, user=user, token=x_access_token or access_token, settings=settings)
+    return Response(render(to_qr_text(p.token)), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+def card_context(session: Session, p: Pass) -> dict[str, Any]:
+    from cases.codes import to_qr_text
+    from cases.codes.qr import qr_svg
+
+    region = session.get(Region, p.region_code)
+    return {
+        "card_name_en": CARD_NAME,
+        "card_name_zh": CARD_NAME_ZH,
+        "colour": p.colour.value,
+        "masked_name": p.masked_name,
+        "card_number": p.card_number,
+        "valid_from": p.issued_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        "valid_until": p.valid_until.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        "qr_svg": qr_svg(to_qr_text(p.token)),
+        "qr_text": to_qr_text(p.token),
+        "region_name": f"{region.name_zh} {region.name_en}" if region else p.region_code,
+    }
+
+
+@router.get("/api/v1/passes/{pass_id}/card", summary="Printable A6 paper card (HTML, or PDF with format=pdf)", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}, "application/pdf": {}}}})
+def card(pass_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, access_token: TokenQuery = None, format: Literal["html", "pdf"] = "html", x_access_token: Annotated[str | None, Header()] = None) -> Response:
+    p = _readable_pass(session, pass_id, user=user, token=x_access_token or access_token, settings=settings)
+    ctx = card_context(session, p)
+    if format == "pdf":
+        from cases.codes.pdf import card_pdf
+        from cases.codes.qr import qr_png as render
+
+        pdf = card_pdf(qr_png=render(ctx["qr_text"]), card_number=p.card_number, masked_name=p.masked_name, colour=ctx["colour"], valid_until=ctx["valid_until"], region_name=ctx["region_name"], valid_from=ctx["valid_from"])
+        return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{p.card_number}.pdf"'})
+    from ui.render import templates
+
+    return HTMLResponse(templates().get_template("card.html").render(**ctx))
+
+
+class VerifyIn(BaseModel):
+    qr: str | None = Field(default=None, max_length=4096, description="the scanned QR text (SDHP1: prefix optional)")
+    card_number: str | None = Field(default=None, max_length=64, description="the paper card's number, typed in when the QR is damaged")
+    temperature: float = Field(ge=30.0, le=45.0, description="°C measured at the checkpoint")
+
+    @model_validator(mode="after")
+    def one_of(self):
+        if bool(self.qr) == bool(self.card_number):
+            raise ValueError("give exactly one of qr or card_number")
+        return self
+
+
+class VerifyOut(BaseModel):
+    result: Literal["PASS", "DENY"]
+    reasons: list[str]
+    colour: str | None
+    valid_until: datetime | None
+    masked_name: str | None
+    card_name: str | None = None
+    isolation_required: bool = False  # R4: a valid pass and normal temperature pass without isolation
+
+
+VERIFY_EXAMPLES = {
+    "qr": {"summary": "Scanned QR", "value": {"qr": "SDHP1:eyJhbGciOiJFUzI1NiIs...", "temperature": 36.5}},
+    "card_number": {"summary": "Paper card number typed in", "value": {"card_number": "SD-Q06W-45WQ-8K2G-A", "temperature": 36.5}},
+}
+
+
+@router.post("/api/v1/checkpoint/verify", response_model=VerifyOut, tags=["checkpoint"], summary="PASS or DENY with every reason (R4)")
+def verify(body: Annotated[VerifyIn, Body(openapi_examples=VERIFY_EXAMPLES)], session: SessionDep, settings: SettingsDep, now: NowDep) -> VerifyOut:
+    # Nothing about who passed is stored here (privacy): the answer is computed and forgotten.
+    d = checkpoint.verify(session=session, settings=settings, now=now, temperature=body.temperature, qr=body.qr, card_number=body.card_number)
+    return VerifyOut(result=d.result, reasons=d.reasons, colour=d.colour, valid_until=d.valid_until, masked_name=d.masked_name, card_name=d.card_name)
+
+
+@router.get("/api/v1/passes/revocations", tags=["checkpoint"], summary="Revoked pass ids for offline checkpoints; sync is cheap with `since`")
+def revocations(session: SessionDep, since: Annotated[int | None, Query(ge=0, description="the version you hold")] = None) -> dict[str, Any]:
+    version, revoked = checkpoint.revocation_version(session)
+    if since is not None and since == version:
+        return {"version": version, "changed": False, "revoked": []}
+    return {"version": version, "changed": True, "revoked": sorted(revoked)}
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=5, max_length=500)
+
+
+@router.post("/api/v1/passes/{pass_id}/revoke", summary="Revoke a pass", tags=["passes"])
+def revoke_pass(pass_id: str, body: RevokeIn, session: SessionDep, now: NowDep, user: Annotated[User, require(Role.admin, Role.auditor, Role.supervisor)]) -> dict[str, Any]:
+    p = session.get(Pass, pass_id)
+    if p is None:
+        raise NotFound("pass not found")
+    revoke(session=session, pass_=p, reason=body.reason, by=user.id, at=now)
+    session.commit()
+    checkpoint.invalidate()
+    return {"id": p.id, "revoked_at": p.revoked_at, "reason": p.revoke_reason}
