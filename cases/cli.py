@@ -27,6 +27,12 @@ app.add_typer(users_app, name="users")
 app.add_typer(sla_app, name="sla")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(keys_app, name="keys")
+pass_app = typer.Typer(help="Passes: offline verification and revocation.", no_args_is_help=True)
+data_app = typer.Typer(help="Comparison registries.", no_args_is_help=True)
+audit_app = typer.Typer(help="Integrity of the case event log.", no_args_is_help=True)
+app.add_typer(pass_app, name="pass")
+app.add_typer(data_app, name="data")
+app.add_typer(audit_app, name="audit")
 
 
 def fail(message: str) -> None:
@@ -210,6 +216,125 @@ def keys_rotate() -> None:
     typer.echo(f"active key: {key.kid}")
 
 
+# ------------------------------------------------------------------ passes ---
+
+def _load_json(source: str, *, cache: Optional[str]) -> dict:
+    """A JWKS or revocation list from a file or URL; a URL's copy is cached for offline use."""
+    from pathlib import Path
+
+    import httpx
+
+    if source.startswith(("http://", "https://")):
+        cached = Path(cache) if cache else None
+        try:
+            data = httpx.get(source, timeout=5).raise_for_status().json()
+            if cached:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps(data))
+            return data
+        except (httpx.HTTPError, ValueError) as exc:
+            if cached and cached.exists():
+                typer.secho(f"offline ({type(exc).__name__}): using the cached copy {cached}", fg=typer.colors.YELLOW, err=True)
+                return json.loads(cached.read_text())
+            fail(f"cannot fetch {source} and no cached copy: {exc}")
+    try:
+        return json.loads(Path(source).read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {source}: {exc}")
+
+
+@pass_app.command("verify")
+def pass_verify(
+    qr_text: str = typer.Argument(..., help="the scanned QR text (SDHP1:... or the bare JWS)"),
+    temperature: float = typer.Option(..., help="°C measured at the checkpoint"),
+    jwks: Optional[str] = typer.Option(None, help="JWKS file or URL (/.well-known/jwks.json); default: this system's keys"),
+    revocations: Optional[str] = typer.Option(None, help="revocation list file or URL (/api/v1/passes/revocations)"),
+    cache_dir: str = typer.Option("var/checkpoint-cache", help="where fetched lists are kept for offline use"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Verify a pass offline (same decision as POST /api/v1/checkpoint/verify)."""
+    from datetime import timedelta
+
+    from cases.codes import decide, keys_from_jwks
+    from cases.services.passes import keystore
+
+    settings = get_settings()
+    if jwks:
+        keys = keys_from_jwks(_load_json(jwks, cache=f"{cache_dir}/jwks.json" if jwks.startswith("http") else None))
+    else:
+        keys = keystore(str(settings.keys_dir)).public_keys(now=now(), validity=timedelta(days=settings.pass_validity_days))
+    revoked: set[str] = set()
+    if revocations:
+        revoked = set(_load_json(revocations, cache=f"{cache_dir}/revocations.json" if revocations.startswith("http") else None).get("revoked", []))
+    elif not jwks:
+        from cases.services.checkpoint import revocation_version
+
+        with _session() as session:
+            revoked = set(revocation_version(session)[1])
+    d = decide(token=qr_text, keys=keys, revoked=revoked, now=now(), temperature=temperature, fever_threshold=settings.fever_threshold)
+    out = {"result": d.result, "reasons": d.reasons, "colour": d.colour, "valid_until": d.valid_until.isoformat() if d.valid_until else None, "masked_name": d.masked_name}
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        typer.secho(f"{d.result}  {', '.join(d.reasons) or 'valid pass, normal temperature'}", fg=typer.colors.GREEN if d.passed else typer.colors.RED)
+        if d.colour:
+            typer.echo(f"{d.masked_name}  {d.colour}  valid until {out['valid_until']}")
+    raise typer.Exit(0 if d.passed else 1)
+
+
+@pass_app.command("revoke")
+def pass_revoke(pass_id: str, reason: str = typer.Option(..., help="why (kept in the case timeline)")) -> None:
+    """Revoke a pass; checkpoints learn it from the revocation list."""
+    from cases.models import Pass
+    from cases.services.passes import revoke
+
+    with _session() as session:
+        p = session.get(Pass, pass_id)
+        if p is None:
+            fail(f"pass {pass_id} not found")
+        revoke(session=session, pass_=p, reason=reason, by="cli", at=now())
+    typer.echo(f"revoked {pass_id}")
+
+
+@data_app.command("import")
+def data_import(source: str = typer.Argument(..., help="risk_areas | close_contacts | confirmed_cases | roaming | border_entries"), file: str = typer.Argument(..., help="CSV file")) -> None:
+    """Load a registry feed; raw ID numbers and phones are stored only as keyed hashes."""
+    from pathlib import Path
+
+    from cases.comparison.csv_import import SOURCES
+    from cases.services.registries import import_csv
+
+    if source not in SOURCES:
+        fail(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+    try:
+        text = Path(file).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc}")
+    settings = get_settings()
+    try:
+        with _session() as session:
+            report = import_csv(session=session, source=source, text=text, at=now(), hash_key=settings.secret("idhash"), relative_dates=False)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"{source}: {report.accepted} imported, {report.duplicates} already present, {len(report.rejected)} rejected")
+    for row in report.rejected:
+        typer.echo(f"  line {row['line']}: {row['reason']}")
+
+
+@audit_app.command("verify-chain")
+def audit_verify_chain(case_id: Optional[str] = typer.Argument(None)) -> None:
+    """Check that no case event was altered or removed (hash chain per case)."""
+    from cases.events import verify_chain
+
+    with _session() as session:
+        problems = verify_chain(session, case_id)
+    for p in problems:
+        typer.secho(p, fg=typer.colors.RED)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("event log intact")
+
+
 # ------------------------------------------------------------------- serve ---
 
 def _die_with_parent() -> None:
@@ -296,7 +421,10 @@ def worker() -> None:
     """Only the flow dispatcher (started by `serve`)."""
     from flows.dispatcher import main
 
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; `serve` reports the stop
+        pass
 
 
 if __name__ == "__main__":

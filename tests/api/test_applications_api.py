@@ -1,0 +1,114 @@
+"""Submitting and deciding over HTTP: clear 422s, nothing half-written, forbidden reasons (R5, R6, R16, R19)."""
+from __future__ import annotations
+
+import pytest
+from sqlmodel import func, select
+
+from cases.models import Application, ProvincialAuditItem
+from cases.services import workflow
+from tests.conftest import login
+from tests.helpers import example
+
+
+def _count(store) -> int:
+    with store.session() as s:
+        return s.exec(select(func.count()).select_from(Application)).one()
+
+
+def test_openapi_examples_succeed_as_posted(api, seeded):
+    spec = api.get("/openapi.json").json()
+    examples = spec["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"arrival", "standard"}
+    for name in ("arrival", "standard"):
+        r = api.post("/api/v1/applications", json=examples[name]["value"])
+        assert r.status_code == 201, (name, r.text)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"id_number": "370202198511200114"}, "id_number", "check character"),
+        ({"phone": "12345"}, "phone", ""),
+        ({"health": {"symptoms": [], "temperature": 45.0}}, "temperature", ""),
+        ({"community_code": "370202999999"}, "community_code", ""),
+        ({"physical_examination_report": "attached"}, "physical_examination_report", ""),
+    ],
+)
+def test_r6_bad_input_is_422_naming_the_field_and_nothing_is_stored(api, seeded, clock, change, field, words):
+    body = {**example("standard", clock.now().date()), **change}
+    r = api.post("/api/v1/applications", json=body)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert any(field in [str(x) for x in d["loc"]] for d in detail), detail
+    assert words in r.text
+    assert _count(seeded) == 0
+
+
+def test_r6_arrival_without_pledge_is_refused(api, seeded, clock):
+    body = {**example("arrival", clock.now().date()), "pledge_self_isolation": False}
+    r = api.post("/api/v1/applications", json=body)
+    assert r.status_code == 422 and "pledge" in r.text
+
+
+def test_idempotency_key_header_returns_the_same_case(api, seeded, clock):
+    body = example("standard", clock.now().date())
+    first = api.post("/api/v1/applications", json=body, headers={"Idempotency-Key": "abc-1"})
+    second = api.post("/api/v1/applications", json=body, headers={"Idempotency-Key": "abc-1"})
+    assert first.status_code == 201 and second.status_code == 200
+    assert first.json()["id"] == second.json()["id"] and _count(seeded) == 1
+
+
+@pytest.fixture
+def task_id(api, seeded, clock):
+    created = api.post("/api/v1/applications", json=example("standard", clock.now().date())).json()
+    with seeded.session() as s:
+        app = s.get(Application, created["id"])
+        workflow.declare(session=s, application=app, at=clock.now())
+        workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
+        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=seeded.settings)
+        s.commit()
+    return task["task_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ({"action": "reject", "reason_code": "physical_examination", "explanation": "Needs a physical examination first."}, "R16"),
+        ({"action": "reject", "reason_code": "local_health_certificate", "explanation": "Our county requires its own certificate."}, "R5"),
+        ({"action": "reject", "reason_code": "applicant_unknown", "explanation": "Nobody in the community knows this person."}, "R19"),
+        ({"action": "reject", "reason_code": "false_declaration", "explanation": "Please bring a 体检 report before we decide."}, "R16"),
+    ],
+)
+def test_r16_r19_forbidden_rejection_reasons_are_refused(api, task_id, body, rule):
+    issuer = login(api, "qingdao-issuer")
+    r = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json=body, headers=issuer)
+    assert r.status_code == 422 and rule in r.text, r.text
+
+
+def test_r21_rejection_needs_a_sentence_and_reaches_the_provincial_queue(api, seeded, task_id):
+    issuer = login(api, "qingdao-issuer")
+    thin = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "reject", "reason_code": "false_declaration", "explanation": "no"}, headers=issuer)
+    assert thin.status_code == 422 and "sentence" in thin.text
+    ok = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "reject", "reason_code": "false_declaration", "explanation": "Roaming records show a week in Wuhan that the declaration omits."}, headers=issuer)
+    assert ok.status_code == 200, ok.text
+    with seeded.session() as s:
+        items = s.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.kind == "rejection")).all()
+        assert len(items) == 1 and "Wuhan" in items[0].summary
+
+
+def test_r19_identity_rejection_needs_recorded_contact_attempts(api, task_id):
+    issuer = login(api, "qingdao-issuer")
+    body = {"action": "reject", "reason_code": "identity_not_established", "explanation": "The phone number is unreachable and the address does not exist."}
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json=body, headers=issuer).status_code == 422
+    contact = {"action": "verify_contact", "contact_method": "phone", "explanation": "Called twice, no answer."}
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json=contact, headers=issuer).status_code == 200
+    queue = api.get("/api/v1/audit-tasks", headers=issuer).json()
+    assert queue[0]["contact_attempts"] == 1 and queue[0]["sla_colour"] in ("green", "amber")
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json=body, headers=issuer).status_code == 200
+
+
+def test_issuer_of_another_community_cannot_decide(api, task_id):
+    other = login(api, "heping-issuer")
+    r = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=other)
+    assert r.status_code == 403
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}).status_code == 401
