@@ -1,9 +1,25 @@
-"""The SLA sweep (deployment `sla-sweep`, every minute): fire the timers that are due."""
-from prefect import flow
+"""The SLA sweep (deployment `sla-sweep`, every minute): fire the timers that are due,
+then report communities without a signed-in issuer (R18)."""
+import anyio
+from prefect import flow, task
 
+from cases.clock import now
+from cases.db import session_scope
+from cases.services import roster
+from cases.settings import get_settings
 from tasks.sweep import fire_due_timers
+
+
+@task(name="check_roster", retries=1, retry_delay_seconds=5, persist_result=False)
+async def check_roster() -> int:
+    def run() -> int:
+        with session_scope() as session:
+            return roster.notify_gaps(session=session, at=now(), settings=get_settings())
+
+    return await anyio.to_thread.run_sync(run)
 
 
 @flow(name="sla-sweep", persist_result=False)
 async def sla_sweep() -> dict:
-    return await fire_due_timers()
+    fired = await fire_due_timers()
+    return {"fired": fired, "roster_gaps_notified": await check_roster()}

@@ -111,3 +111,11 @@ def sign_in(user: IssuerDep, session: SessionDep, now: NowDep) -> dict[str, Any]
         session.add(row)
         session.commit()
     return {"work_date": day, "signed_in_at": row.signed_in_at}
+
+
+@router.get("/roster/gaps", summary="Communities with no registered or no signed-in issuer today (R18)", tags=["supervisors"])
+def roster_gaps(session: SessionDep, now: NowDep, user: Annotated[User, require(Role.supervisor, Role.auditor)]) -> list[dict[str, Any]]:
+    from cases.services import roster
+
+    scope = "" if user.role == Role.auditor or user.region_code == "370000" else user.region_code
+    return roster.gaps(session=session, at=now, region_prefix=scope or "")
