@@ -75,8 +75,11 @@ def _wipe(engine) -> None:
             names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            # caseevent is append-only (triggers, migration 0002): lift them for the wipe only.
+            conn.execute(text("DROP TRIGGER IF EXISTS caseevent_no_delete"))
             for table in reversed(SQLModel.metadata.sorted_tables):
                 conn.execute(table.delete())
+            conn.execute(text("CREATE TRIGGER caseevent_no_delete BEFORE DELETE ON caseevent BEGIN SELECT RAISE(ABORT, 'caseevent is append-only (DELETE refused)'); END"))
 
 
 class Store:

@@ -8,3 +8,20 @@ def example(kind: str, today: date) -> dict:
     from cases.declaration_schema import make_examples
 
     return make_examples(today)[kind]["value"]
+
+
+def tamper_event(session, event_id: int, **changes) -> None:
+    """Edit a case event behind the application's back, as a database administrator could:
+    the append-only triggers are bypassed, so only the hash chain can tell."""
+    from sqlalchemy import text
+
+    sets = ", ".join(f"{k} = :{k}" for k in changes)
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SET LOCAL session_replication_role = replica"))
+        session.exec(text(f"UPDATE caseevent SET {sets} WHERE id = :id"), params={**changes, "id": event_id})
+    else:
+        session.exec(text("DROP TRIGGER caseevent_no_update"))
+        session.exec(text(f"UPDATE caseevent SET {sets} WHERE id = :id"), params={**changes, "id": event_id})
+        session.exec(text("CREATE TRIGGER caseevent_no_update BEFORE UPDATE ON caseevent BEGIN SELECT RAISE(ABORT, 'caseevent is append-only (UPDATE refused)'); END"))
+    session.commit()
+    session.expire_all()  # the session must read the edited row, not its cached copy

@@ -58,9 +58,9 @@ def test_audit_verify_chain_detects_an_edit(api, seeded, clock):
 
         from cases.models import CaseEvent
 
+        from tests.helpers import tamper_event
+
         e = s.exec(select(CaseEvent)).first()
-        e.reason = "edited later"
-        s.add(e)
-        s.commit()
+        tamper_event(s, e.id, reason="edited later")
     r = runner.invoke(app, ["audit", "verify-chain"])
     assert r.exit_code == 1 and "altered" in r.output

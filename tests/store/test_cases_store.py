@@ -5,14 +5,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from cases.declaration_schema import ApplicationCreate
 from cases.events import record_event, verify_chain
 from cases.models import Application, AuditTask, CaseEvent, Declaration, FlowDispatch, Pass, User
 from cases.services import audit, workflow
 from cases.services.applications import submit_application
-from tests.helpers import example
+from tests.helpers import example, tamper_event
 
 
 def submit(store, clock, kind="standard", key=None, **changes):
@@ -70,9 +70,18 @@ def test_r15_event_chain_detects_an_edited_event(seeded, clock):
         s.commit()
         assert verify_chain(s) == []
         event = s.exec(select(CaseEvent).where(CaseEvent.seq == 1)).one()
+        # The application cannot edit or delete an event: the database refuses.
         event.actor = "someone-else"
         s.add(event)
-        s.commit()
+        with pytest.raises(Exception, match="append-only"):
+            s.commit()
+        s.rollback()
+        with pytest.raises(Exception, match="append-only"):
+            s.exec(delete(CaseEvent))
+            s.commit()
+        s.rollback()
+        # Someone bypassing the database's guard is caught by the chain.
+        tamper_event(s, event.id, actor="someone-else")
         problems = verify_chain(s)
     assert problems and "altered" in problems[0]
 
