@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import errors
+from api import errors, limits
 from api.health import router as health_router
 from api.routers import applications, auth, issuers
 
@@ -17,6 +17,7 @@ def create_app() -> FastAPI:
         "community/unit audit with SLA timers, signed passes and checkpoint verification.",
     )
     errors.install(app)
+    limits.install(app)
     app.include_router(health_router)
     app.include_router(auth.router)
     app.include_router(applications.router)

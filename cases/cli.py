@@ -335,6 +335,23 @@ def audit_verify_chain(case_id: Optional[str] = typer.Argument(None)) -> None:
     typer.echo("event log intact")
 
 
+retention_app = typer.Typer(help="Retention of personal data.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run(days: Optional[int] = typer.Option(None, help="closed for longer than this (default HEALTHPASS_RETENTION_DAYS)")) -> None:
+    """Pseudonymise closed cases' personal data; statistics and responsibility records stay."""
+    from datetime import timedelta
+
+    from cases.services.privacy import purge_closed
+
+    settings = get_settings()
+    with _session() as session:
+        n = purge_closed(session=session, now=now(), older_than=timedelta(days=days if days is not None else settings.retention_days))
+    typer.echo(f"personal data purged from {n} closed case(s)")
+
+
 # ------------------------------------------------------------------- serve ---
 
 def _die_with_parent() -> None:

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     access_token_minutes: int = 60
     secret_key: str | None = Field(default=None, repr=False)  # token signing; generated into data_dir if unset
     demo: bool = False
+    retention_days: int = 180  # closed cases' personal data is pseudonymised after this
+    # Per client and minute on the public endpoints; 0 switches a limit off (benchmarks).
+    rate_limit_declarations: int = 30
+    rate_limit_verify: int = 600
+    rate_limit_complaints: int = 10
+    rate_limit_exempt: str = "127.0.0.1,::1"  # the local demo and simulator; set "" behind a proxy
+    max_body_bytes: int = 1_000_000
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,9 +12,11 @@ from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep
 from cases.declaration_schema import ApplicationCreate
 from cases.errors import NotFound
 from cases.events import timeline
-from cases.models import Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role, User
+from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role, User
 from cases.services import applications as service
+from cases.codes.claims import mask_name
 from cases.services.access import load_case_for_reader
+from cases.services import privacy
 from cases.services.passes import active_pass
 from cases.settings import Settings
 
@@ -94,6 +96,7 @@ def case_view(session: Session, app: Application, settings: Settings, now: datet
     task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
     responsibility = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == app.id)).first()
     community = session.get(Region, app.community_code)
+    applicant = session.get(Applicant, app.applicant_id)
     return {
         "id": app.id,
         "reference": app.reference,
@@ -103,6 +106,8 @@ def case_view(session: Session, app: Application, settings: Settings, now: datet
         "decision": app.decision,
         "submitted_at": app.submitted_at,
         "community": {"code": app.community_code, "name": community.name_zh if community else None},
+        # Masked by default; issuers read the full data through /personal-data, which is logged.
+        "applicant": {"name": mask_name(applicant.name), "id": applicant.id_masked, "phone": applicant.phone_masked},
         "unit_code": app.unit_code,
         "comparison": None if comparison is None else {"outcome": comparison.outcome, "red_list": comparison.red_list, "hits": comparison.hits, "sources": comparison.sources, "rule_version": comparison.rule_version},
         "audit": None if task is None else {"task_id": task.id, "holder_kind": task.holder_kind, "holder_code": task.holder_code, "status": task.status, "missing_items": task.missing_items},
@@ -127,3 +132,22 @@ def read(
 ) -> dict[str, Any]:
     app = load_case_for_reader(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
     return case_view(session, app, settings, now)
+
+
+@router.get("/{case_id}/personal-data", summary="Unmasked name, ID number, phone and address (issuers of the case, auditors); every read is logged")
+def personal_data(
+    case_id: str,
+    reason: Annotated[str, Query(min_length=10, max_length=300, description="why you need it, e.g. 'phone the applicant to verify the address (R19)'")],
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    user: OptionalUser,
+) -> dict[str, Any]:
+    app = load_case_for_reader(session, case_id, user=user, token=None, settings=settings)
+    if user.role not in (Role.issuer, Role.auditor):
+        from cases.errors import Forbidden
+
+        raise Forbidden("only the case's issuers and the provincial office read unmasked personal data")
+    data = privacy.read_personal_data(session=session, application=app, user_id=user.id, reason=reason, at=now)
+    session.commit()
+    return data
