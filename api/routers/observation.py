@@ -1,0 +1,135 @@
+"""Isolation observation of arrivals (R8, R9): daily reports, the period as the applicant and
+the community see it, and the community's outcome for an abnormal report."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep, require
+from cases.clock import SHANGHAI
+from cases.declaration_schema import SYMPTOMS, HealthStatus
+from cases.errors import NotFound
+from cases.models import DailyReport, Role, User
+from cases.services import observation as service
+from cases.services.access import load_case_for_reader
+from cases.services.applications import get_application
+
+router = APIRouter(prefix="/api/v1", tags=["observation"])
+IssuerDep = Annotated[User, require(Role.issuer)]
+TokenHeader = Annotated[str | None, Header(description="the applicant's access token from the submission")]
+TokenQuery = Annotated[str | None, Query(description="the applicant's access token (alternative to the X-Access-Token header)")]
+
+
+class ReportIn(HealthStatus):
+    """One daily health report (R8). Symptoms from the closed list; temperature 34-43 °C."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"temperature": 36.6, "symptoms": [], "location_confirmed": True}]},
+    )
+
+    day: date | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
+    location_confirmed: bool = Field(description="the applicant confirms being at the declared isolation address")
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="what the community found and did, e.g. 'Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms.'"
+    )
+
+
+def _report_view(row: DailyReport) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "day": row.day,
+        "temperature": row.temperature,
+        "symptoms": row.symptoms,
+        "location_confirmed": row.location_confirmed,
+        "late": row.late,
+        "abnormal": row.abnormal,
+        "reported_at": row.reported_at.astimezone(SHANGHAI),
+        "resolved_at": row.resolved_at and row.resolved_at.astimezone(SHANGHAI),
+    }
+
+
+def _summary(view: dict[str, Any]) -> dict[str, Any]:
+    keys = ("state", "days_reported", "days_missing", "missing_days", "held", "why", "green_on_schedule")
+    return {**{k: view[k] for k in keys}, **view["period"]}
+
+
+@router.post(
+    "/applications/{case_id}/reports",
+    status_code=status.HTTP_201_CREATED,
+    summary="Daily health report during isolation observation (R8)",
+    description="Authorised by the applicant's access token (`X-Access-Token` header or `?access_token=`). "
+    "One report per calendar day (Asia/Shanghai): a second one for the same day is 409; a day outside "
+    "the observation period or in the future is 422. A temperature of 37.3 °C or more, or any symptom, "
+    "is abnormal: the community gets an urgent item and the period is held until it records an outcome. "
+    f"Symptoms: {', '.join(SYMPTOMS)}.",
+    responses={404: {"description": "No such case, or the token does not open it"}, 409: {"description": "Already reported that day, or not in observation"}, 422: {"description": "Invalid field, named in `detail[].loc`"}},
+)
+def submit_report(
+    case_id: str,
+    body: Annotated[ReportIn, Body()],
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    x_access_token: TokenHeader = None,
+    access_token: TokenQuery = None,
+) -> dict[str, Any]:
+    app = load_case_for_reader(session, case_id, user=None, token=x_access_token or access_token, settings=settings)
+    day = body.day or now.astimezone(SHANGHAI).date()
+    row = service.report(session=session, application=app, day=day, temperature=body.temperature, symptoms=body.symptoms, location_confirmed=body.location_confirmed, at=now, settings=settings)
+    session.commit()
+    return {"report": _report_view(row), "observation": _summary(service.status(session, app, now=now, settings=settings))}
+
+
+@router.get(
+    "/applications/{case_id}/observation",
+    summary="The observation period: each day's status, the end as a date and a countdown, held or not and why",
+    description="Day 1 is the arrival date; the period ends at 00:00 (Asia/Shanghai) the day after the last day. "
+    "Day status: reported, late, missing, abnormal, upcoming (today until reported, and the days to come).",
+)
+def read_observation(
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    user: OptionalUser,
+    x_access_token: TokenHeader = None,
+    access_token: TokenQuery = None,
+) -> dict[str, Any]:
+    app = load_case_for_reader(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
+    if app.kind != "arrival":
+        raise NotFound("this case has no isolation observation (only arrivals observe)")
+    return service.status(session, app, now=now, settings=settings)
+
+
+@router.post(
+    "/observation/{case_id}/abnormal/{report_id}/outcome",
+    summary="Record the community's outcome for an abnormal report (the period is no longer held by it)",
+    description="For an issuer of the case's community. The outcome text is kept in the case timeline.",
+)
+def record_outcome(
+    case_id: str,
+    report_id: int,
+    body: Annotated[OutcomeIn, Body()],
+    user: IssuerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> dict[str, Any]:
+    try:
+        app = get_application(session, case_id)
+    except NotFound:
+        raise NotFound("application not found")
+    if user.region_code is None or user.region_code != app.community_code:
+        raise NotFound("application not found")  # other communities' cases are not revealed
+    row = service.record_outcome(session=session, application=app, report_id=report_id, outcome=body.outcome, by=user.id, at=now)
+    session.commit()
+    return {"report": {**_report_view(row), "outcome": body.outcome}, "observation": _summary(service.status(session, app, now=now, settings=settings))}
