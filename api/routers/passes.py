@@ -127,12 +127,21 @@ def revocations(session: SessionDep, since: Annotated[int | None, Query(ge=0, de
 class RevokeIn(BaseModel):
     reason: str = Field(min_length=5, max_length=500)
 
+    model_config = {"json_schema_extra": {"examples": [{"reason": "re-decided after a complaint: the applicant is a close contact"}]}}
+
 
 @router.post("/api/v1/passes/{pass_id}/revoke", summary="Revoke a pass", tags=["passes"])
 def revoke_pass(pass_id: str, body: RevokeIn, session: SessionDep, now: NowDep, user: Annotated[User, require(Role.admin, Role.auditor, Role.supervisor)]) -> dict[str, Any]:
     p = session.get(Pass, pass_id)
     if p is None:
         raise NotFound("pass not found")
+    if user.role == Role.supervisor:
+        # A supervisor revokes only passes of cases in their region; others do not learn it exists.
+        from cases.services.access import can_read
+        from cases.models import Application
+
+        if p.application_id is None or not can_read(user, session.get(Application, p.application_id)):
+            raise NotFound("pass not found")
     revoke(session=session, pass_=p, reason=body.reason, by=user.id, at=now)
     session.commit()
     checkpoint.invalidate()

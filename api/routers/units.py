@@ -21,6 +21,14 @@ UnitDep = Annotated[User, require(Role.unit)]
 MAX_ROWS = 500
 
 
+def _bulk_examples() -> dict:
+    from cases.clock import SHANGHAI, now
+    from cases.declaration_schema import make_examples
+
+    row = dict(make_examples(now().astimezone(SHANGHAI).date())["standard"]["value"])
+    return {"one_employee": {"summary": "One employee (channel and unit are set from the account)", "value": [row]}}
+
+
 def _submit_many(rows: list[dict], *, user: User, session, settings, now) -> list[dict[str, Any]]:
     """Each row becomes its own case and flow run; one bad row does not stop the others."""
     results = []
@@ -40,7 +48,7 @@ def _submit_many(rows: list[dict], *, user: User, session, settings, now) -> lis
 
 
 @router.post("/applications", summary="Apply for employees in bulk (JSON list); each row is its own case")
-def bulk_json(rows: Annotated[list[dict[str, Any]], Body(max_length=MAX_ROWS)], user: UnitDep, session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
+def bulk_json(rows: Annotated[list[dict[str, Any]], Body(max_length=MAX_ROWS, openapi_examples=_bulk_examples())], user: UnitDep, session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
     results = _submit_many(rows, user=user, session=session, settings=settings, now=now)
     return {"submitted": sum(r["status"] == "created" for r in results), "results": results}
 
@@ -72,6 +80,8 @@ async def bulk_csv(file: UploadFile, user: UnitDep, session: SessionDep, setting
 class RefusalIn(BaseModel):
     employee_name: str = Field(min_length=1, max_length=50)
     reason: str = Field(min_length=20, max_length=2000, description="a justifiable reason, in full sentences (R17)")
+
+    model_config = {"json_schema_extra": {"examples": [{"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}]}}
 
 
 @router.post("/refusals", status_code=201, summary="Record a refusal to apply for an employee (reason required; audited by the province)")

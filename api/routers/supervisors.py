@@ -1,0 +1,410 @@
+"""Supervision: SLA breaches, at-risk cases, escalation queues and the provincial audit
+queue for supervisors (community head, county, city) and the provincial office (R12, R13, R21).
+
+Scope: a supervisor sees the cases whose community, county or city code is their region
+code ("370000" = the whole province); the provincial office (auditor) sees everything.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response
+from pydantic import AwareDatetime
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, select
+
+from api.deps import NowDep, SessionDep, SettingsDep, require
+from cases.clock import SHANGHAI
+from cases.models import (
+    Application,
+    AuditTask,
+    CaseChannel,
+    CaseStatus,
+    Notification,
+    ProvincialAuditItem,
+    Region,
+    RegionLevel,
+    ResponsibilityRecord,
+    Role,
+    Unit,
+    User,
+)
+from cases.services import sla_service
+
+router = APIRouter(prefix="/api/v1/supervision", tags=["supervisors"])
+SupervisorDep = Annotated[User, require(Role.supervisor, Role.auditor)]
+AuditorDep = Annotated[User, require(Role.auditor)]
+PROVINCE = "370000"
+
+RegionQuery = Annotated[
+    str | None,
+    Query(pattern=r"^\d{6}(\d{6})?$", description="a region code inside your own: city, county (6 digits) or community (12 digits)"),
+]
+SinceQuery = Annotated[AwareDatetime | None, Query(description="from this instant (inclusive), ISO 8601 with offset")]
+UntilQuery = Annotated[AwareDatetime | None, Query(description="until this instant (exclusive), ISO 8601 with offset")]
+LimitQuery = Annotated[int, Query(ge=1, le=5000)]
+
+
+# ------------------------------------------------------------------ scope ---
+
+def _unprocessable(field: str, message: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["query", field], "msg": message, "type": "value_error"}])
+
+
+def _sees_all(user: User) -> bool:
+    return user.role == Role.auditor or user.region_code == PROVINCE
+
+
+def _own_region(user: User) -> str:
+    if user.region_code is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this supervisor account has no region")
+    return user.region_code
+
+
+def _ancestors(session: Session, code: str) -> list[str]:
+    """The region itself and every region above it."""
+    chain, current = [], session.get(Region, code)
+    while current is not None and len(chain) < 8:
+        chain.append(current.code)
+        current = session.get(Region, current.parent_code) if current.parent_code else None
+    return chain
+
+
+def _case_in(code: str):
+    if code == PROVINCE:
+        return True
+    return or_(Application.community_code == code, Application.county_code == code, Application.city_code == code)
+
+
+def _case_filters(session: Session, user: User, region: str | None) -> list:
+    """Where-clauses on Application: the caller's scope, narrowed to `region` if given."""
+    filters = []
+    if not _sees_all(user):
+        filters.append(_case_in(_own_region(user)))
+    if region is not None:
+        chain = _ancestors(session, region)
+        if not chain:
+            raise _unprocessable("region", f"unknown region {region}")
+        if not _sees_all(user) and user.region_code not in chain:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"region {region} lies outside your region {user.region_code}")
+        if region != PROVINCE:
+            filters.append(_case_in(region))
+    return filters
+
+
+def _check_window(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and until <= since:
+        raise _unprocessable("until", "until must be later than since")
+
+
+def _local(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(SHANGHAI)
+
+
+def _counts(session: Session, base, *columns) -> dict[str, int]:
+    query = base.with_only_columns(*columns, func.count()).group_by(*columns).order_by(*columns)
+    return {"/".join(str(c) for c in row[:-1]): row[-1] for row in session.execute(query)}
+
+
+def _total(session: Session, base) -> int:
+    return session.execute(base.with_only_columns(func.count())).scalar_one()
+
+
+# --------------------------------------------------------------- breaches ---
+
+def _breach_query(session: Session, user: User, region: str | None, since: datetime | None, until: datetime | None):
+    _check_window(since, until)
+    query = select(ResponsibilityRecord, Application).join(Application, Application.id == ResponsibilityRecord.application_id)
+    for clause in _case_filters(session, user, region):
+        query = query.where(clause)
+    if since is not None:
+        query = query.where(ResponsibilityRecord.breach_at >= since)
+    if until is not None:
+        query = query.where(ResponsibilityRecord.breach_at < until)
+    return query
+
+
+def _breach_view(record: ResponsibilityRecord, app: Application, now: datetime) -> dict[str, Any]:
+    # R13's outcome and delay: the record's own once the system auto-issued; for a human
+    # decision after the breach, the case's decision and its time.
+    outcome = record.outcome or app.decision
+    if record.delay_seconds is not None:
+        delay = record.delay_seconds
+    else:
+        delay = ((app.decided_at or now) - record.due_at).total_seconds()
+    return {
+        "application_id": app.id,
+        "reference": app.reference,
+        "status": app.status,
+        "channel": app.channel,
+        "community_code": app.community_code,
+        "unit_code": app.unit_code,
+        "county_code": app.county_code,
+        "city_code": app.city_code,
+        "responsible": {"kind": record.responsible_kind, "code": record.responsible_code},
+        "issuers": record.issuers,
+        "ownership": record.ownership,
+        "due_at": _local(record.due_at),
+        "breach_at": _local(record.breach_at),
+        "recorded_at": _local(record.created_at),
+        "delay_seconds": delay,
+        "outcome": outcome,
+        "open": app.decision is None,
+        "red_list": app.red_list,
+    }
+
+
+@router.get("/breaches", summary="SLA breaches with responsibility (R13), and counts per community and county")
+def breaches(
+    user: SupervisorDep,
+    session: SessionDep,
+    now: NowDep,
+    region: RegionQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    limit: LimitQuery = 500,
+) -> dict[str, Any]:
+    base = _breach_query(session, user, region, since, until)
+    rows = session.exec(base.order_by(ResponsibilityRecord.breach_at.desc(), ResponsibilityRecord.id.desc()).limit(limit)).all()
+    return {
+        "total": _total(session, base),
+        "counts": {
+            "by_community": _counts(session, base, Application.community_code),
+            "by_county": _counts(session, base, Application.county_code),
+            "by_responsible": _counts(session, base, ResponsibilityRecord.responsible_kind, ResponsibilityRecord.responsible_code),
+        },
+        "items": [_breach_view(record, app, now) for record, app in rows],
+    }
+
+
+CSV_COLUMNS = [
+    "reference", "application_id", "status", "community_code", "unit_code", "county_code", "city_code",
+    "responsible_kind", "responsible_code", "issuers", "due_at", "breach_at", "delay_seconds", "outcome", "open", "red_list",
+]
+
+
+def _csv_safe(value: Any) -> str:
+    """No spreadsheet formulas from data (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get(
+    "/breaches.csv",
+    summary="SLA breaches as CSV (same filters as /breaches)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def breaches_csv(
+    user: SupervisorDep,
+    session: SessionDep,
+    now: NowDep,
+    region: RegionQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+) -> Response:
+    base = _breach_query(session, user, region, since, until)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for record, app in session.exec(base.order_by(ResponsibilityRecord.breach_at, ResponsibilityRecord.id)):
+        view = _breach_view(record, app, now)
+        row = {
+            **view,
+            "status": app.status.value,
+            "responsible_kind": record.responsible_kind,
+            "responsible_code": record.responsible_code,
+            "issuers": ";".join(str(i) for i in record.issuers),
+            "due_at": view["due_at"].isoformat(),
+            "breach_at": view["breach_at"].isoformat(),
+            "delay_seconds": f"{view['delay_seconds']:.0f}",
+            "open": "yes" if view["open"] else "no",
+            "red_list": "yes" if view["red_list"] else "no",
+        }
+        writer.writerow([_csv_safe(row[c]) for c in CSV_COLUMNS])
+    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="breaches-{region or user.region_code or "all"}-{stamp}.csv"'},
+    )
+
+
+# ---------------------------------------------------------------- at risk ---
+
+@router.get("/at-risk", summary="Cases awaiting audit that are due within N hours, or overdue")
+def at_risk(
+    user: SupervisorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    within_hours: Annotated[float, Query(ge=0, le=720, description="working hours (online, R11) or clock hours (counter, R10) left")] = 2,
+    region: RegionQuery = None,
+    limit: LimitQuery = 500,
+) -> dict[str, Any]:
+    cal = sla_service.calendar(session, settings)
+    # Online clocks count working time: a case with at most N working hours left is due by
+    # the instant N working hours from now. Counter clocks count clock time (R10).
+    horizon_working = cal.add_working_hours(now, within_hours)
+    horizon_clock = now + timedelta(hours=within_hours)
+    base = (
+        select(Application, AuditTask)
+        .join(AuditTask, AuditTask.application_id == Application.id, isouter=True)
+        .where(
+            Application.status == CaseStatus.awaiting_audit,  # a paused clock (awaiting the applicant) is not at risk
+            Application.sla_due_at != None,  # noqa: E711
+            or_(
+                and_(Application.channel != CaseChannel.counter, Application.sla_due_at <= horizon_working),
+                and_(Application.channel == CaseChannel.counter, Application.sla_due_at <= horizon_clock),
+            ),
+        )
+    )
+    for clause in _case_filters(session, user, region):
+        base = base.where(clause)
+    items = []
+    for app, task in session.exec(base.order_by(Application.sla_due_at, Application.id).limit(limit)):
+        if app.channel == CaseChannel.counter:
+            left = app.sla_due_at - now
+        elif app.sla_due_at > now:
+            left = cal.working_time_between(now, app.sla_due_at)
+        else:
+            left = -cal.working_time_between(app.sla_due_at, now)
+        items.append({
+            "application_id": app.id,
+            "reference": app.reference,
+            "channel": app.channel,
+            "community_code": app.community_code,
+            "unit_code": app.unit_code,
+            "county_code": app.county_code,
+            "city_code": app.city_code,
+            "holder": {"kind": task.holder_kind, "code": task.holder_code} if task else None,
+            "claimed": bool(task and task.claimed_by),
+            "due_at": _local(app.sla_due_at),
+            "time_left_seconds": left.total_seconds(),
+            "breached": app.sla_due_at <= now,
+            "red_list": app.red_list,
+        })
+    return {
+        "now": _local(now),
+        "within_hours": within_hours,
+        "total": _total(session, base),
+        "counts": {
+            "by_community": _counts(session, base, Application.community_code),
+            "by_county": _counts(session, base, Application.county_code),
+        },
+        "items": items,
+    }
+
+
+# ---------------------------------------------------------- notifications ---
+
+def _recipient_scope(session: Session, user: User):
+    """Notifications addressed to the caller's region or any region or unit inside it."""
+    if _sees_all(user):
+        return Notification.recipient_code != None  # noqa: E711
+    region = session.get(Region, _own_region(user))
+    if region is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"unknown region {user.region_code}")
+    if region.level == RegionLevel.community:
+        return Notification.recipient_code == region.code
+    # GB/T 2260: a city's codes share its first 4 digits, a county's its 6.
+    prefix = region.code[:4] if region.level == RegionLevel.city else region.code
+    units = select(Unit.code).where(Unit.county_code.startswith(prefix))
+    return or_(Notification.recipient_code.startswith(prefix), Notification.recipient_code.in_(units))
+
+
+@router.get("/notifications", summary="My queue: escalations addressed to my region or below")
+def notifications(
+    user: SupervisorDep,
+    session: SessionDep,
+    level: Annotated[Literal["issuer", "community_head", "county", "city", "province", "unit"] | None, Query()] = None,
+    unread: Annotated[bool | None, Query(description="only unread (true) or only read (false)")] = None,
+    since: SinceQuery = None,
+    limit: LimitQuery = 200,
+) -> list[dict[str, Any]]:
+    query = select(Notification, Application.reference).join(Application, Application.id == Notification.application_id, isouter=True).where(_recipient_scope(session, user))
+    if level is not None:
+        query = query.where(Notification.recipient_level == level)
+    if unread is not None:
+        query = query.where(Notification.read_at == None if unread else Notification.read_at != None)  # noqa: E711
+    if since is not None:
+        query = query.where(Notification.created_at >= since)
+    rows = session.exec(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    return [
+        {
+            "id": n.id,
+            "application_id": n.application_id,
+            "reference": reference,
+            "recipient_level": n.recipient_level,
+            "recipient_code": n.recipient_code,
+            "kind": n.kind,
+            "message": n.message,
+            "created_at": _local(n.created_at),
+            "read_at": _local(n.read_at),
+        }
+        for n, reference in rows
+    ]
+
+
+@router.post("/notifications/{notification_id}/read", summary="Mark a notification of my queue as read")
+def mark_read(notification_id: int, user: SupervisorDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
+    row = session.exec(select(Notification).where(Notification.id == notification_id, _recipient_scope(session, user))).first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such notification in your queue")
+    if row.read_at is None:
+        row.read_at = now
+        session.add(row)
+        session.commit()
+    return {"id": row.id, "read_at": _local(row.read_at)}
+
+
+# ------------------------------------------------------ provincial audit ---
+
+@router.get("/provincial-audit", summary="The provincial audit queue: breaches, refusals, thin rejections, complaints (R21)")
+def provincial_audit(
+    user: AuditorDep,
+    session: SessionDep,
+    kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="breach, rejection, unit_refusal, complaint, ...")] = None,
+    open_: Annotated[bool | None, Query(alias="open", description="only open (true) or only closed (false) items")] = None,
+    region: RegionQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    limit: LimitQuery = 500,
+) -> dict[str, Any]:
+    _check_window(since, until)
+    base = select(ProvincialAuditItem, Application.reference).join(Application, Application.id == ProvincialAuditItem.application_id, isouter=True)
+    if kind is not None:
+        base = base.where(ProvincialAuditItem.kind == kind)
+    if open_ is not None:
+        base = base.where(ProvincialAuditItem.closed_at == None if open_ else ProvincialAuditItem.closed_at != None)  # noqa: E711
+    if region is not None and region != PROVINCE:
+        if session.get(Region, region) is None:
+            raise _unprocessable("region", f"unknown region {region}")
+        base = base.where(or_(ProvincialAuditItem.region_code == region, _case_in(region)))
+    if since is not None:
+        base = base.where(ProvincialAuditItem.created_at >= since)
+    if until is not None:
+        base = base.where(ProvincialAuditItem.created_at < until)
+    rows = session.exec(base.order_by(ProvincialAuditItem.created_at.desc(), ProvincialAuditItem.id.desc()).limit(limit))
+    return {
+        "total": _total(session, base),
+        "counts": {"by_kind": _counts(session, base, ProvincialAuditItem.kind)},
+        "items": [
+            {
+                "id": item.id,
+                "kind": item.kind,
+                "application_id": item.application_id,
+                "reference": reference,
+                "region_code": item.region_code,
+                "summary": item.summary,
+                "created_at": _local(item.created_at),
+                "outcome": item.outcome,
+                "closed_at": _local(item.closed_at),
+            }
+            for item, reference in rows
+        ],
+    }

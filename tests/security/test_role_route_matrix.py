@@ -1,0 +1,132 @@
+"""Every route of the OpenAPI schema, called by every role: allowed, 401/403, or 404 without
+revealing that the resource exists. A route missing from the table fails the test, so each
+new endpoint has to declare who may call it."""
+from __future__ import annotations
+
+import pytest
+
+from cases.models import Application, Pass, Role
+from cases.seed import DEMO_PASSWORD, create_user
+from cases.services import workflow
+from tests.conftest import login
+from tests.helpers import example
+
+ROLES = ["anonymous", "applicant", "unit", "issuer", "issuer_other", "supervisor", "supervisor_other", "auditor", "checkpoint", "admin"]
+DENIED = {401, 403, 404}
+EVERYONE = set(ROLES)
+STAFF_READERS = {"issuer", "supervisor", "auditor", "admin"}
+
+# (method, path, allowed roles, request kwargs builder)
+MATRIX = {
+    ("GET", "/healthz"): EVERYONE,
+    ("POST", "/api/v1/auth/token"): EVERYONE,
+    ("POST", "/api/v1/applications"): EVERYONE,
+    ("GET", "/api/v1/applications/{case_id}"): {"applicant"} | STAFF_READERS,
+    ("GET", "/api/v1/applications/{case_id}/personal-data"): {"issuer", "auditor"},
+    ("GET", "/api/v1/audit-tasks"): {"issuer", "issuer_other"},  # each sees their own queue
+    ("POST", "/api/v1/audit-tasks/{task_id}/claim"): {"issuer"},
+    ("POST", "/api/v1/audit-tasks/{task_id}/decision"): {"issuer"},
+    ("POST", "/api/v1/issuers/sign-in"): {"issuer", "issuer_other"},
+    ("GET", "/api/v1/roster/gaps"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/.well-known/jwks.json"): EVERYONE,
+    ("GET", "/api/v1/passes/{pass_id}/qr.png"): {"applicant"} | STAFF_READERS,
+    ("GET", "/api/v1/passes/{pass_id}/card"): {"applicant"} | STAFF_READERS,
+    ("POST", "/api/v1/checkpoint/verify"): EVERYONE,
+    ("GET", "/api/v1/passes/revocations"): EVERYONE,
+    ("POST", "/api/v1/passes/{pass_id}/revoke"): {"supervisor", "auditor", "admin"},
+    ("GET", "/api/v1/supervision/breaches"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/api/v1/supervision/breaches.csv"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/api/v1/supervision/at-risk"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/api/v1/supervision/notifications"): {"supervisor", "supervisor_other", "auditor"},
+    ("POST", "/api/v1/supervision/notifications/{notification_id}/read"): {"supervisor", "auditor"},
+    ("GET", "/api/v1/supervision/provincial-audit"): {"auditor"},
+    ("GET", "/api/v1/rules"): EVERYONE,
+    ("GET", "/api/v1/directory"): EVERYONE,
+    ("POST", "/api/v1/applications/{case_id}/reports"): {"applicant"},
+    ("GET", "/api/v1/applications/{case_id}/observation"): {"applicant"} | STAFF_READERS,
+    ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"): {"issuer"},
+    ("POST", "/api/v1/units/applications"): {"unit"},
+    ("POST", "/api/v1/units/applications.csv"): {"unit"},
+    ("POST", "/api/v1/units/refusals"): {"unit"},
+}
+# Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
+SOFT_404 = {("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read")}
+
+
+@pytest.fixture
+def world(api, seeded, clock):
+    """A Qingdao arrival (yellow pass, observing) and every role's credentials."""
+    with seeded.session() as s:
+        create_user(s, username="qingdao-supervisor", password=DEMO_PASSWORD, role=Role.supervisor, at=clock.now(), region="370200")
+        s.commit()
+    body = {**example("arrival", clock.now().date()), "community_code": "370202001001", "unit_code": None}
+    case = api.post("/api/v1/applications", json=body).json()
+    with seeded.session() as s:
+        app = s.get(Application, case["id"])
+        workflow.declare(session=s, application=app, at=clock.now())
+        workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
+        app.status = "compared"
+        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=seeded.settings)
+        s.commit()
+        pass_id = s.exec(__import__("sqlmodel").select(Pass.id)).first()
+    users = {"unit": "unit-hr", "issuer": "qingdao-issuer", "issuer_other": "heping-issuer", "supervisor": "qingdao-supervisor",
+             "supervisor_other": "lixia-supervisor", "auditor": "province", "checkpoint": "checkpoint", "admin": "admin"}
+    headers = {role: login(api, name) for role, name in users.items()}
+    headers["anonymous"] = {}
+    headers["applicant"] = {"X-Access-Token": case["access_token"]}
+    ids = {"case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1"}
+    return headers, ids, clock.now().date()
+
+
+def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
+    url = path.format(**ids)
+    kw: dict = {"params": {}}
+    if path.endswith("/personal-data"):
+        kw["params"]["reason"] = "verify the applicant's address by phone"
+    if path == "/api/v1/auth/token":
+        kw["data"] = {"username": "checkpoint", "password": DEMO_PASSWORD}
+    elif path == "/api/v1/applications":
+        kw["json"] = {**example("standard", today), "id_number": "370102198001010016" if role != "anonymous" else "370102198001010032", "phone": "13800000001"}
+    elif path.endswith("/decision"):
+        kw["json"] = {"action": "verify_contact", "contact_method": "phone", "explanation": "Called the applicant."}
+    elif path == "/api/v1/checkpoint/verify":
+        kw["json"] = {"card_number": "SD-0000-0000-0000-0", "temperature": 36.5}
+    elif path.endswith("/revoke"):
+        kw["json"] = {"reason": "matrix test revocation"}
+    elif path.endswith("/reports"):
+        kw["json"] = {"temperature": 36.5, "symptoms": [], "location_confirmed": True}
+    elif path.endswith("/outcome"):
+        kw["json"] = {"outcome": "Visited: temperature normal again."}
+    elif path == "/api/v1/units/applications":
+        kw["json"] = []
+    elif path == "/api/v1/units/applications.csv":
+        kw["files"] = {"file": ("employees.csv", b"kind,name\n", "text/csv")}
+    elif path == "/api/v1/units/refusals":
+        kw["json"] = {"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}
+    return {"method": method, "url": url, **kw}
+
+
+# Authorisation does not depend on the database kind: SQLite alone keeps the suite fast.
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_every_route_is_in_the_matrix(api):
+    routes = {(m.upper(), p) for p, ops in api.get("/openapi.json").json()["paths"].items() for m in ops}
+    assert routes == set(MATRIX), f"undeclared: {routes - set(MATRIX)}; stale: {set(MATRIX) - routes}"
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_role_route_matrix(api, world):
+    """One world, every route, every role (one test: the world costs a seed and eight logins)."""
+    headers, ids, today = world
+    failures = []
+    for route in sorted(MATRIX):
+        method, path = route
+        for role in ROLES:
+            r = api.request(headers=headers[role], **_request(method, path, ids, today, role))
+            soft = {404, 409} if route in SOFT_404 else set()
+            if r.status_code >= 500:
+                failures.append(f"{method} {path} as {role}: {r.status_code}")
+            elif role in MATRIX[route] and r.status_code in DENIED - soft:
+                failures.append(f"{method} {path} as {role}: refused {r.status_code} {r.text[:120]}")
+            elif role not in MATRIX[route] and r.status_code not in DENIED:
+                failures.append(f"{method} {path} as {role}: allowed {r.status_code} {r.text[:120]}")
+    assert not failures, "\n".join(failures)
