@@ -36,7 +36,7 @@ class ReportIn(HealthStatus):
 
 
 class OutcomeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outcome": "Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms."}]})
 
     outcome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
         description="what the community found and did, e.g. 'Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms.'"
