@@ -33,7 +33,10 @@ TokenDep = Annotated[str | None, Depends(oauth2)]
 
 
 def optional_user(session: SessionDep, settings: SettingsDep, now: NowDep, request: Request, token: TokenDep) -> User | None:
-    token = token or request.cookies.get("hp_session")
+    if not token and request.method in ("GET", "HEAD"):
+        # The UI's session cookie may read the API, never change it: a cross-site POST would carry
+        # the cookie, so state-changing API calls need the bearer token (no CSRF through the API).
+        token = request.cookies.get("hp_session")
     if not token:
         return None
     payload = decode_token(token, settings=settings, at=now)

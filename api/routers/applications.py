@@ -151,3 +151,27 @@ def personal_data(
     data = privacy.read_personal_data(session=session, application=app, user_id=user.id, reason=reason, at=now)
     session.commit()
     return data
+
+
+class SupplementIn(BaseModel):
+    items: dict[str, Annotated[str, Field(min_length=1, max_length=2000)]] = Field(description="each requested item by name, with what you supply")
+
+    model_config = {"json_schema_extra": {"examples": [{"items": {"arrival ticket": "G1234 Beijing South → Jinan West, 2026-03-01 14:05"}}]}}
+
+
+@router.post("/{case_id}/supplement", summary="Supply the items the issuer asked for; the SLA clock resumes")
+def supplement(
+    case_id: str,
+    body: SupplementIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    x_access_token: Annotated[str | None, Header()] = None,
+    access_token: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    from cases.services.audit import supply
+
+    app = load_case_for_reader(session, case_id, user=None, token=x_access_token or access_token, settings=settings)
+    supply(session=session, application=app, items=body.items, at=now, settings=settings)
+    session.commit()
+    return {"id": app.id, "status": app.status, "due_at": app.sla_due_at}

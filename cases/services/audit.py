@@ -148,6 +148,11 @@ def decide(
             attempts = session.exec(select(ContactAttempt).where(ContactAttempt.audit_task_id == task.id)).all()
             if not attempts:
                 raise Invalid("record contact attempts before rejecting for identity (R19)", field="reason_code", rule="R19")
+    if action == "approve" and application.red_list:
+        # A red-list hit can be wrong (a registry error); overriding it needs reasons the province reviews.
+        if not explanation or len(explanation.strip()) < 20:
+            raise Invalid("this case hit a red list: approving needs an explanation of why the record does not apply", field="explanation", rule="R21")
+        session.add(ProvincialAuditItem(kind="red_list_override", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} approved despite a red-list hit: {explanation}", created_at=at))
     if task.status not in (AuditStatus.open, AuditStatus.claimed):
         raise Conflict(f"task is {task.status.value}; it cannot be decided now")
     _close(session=session, task=task, application=application, action=action, by=user.id, at=at, reason_code=reason_code, explanation=explanation)

@@ -112,3 +112,41 @@ def test_issuer_of_another_community_cannot_decide(api, task_id):
     r = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=other)
     assert r.status_code == 403
     assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}).status_code == 401
+
+
+def test_r19_supplement_pauses_the_clock_and_the_applicant_answers_online(api, seeded, clock, task_id):
+    from datetime import timedelta
+
+    issuer = login(api, "qingdao-issuer")
+    with seeded.session() as s:
+        from cases.models import AuditTask
+
+        case_id = s.get(AuditTask, task_id).application_id
+    case = api.get(f"/api/v1/applications/{case_id}", headers=issuer).json()
+    due_before = case["sla"]["due_at"]
+    r = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "request_supplement", "missing_items": ["arrival ticket"]}, headers=issuer)
+    assert r.status_code == 200
+    clock.advance(timedelta(hours=1))  # 10:00: one working hour while the applicant owes the item
+    from cases.services.applications import access_token_for
+
+    token = access_token_for(case_id, settings=seeded.settings)
+    assert api.post(f"/api/v1/applications/{case_id}/supplement", json={"items": {}}, params={"access_token": token}).status_code == 422
+    ok = api.post(f"/api/v1/applications/{case_id}/supplement", json={"items": {"arrival ticket": "G1234"}}, params={"access_token": token})
+    assert ok.status_code == 200 and ok.json()["status"] == "awaiting_audit"
+    assert ok.json()["due_at"] > due_before  # 16:30 moved one working hour to 17:30
+
+
+def test_r21_approving_a_red_list_case_needs_reasons_and_is_audited(api, seeded, task_id):
+    with seeded.session() as s:
+        from cases.models import AuditTask
+
+        app = s.get(Application, s.get(AuditTask, task_id).application_id)
+        app.red_list = True
+        s.add(app)
+        s.commit()
+    issuer = login(api, "qingdao-issuer")
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=issuer).status_code == 422
+    ok = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve", "explanation": "The registry entry is for a different person with the same name; confirmed with the county."}, headers=issuer)
+    assert ok.status_code == 200
+    with seeded.session() as s:
+        assert s.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.kind == "red_list_override")).one()

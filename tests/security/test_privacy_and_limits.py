@@ -82,3 +82,12 @@ def test_declarations_are_rate_limited_per_client_with_retry_after(api, seeded, 
 def test_oversized_body_is_refused_with_413(api):
     r = api.post("/api/v1/applications", content=b"x" * 1_000_001, headers={"content-type": "application/json"})
     assert r.status_code == 413 and "too large" in r.text
+
+
+def test_session_cookie_cannot_change_state_through_the_api(api):
+    """CSRF: the UI cookie reads the API but a cookie-only POST is treated as anonymous."""
+    token = api.post("/api/v1/auth/token", data={"username": "heping-issuer", "password": "demo-pass-2026"}).json()["access_token"]
+    api.cookies.set("hp_session", token)
+    assert api.get("/api/v1/audit-tasks").status_code == 200
+    assert api.post("/api/v1/issuers/sign-in").status_code == 401
+    assert api.post("/api/v1/issuers/sign-in", headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -43,6 +43,7 @@ MATRIX = {
     ("GET", "/api/v1/rules"): EVERYONE,
     ("GET", "/api/v1/directory"): EVERYONE,
     ("POST", "/api/v1/applications/{case_id}/reports"): {"applicant"},
+    ("POST", "/api/v1/applications/{case_id}/supplement"): {"applicant"},
     ("GET", "/api/v1/applications/{case_id}/observation"): {"applicant"} | STAFF_READERS,
     ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"): {"issuer"},
     ("POST", "/api/v1/units/applications"): {"unit"},
@@ -93,6 +94,8 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {"card_number": "SD-0000-0000-0000-0", "temperature": 36.5}
     elif path.endswith("/revoke"):
         kw["json"] = {"reason": "matrix test revocation"}
+    elif path.endswith("/supplement"):
+        kw["json"] = {"items": {"arrival ticket": "G1234"}}
     elif path.endswith("/reports"):
         kw["json"] = {"temperature": 36.5, "symptoms": [], "location_confirmed": True}
     elif path.endswith("/outcome"):
