@@ -17,6 +17,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
+import sla
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
 from cases.models import (
@@ -249,7 +250,10 @@ def at_risk(
     cal = sla_service.calendar(session, settings)
     # Online clocks count working time: a case with at most N working hours left is due by
     # the instant N working hours from now. Counter clocks count clock time (R10).
-    horizon_working = cal.add_working_hours(now, within_hours)
+    try:
+        horizon_working = cal.add_working_hours(now, within_hours)
+    except sla.CalendarNotCovered as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     horizon_clock = now + timedelta(hours=within_hours)
     base = (
         select(Application, AuditTask)

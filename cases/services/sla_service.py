@@ -138,34 +138,51 @@ def resume_clock(*, session: Session, application: Application, at: datetime, se
 
 def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 500) -> dict[str, int]:
     """Fire every due timer once, in batches of one transaction each. Cost grows with the
-    timers due (index on pending, due_at), not with the cases open. Safe with concurrent
-    sweepers: PostgreSQL rows are taken with SKIP LOCKED; each timer is claimed by a
-    conditional update, so a timer fires once even on SQLite."""
+    timers due (index on pending, due_at), not with the cases open.
+
+    Safe with concurrent sweepers and with issuers deciding at the same moment: on
+    PostgreSQL the batch locks the *cases* of its timers (``FOR UPDATE OF application
+    SKIP LOCKED``), so one case's timers fire in one transaction at a time and in due order
+    (its event log is an append-only sequence), and a case another transaction holds is
+    left for the next sweep instead of deadlocking. Each timer is then claimed by a
+    conditional update, so it fires once even on SQLite.
+
+    A sweep that was down catches up in due order: when a fired timer schedules another
+    that is already due (a breach's auto-issue), the rest of that case's timers wait for a
+    fresh read, so the auto-issue decides the case before a later escalation step fires."""
     fired: dict[str, int] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     while True:
         query = (
             select(SlaTimer)
             .where(SlaTimer.pending == True, SlaTimer.due_at <= now)  # noqa: E712
-            .order_by(SlaTimer.due_at)
+            .order_by(SlaTimer.due_at, SlaTimer.id)
             .limit(batch)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        if postgres:
+            query = query.join(Application, Application.id == SlaTimer.application_id).with_for_update(of=Application, skip_locked=True)
         timers = list(session.exec(query))
         if not timers:
             break
         cal = calendar(session, settings)
+        reread: set[str] = set()  # cases whose firing scheduled a timer that is already due
+        claimed_any = False
         for timer in timers:
+            if timer.application_id in reread:
+                continue
             claimed = session.exec(
                 update(SlaTimer)
                 .where(SlaTimer.id == timer.id, SlaTimer.pending == True)  # noqa: E712
                 .values(pending=False, fired_at=now)
             ).rowcount
             if claimed:
-                _fire(session=session, timer=timer, now=now, cal=cal, settings=settings)
+                claimed_any = True
+                scheduled = _fire(session=session, timer=timer, now=now, cal=cal, settings=settings)
                 fired[timer.kind] = fired.get(timer.kind, 0) + 1
+                if scheduled is not None and scheduled <= now:
+                    reread.add(timer.application_id)
         session.commit()
-        if len(timers) < batch:
+        if not claimed_any or (len(timers) < batch and not reread):
             break
     return fired
 
@@ -184,18 +201,20 @@ def _notify(session: Session, *, application: Application, level: str, kind: str
     session.add(Notification(application_id=application.id, recipient_level=level, recipient_code=code, kind=kind, message=message, created_at=at))
 
 
-def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingCalendar, settings: Settings) -> None:
-    application = session.get(Application, timer.application_id)
+def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingCalendar, settings: Settings) -> datetime | None:
+    """Act on one claimed timer; returns the due time of a timer it scheduled, if any."""
+    # Read the case afresh: a session kept across sweeps must not decide on a stale status.
+    application = session.get(Application, timer.application_id, populate_existing=True)
     if timer.kind.startswith("observation"):
         from cases.services.observation import fire_timer
 
         fire_timer(session=session, application=application, timer=timer, now=now, settings=settings)
-        return
+        return None
     if application.status not in WAITING:
-        return  # decided (or paused) meanwhile: nothing to escalate
+        return None  # decided (or paused) meanwhile: nothing to escalate
     if timer.kind == "auto_issue":
         _auto_issue(session=session, application=application, timer=timer, now=now)
-        return
+        return None
     message = {
         "reminder_50": f"Half the SLA of {application.reference} has passed; due {application.sla_due_at.astimezone(cal.tz):%Y-%m-%d %H:%M}.",
         "warn_80": f"{application.reference} is at 80 % of its SLA and still undecided.",
@@ -213,10 +232,11 @@ def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingC
         data={"due_at": timer.due_at.isoformat(), "level": timer.level},
     )
     if timer.kind == "breach":
-        _breach(session=session, application=application, breach_at=timer.due_at, now=now, cal=cal, settings=settings)
+        return _breach(session=session, application=application, breach_at=timer.due_at, now=now, cal=cal, settings=settings)
+    return None
 
 
-def _breach(*, session: Session, application: Application, breach_at: datetime, now: datetime, cal, settings: Settings) -> None:
+def _breach(*, session: Session, application: Application, breach_at: datetime, now: datetime, cal, settings: Settings) -> datetime | None:
     """R12/R13: record who is responsible (true breach time, even when the sweep runs late)
     and schedule the automatic green pass unless the comparison hit a red list."""
     application.breached_at = breach_at
@@ -225,11 +245,18 @@ def _breach(*, session: Session, application: Application, breach_at: datetime, 
     holder_kind, holder_code = (task.holder_kind, task.holder_code) if task else ("community", application.community_code)
     holdings = [sla.Holding(holder_kind=holder_kind, holder_code=holder_code, start=application.sla_started_at, end=None)]
     owned = sla.ownership(holdings=holdings, until=breach_at, calendar=cal, channel=channel_of(application))
-    if task and task.claimed_by:
-        issuers = [task.claimed_by]
+    # Time the case waited for the applicant's missing item (a paused clock) is not the
+    # holder's: with the one holding recorded here, it comes off that holding's time.
+    paused = timedelta(seconds=application.sla_paused_seconds)
+    owned = [(k, c, max(d - paused, timedelta(0))) for k, c, d in owned]
+    # Usernames throughout (the record is read by people): the issuer who claimed the
+    # case, else every issuer registered for the holder.
+    claimed = session.get(User, task.claimed_by) if task and task.claimed_by else None
+    if claimed is not None:
+        issuers = [claimed.username]
     else:
         scope = User.unit_code if holder_kind == "unit" else User.region_code
-        issuers = [u.username for u in session.exec(select(User).where(User.role == "issuer", scope == holder_code))]
+        issuers = sorted(u.username for u in session.exec(select(User).where(User.role == "issuer", scope == holder_code)))
     if session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first() is None:
         session.add(
             ResponsibilityRecord(
@@ -254,10 +281,11 @@ def _breach(*, session: Session, application: Application, breach_at: datetime, 
         )
     if application.red_list:
         record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=now, reason="red-list comparison hit: escalates instead (R12)")
-        return
+        return None
     at = sla.auto_issue_at(breach_at=breach_at, calendar=cal, policy=policy(settings))
     _set_timer(session, application_id=application.id, kind="auto_issue", due_at=at, level=None)
     record_event(session, application_id=application.id, actor="system", action="auto_issue_scheduled", at=now, data={"at": at.isoformat(), "latest": sla.auto_issue_by(breach_at=breach_at).isoformat()})
+    return at
 
 
 def _auto_issue(*, session: Session, application: Application, timer: SlaTimer, now: datetime) -> None:

@@ -126,6 +126,24 @@ def test_r12_red_list_case_is_never_auto_issued(seeded, clock):
         assert levels[-3:] == [("county", "370202"), ("city", "370200"), ("province", "370000")]
 
 
+def test_r12_auto_issue_before_18_next_day(seeded, clock):
+    """Fri 2026-03-06 09:30 -> due Fri 17:00. The 2-working-hour window would end Mon 10:00,
+    but R12 caps it at 18:00 of the next calendar day: Sat 2026-03-07 18:00, a day off."""
+    clock.set(local("2026-03-06 09:30"))
+    app_id, _ = open_case(seeded, clock)
+    clock.set(local("2026-03-06 17:00"))
+    assert sweep(seeded, clock)["breach"] == 1
+    with seeded.session() as s:
+        assert show(timers(s, app_id)["auto_issue"].due_at) == "2026-03-07 18:00"
+    clock.set(local("2026-03-07 17:59"))
+    assert sweep(seeded, clock) == {}
+    clock.set(local("2026-03-07 18:00"))
+    assert sweep(seeded, clock) == {"auto_issue": 1}
+    with seeded.session() as s:
+        app = s.get(Application, app_id)
+        assert app.status == CaseStatus.auto_issued and app.decided_at == local("2026-03-07 18:00")
+
+
 def test_r12_decision_before_auto_issue_cancels_it(seeded, clock):
     app_id, task_id = open_case(seeded, clock)
     clock.set(local("2026-03-03 16:30"))
