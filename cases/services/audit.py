@@ -16,6 +16,7 @@ from cases.models import (
     ContactAttempt,
     Notification,
     ProvincialAuditItem,
+    ResponsibilityRecord,
     Role,
     User,
 )
@@ -169,6 +170,12 @@ def _close(*, session: Session, task: AuditTask, application: Application, actio
     application.decision, application.decided_at, application.updated_at = action, at, at
     session.add_all([task, application])
     sla_service.cancel_timers(session, application_id=application.id, at=at)
+    record = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first()
+    if record is not None and record.outcome is None:
+        # R13: the record of a breached case says how and how late it ended.
+        record.outcome = {"approve": "approved_late", "reject": "rejected_late", "auto_issue": "auto_issued"}[action]
+        record.delay_seconds = (at - record.due_at).total_seconds()
+        session.add(record)
     record_event(session, application_id=application.id, actor=by, action=f"decision_{action}", at=at, before=before, after=application.status, reason=explanation, data={"reason_code": reason_code} if reason_code else {})
     dispatch.enqueue(session, application_id=application.id, action="resume", at=at)
 

@@ -129,6 +129,13 @@ def resume_clock(*, session: Session, application: Application, at: datetime, se
     application.sla_paused_seconds = clock.paused_total.total_seconds()
     session.add(application)
     _schedule_ladder(session=session, application=application, cal=cal)
+    if application.breached_at is not None and not application.red_list:
+        # An auto-issue that came due while the applicant owed an item did nothing: re-arm it,
+        # giving supervisors their window again from the moment the case is workable (R12).
+        auto = session.exec(select(SlaTimer).where(SlaTimer.application_id == application.id, SlaTimer.kind == "auto_issue")).first()
+        if auto is not None and auto.fired_at is not None:
+            auto.due_at, auto.pending, auto.fired_at, auto.cancelled_at = sla.auto_issue_at(breach_at=at, calendar=cal, policy=policy(settings)), True, None, None
+            session.add(auto)
     record_event(
         session, application_id=application.id, actor=by, action="sla_resumed", at=at, data={"due_at": clock.due_at.isoformat()}
     )
@@ -292,10 +299,5 @@ def _auto_issue(*, session: Session, application: Application, timer: SlaTimer, 
     """R12: no opinion after the timeout -> the system decides green itself; the flow issues it."""
     from cases.services.audit import system_decision
 
+    # The decision closes the responsibility record (outcome, delay) and asks the flow to resume.
     system_decision(session=session, application=application, at=now, scheduled_for=timer.due_at)
-    record = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first()
-    if record:
-        record.outcome = "auto_issued"
-        record.delay_seconds = (now - record.due_at).total_seconds()
-        session.add(record)
-    dispatch.enqueue(session, application_id=application.id, action="resume", at=now)

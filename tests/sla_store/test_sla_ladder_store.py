@@ -257,3 +257,22 @@ def test_sla_pause_on_supplement_resumes_with_remaining_time(seeded, clock):
         assert record.issuers == ["qingdao-issuer"]  # the issuer who claimed the case, by username
         # R13: the community owns the SLA time it held, not the 6.5 h the applicant owed an item.
         assert record.ownership == [{"kind": "community", "code": "370202001001", "seconds": 6 * 3600.0}]
+
+
+def test_r13_late_human_decision_closes_the_responsibility_record(seeded, clock):
+    """A breached case decided by its issuer afterwards: the record says so and how late."""
+    from datetime import timedelta
+
+    from cases.models import ResponsibilityRecord, User
+    from cases.services import audit, sla_service
+
+    case_id, task_id = open_case(seeded, clock)
+    clock.advance(timedelta(hours=8))  # 17:00: past the 16:30 due time
+    with seeded.session() as s:
+        sla_service.sweep(session=s, now=clock.now(), settings=seeded.settings)
+        s.commit()
+        issuer = s.exec(select(User).where(User.username == "qingdao-issuer")).one()
+        audit.decide(session=s, task_id=task_id, user=issuer, action="approve", at=clock.now(), settings=seeded.settings)
+        s.commit()
+        record = s.exec(select(ResponsibilityRecord)).one()
+        assert record.outcome == "approved_late" and record.delay_seconds == 30 * 60
