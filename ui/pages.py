@@ -5,7 +5,10 @@ Sessions: the `hp_session` cookie holds the same signed token as the API (HttpOn
 SameSite=Lax). Every POST made with a signed-in session must carry a CSRF token: an
 HMAC of that session token under a server secret (`csrf_token_for`), sent in the form
 field `csrf_token` (or the `X-CSRF-Token` header). The sign-in form itself is protected
-by a double-submit cookie (`hp_login`). No page needs JavaScript for its core action.
+by a double-submit cookie (`hp_login`). Applicant forms (the daily health report, the answer to
+a supplement request) are authorised by the case's access token alone, never the cookie, and
+carry a hidden HMAC derived from it (`applicant_form_token`, where the choice is explained).
+No page needs JavaScript for its core action.
 """
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -129,6 +133,12 @@ ACTION_WORDS = {
     "pass_revoked": ("Pass revoked", "已撤销"),
     "observation_started": ("Isolation observation started", "开始隔离观察"),
     "daily_report": ("Daily health report", "每日健康报告"),
+    "observation_reminder": ("Reminder: a daily report is missing", "提醒：尚未健康打卡"),
+    "observation_day_missed": ("A day without a report went to your community", "漏报已转社区"),
+    "observation_missed_escalated": ("Consecutive missed days reported to the community head", "连续漏报已报社区负责人"),
+    "observation_abnormal_resolved": ("Your community recorded the outcome of an abnormal report", "社区已处理异常报告"),
+    "observation_cleared": ("Observation ended with every day reported: green code (R9)", "观察期满无异常，转绿码"),
+    "observation_needs_audit": ("Observation ended; your community audits the case", "观察期满，转社区审核"),
     "completed": ("Case completed", "已办结"),
 }
 CHANNEL_WORDS = {
@@ -159,6 +169,13 @@ OUTCOME_WORDS = {
     "close_contact": ("Close contact", "密切接触者"),
     "confirmed": ("Confirmed / suspected", "确诊或疑似"),
     "incomplete": ("Incomplete (a source was unavailable)", "比对不完整"),
+}
+DAY_WORDS = {
+    "reported": ("Reported", "已报告"),
+    "late": ("Reported late", "已补报"),
+    "missing": ("Missing", "未报告"),
+    "abnormal": ("Abnormal", "异常"),
+    "upcoming": ("Upcoming", "待报告"),
 }
 SLA_WORDS = {
     "green": ("On time", "正常"),
@@ -203,14 +220,39 @@ def csrf_token_for(session_token: str, settings: Settings) -> str:
     return hmac.new(settings.secret("csrf"), b"csrf|" + session_token.encode(), hashlib.sha256).hexdigest()
 
 
+# Applicant forms (daily report, supplement answer) are authorised by the case's access token,
+# never by the session cookie: the POST routes look the case up with `user=None`, so a signed-in
+# staff member's browser carries no authority a cross-site form could borrow. A forger would need
+# the access token itself. As the CSRF-equivalent we chose a hidden HMAC (`form_token`) of the
+# form's purpose, the case id and the access token, over echoing the raw access token in the
+# body: it is stateless like the session CSRF token (no cookie, which the WeChat and app webviews
+# applicants use may drop), it is bound to one form (a report form's token does not submit a
+# supplement), and it keeps one rule for this module: every state-changing form carries a
+# server-derived hidden token checked in constant time. It adds nothing against someone who holds
+# the access token: that link is the applicant's credential and must be kept like one.
+FORM_TOKEN_FIELD = "form_token"
+
+
+def applicant_form_token(case_id: str, access_token: str, purpose: str, settings: Settings) -> str:
+    message = f"applicant|{purpose}|{case_id}|{access_token}".encode()
+    return hmac.new(settings.secret("csrf"), message, hashlib.sha256).hexdigest()
+
+
 class SignInRequired(Exception):
     def __init__(self, next_url: str):
         self.next_url = next_url
 
 
 class PageRefused(Exception):
-    def __init__(self, status: int, title: str, message: str):
+    """A 403/404 page. Given the `Page`, it keeps what the navigation needs (who is signed in,
+    the sign-out form's CSRF token) as plain values: the handler renders after the request's
+    store session has closed, when the `User` row can no longer be read."""
+
+    def __init__(self, status: int, title: str, message: str, page: Page | None = None):
         self.status, self.title, self.message = status, title, message
+        self.viewer: dict[str, Any] = {"user": None, "csrf_token": None}
+        if page is not None and page.user is not None:
+            self.viewer = {"user": SimpleNamespace(username=page.user.username, role=page.user.role), "csrf_token": page.csrf}
 
 
 @dataclass
@@ -234,7 +276,7 @@ class Page:
             return
         sent = str(form.get(CSRF_FIELD) or self.request.headers.get("x-csrf-token") or "")
         if not hmac.compare_digest(sent.encode(), self.csrf.encode()):
-            raise PageRefused(403, "Request refused / 请求被拒绝", "This form is missing its security token or it has expired. Reload the page and try again. 表单安全校验失败，请刷新页面后重试。")
+            raise PageRefused(403, "Request refused / 请求被拒绝", "This form is missing its security token or it has expired. Reload the page and try again. 表单安全校验失败，请刷新页面后重试。", self)
 
     def staff(self, *roles: Role, form: FormData | None = None) -> User:
         if self.user is None:
@@ -243,7 +285,7 @@ class Page:
         if form is not None:
             self.check_csrf(form)
         if roles and self.user.role not in roles:
-            raise PageRefused(403, "Not for your role / 无权访问", f"This page is for: {', '.join(r.value for r in roles)}.")
+            raise PageRefused(403, "Not for your role / 无权访问", f"This page is for: {', '.join(r.value for r in roles)}.", self)
         return self.user
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -581,15 +623,57 @@ def _sla_left(session: Session, settings: Settings, app: Application, now: datet
     return {"seconds": view["time_left_seconds"], "colour": view["sla_colour"]}
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(case_id: str, p: PageDep, access_token: str | None = None, new: str | None = None) -> HTMLResponse:
-    from api.routers.applications import case_view
-    from cases.services.access import load_case_for_reader
+CASE_NOT_FOUND = ("Case not found / 未找到案件", "No case matches this number and access token. Check the link you received when you applied. 未找到与该编号和查询码对应的案件，请核对申请时获得的链接。")
+CASE_DONE = ("reported", "reported_abnormal", "supplied")
 
-    try:
-        app = load_case_for_reader(p.session, case_id, user=p.user, token=access_token, settings=p.settings)
-    except NotFound:
-        return p.render("error.html", status=404, title="Case not found / 未找到案件", message="No case matches this number and access token. Check the link you received when you applied. 未找到与该编号和查询码对应的案件，请核对申请时获得的链接。")
+
+def _applicant_token(p: Page, app: Application, access_token: str | None) -> str | None:
+    """The access token if it opens this case (the viewer is the applicant), else None."""
+    from cases.services.applications import token_matches
+
+    return access_token if access_token and token_matches(app, access_token, settings=p.settings) else None
+
+
+def _case_url(app: Application, access_token: str | None, **params: str) -> str:
+    query = {"access_token": access_token, **params} if access_token else params
+    return f"/cases/{quote(app.id, safe='')}" + ("?" + urlencode(query) if query else "")
+
+
+def _observation_view(p: Page, app: Application, token: str | None) -> dict[str, Any] | None:
+    """R8/R9 for the case page: the period, each day's status, and what the applicant can report now."""
+    from cases.services import observation
+
+    if _value(app.kind) != "arrival" or (app.observation_ends_at is None and app.status not in observation.REPORTABLE):
+        return None
+    view = observation.status(p.session, app, now=p.now, settings=p.settings)
+    open_ = app.status in observation.REPORTABLE and p.now < view["period"]["ends_at"]
+    today = next((d for d in view["days"] if d["today"]), None)
+    can_report = token is not None and open_
+    report_url = f"/cases/{quote(app.id, safe='')}/report?" + urlencode({"access_token": token}) if token else None
+    view.update(
+        open=open_,
+        today_row=today,
+        report_url=report_url,
+        report_today=can_report and today is not None and today["report"] is None,
+        # Missed days can still be reported (marked late); they count for the end of the period.
+        late_days=[d for d in view["days"] if d["status"] == "missing"] if can_report else [],
+    )
+    return view
+
+
+def _render_case(
+    p: Page,
+    app: Application,
+    access_token: str | None,
+    *,
+    new: bool = False,
+    done: str | None = None,
+    supplement_errors: dict[str, str] | None = None,
+    supplement_values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    from api.routers.applications import case_view
+
     view = case_view(p.session, app, p.settings, p.now)
     pass_ = view["pass"]
     q = ("?" + urlencode({"access_token": access_token})) if access_token else ""
@@ -606,8 +690,19 @@ def case_page(case_id: str, p: PageDep, access_token: str | None = None, new: st
     if p.user is not None and p.user.role == Role.issuer and view["audit"]:
         staff_task = view["audit"]["task_id"]
     status_key = _value(view["status"])
+    token = _applicant_token(p, app, access_token)
+    supplement = None
+    if token and status_key == "awaiting_applicant" and view["audit"] and view["audit"]["missing_items"]:
+        supplement = {
+            "requested": list(view["audit"]["missing_items"]),
+            "action": f"/cases/{quote(app.id, safe='')}/supplement?" + urlencode({"access_token": token}),
+            "form_token": applicant_form_token(app.id, token, "supplement", p.settings),
+            "errors": {k: v for k, v in (supplement_errors or {}).items() if k != "_form"},
+            "answers": supplement_values or {},
+        }
     return p.render(
         "case.html",
+        status=status,
         c=view,
         pass_=pass_,
         colour=_value(pass_.colour) if pass_ is not None else None,
@@ -618,11 +713,200 @@ def case_page(case_id: str, p: PageDep, access_token: str | None = None, new: st
         steps=_steps(status_key),
         sla_left=_sla_left(p.session, p.settings, app, p.now),
         county=county,
-        new=new == "1",
+        new=new,
+        done=done if done in CASE_DONE else None,
         access_token=access_token,
         staff_task=staff_task,
-        words={"status": STATUS_WORDS, "colour": COLOUR_WORDS, "action": ACTION_WORDS, "channel": CHANNEL_WORDS, "outcome": OUTCOME_WORDS, "sla": SLA_WORDS},
+        obs=_observation_view(p, app, token),
+        supplement=supplement,
+        supplement_notice=(supplement_errors or {}).get("_form"),
+        words={"status": STATUS_WORDS, "colour": COLOUR_WORDS, "action": ACTION_WORDS, "channel": CHANNEL_WORDS, "outcome": OUTCOME_WORDS, "sla": SLA_WORDS, "day": DAY_WORDS},
     )
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: str, p: PageDep, access_token: str | None = None, new: str | None = None, done: str | None = None) -> HTMLResponse:
+    from cases.services.access import load_case_for_reader
+
+    try:
+        app = load_case_for_reader(p.session, case_id, user=p.user, token=access_token, settings=p.settings)
+    except NotFound:
+        return p.render("error.html", status=404, title=CASE_NOT_FOUND[0], message=CASE_NOT_FOUND[1])
+    return _render_case(p, app, access_token, new=new == "1", done=done)
+
+
+# ------------------------------------------------------- applicant forms ---
+
+def _applicant_case(p: Page, case_id: str, access_token: str | None) -> tuple[Application, str]:
+    """The case this access token opens. The session cookie is deliberately not consulted
+    (see `applicant_form_token`): these pages act for the applicant only."""
+    from cases.services.access import load_case_for_reader
+
+    try:
+        app = load_case_for_reader(p.session, case_id, user=None, token=access_token, settings=p.settings)
+    except NotFound:
+        raise PageRefused(404, *CASE_NOT_FOUND, p) from None
+    return app, access_token or ""
+
+
+def _check_applicant_form(p: Page, form: FormData, app: Application, token: str, purpose: str) -> None:
+    p.check_csrf(form)  # a signed-in browser's POST carries its session token too, as everywhere
+    sent = str(form.get(FORM_TOKEN_FIELD) or "")
+    if not hmac.compare_digest(sent.encode(), applicant_form_token(app.id, token, purpose, p.settings).encode()):
+        raise PageRefused(403, "Request refused / 请求被拒绝", "This form is missing its security token. Open it again from your case page and resend. 表单安全校验失败，请从案件页面重新打开表单后提交。", p)
+
+
+REPORT_LABELS = {
+    "day": "Day reported / 报告日期",
+    "temperature": "Body temperature / 体温",
+    "symptoms": "Symptoms / 症状",
+    "location_confirmed": "Location / 所在地点",
+}
+
+
+def _report_message(exc: DomainError, day: date) -> tuple[str, str]:
+    """A service error as (form field, bilingual message); unknown ones keep the service's words."""
+    text = exc.message
+    if "exists already" in text:
+        return "day", f"A report for {day.isoformat()} was received already: one report a day (R8). {day.isoformat()} 已报告，每天只能报告一次。"
+    if "not in isolation observation" in text:
+        return "_form", "This case is not in isolation observation, so there is nothing to report. 本案不在隔离观察期，无需报告。"
+    if "period ended" in text:
+        return "_form", "The observation period has ended; reports are closed. 隔离观察期已结束，不再接收报告。"
+    if "future day" in text:
+        return "day", "You cannot report for a day that has not come yet. 不能报告未来日期。"
+    if "observation period" in text:
+        return "day", f"Choose a day of your observation period. 请选择观察期内的日期。 ({text})"
+    return (exc.field if exc.field in REPORT_LABELS else "_form"), text
+
+
+def _render_report(p: Page, app: Application, token: str, *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+    from cases.declaration_schema import SYMPTOMS
+    from cases.services import observation
+
+    obs = observation.status(p.session, app, now=p.now, settings=p.settings)
+    today = p.now.astimezone(SHANGHAI).date()
+    days = [d for d in obs["days"] if d["day"] <= today]
+    open_ = app.status in observation.REPORTABLE and p.now < obs["period"]["ends_at"]
+    if values is None:
+        wanted = p.request.query_params.get("day", "")
+        chosen = wanted if any(d["day"].isoformat() == wanted for d in days) else today.isoformat()
+        values = {"day": chosen, "temperature": "", "symptoms": [], "location": ""}
+    errors = errors or {}
+    return p.render(
+        "report.html",
+        status=status,
+        reference=app.reference,
+        obs=obs,
+        days=days,
+        open=open_,
+        today=today,
+        v=values,
+        errors=errors,
+        error_labels={k: REPORT_LABELS.get(k, k) for k in errors},
+        symptoms=[(s, SYMPTOM_WORDS.get(s, (s, s))) for s in SYMPTOMS],
+        action=f"/cases/{quote(app.id, safe='')}/report?" + urlencode({"access_token": token}),
+        form_token=applicant_form_token(app.id, token, "report", p.settings),
+        case_url=_case_url(app, token),
+        fever=p.settings.fever_threshold,
+        words={"day": DAY_WORDS},
+    )
+
+
+def _arrival_case(p: Page, case_id: str, access_token: str | None) -> tuple[Application, str]:
+    app, token = _applicant_case(p, case_id, access_token)
+    if _value(app.kind) != "arrival":
+        raise PageRefused(404, "No isolation observation / 无隔离观察", "Daily health reports are for arrivals in isolation observation; this case has none. 每日健康报告仅适用于隔离观察中的来鲁人员。", p)
+    return app, token
+
+
+@router.get("/cases/{case_id}/report", response_class=HTMLResponse)
+def report_form(case_id: str, p: PageDep, access_token: str | None = None) -> HTMLResponse:
+    """R8: the daily health report of an arrival in isolation observation (mobile first, no script)."""
+    app, token = _arrival_case(p, case_id, access_token)
+    return _render_report(p, app, token)
+
+
+@router.post("/cases/{case_id}/report", response_class=HTMLResponse)
+def report_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | None = None) -> Response:
+    from api.routers.observation import ReportIn
+    from cases.services import observation
+
+    app, token = _arrival_case(p, case_id, access_token)
+    _check_applicant_form(p, form, app, token, "report")
+    values = {
+        "day": str(form.get("day") or "").strip() or p.now.astimezone(SHANGHAI).date().isoformat(),  # default today
+        "temperature": str(form.get("temperature") or "").strip(),
+        "symptoms": [str(s) for s in form.getlist("symptoms")],
+        "location": str(form.get("location_confirmed") or ""),
+    }
+    data = {
+        "day": values["day"],
+        "temperature": _number(values["temperature"]),
+        "symptoms": values["symptoms"],
+        "location_confirmed": {"yes": True, "no": False}.get(values["location"]),
+    }
+    try:
+        body = ReportIn.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            loc = err.get("loc") or ("_form",)
+            key = str(loc[0]) if str(loc[0]) in REPORT_LABELS else "_form"
+            errors.setdefault(key, _friendly(err))
+        return _render_report(p, app, token, values=values, errors=errors, status=422)
+    day = body.day
+    try:
+        row = observation.report(session=p.session, application=app, day=day, temperature=body.temperature, symptoms=body.symptoms, location_confirmed=body.location_confirmed, at=p.now, settings=p.settings)
+        abnormal = row.abnormal
+        p.session.commit()
+    except DomainError as exc:
+        p.session.rollback()
+        key, message = _report_message(exc, day)
+        return _render_report(p, app, token, values=values, errors={key: message}, status=exc.status_code)
+    return redirect(_case_url(app, token, done="reported_abnormal" if abnormal else "reported"))
+
+
+MAX_SUPPLEMENT_ITEMS = 20  # as many as an issuer can request
+
+
+@router.post("/cases/{case_id}/supplement", response_class=HTMLResponse)
+def supplement_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | None = None) -> Response:
+    """R19: the applicant answers the items the issuer asked for; the deadline clock resumes."""
+    from cases.services.audit import supply
+
+    app, token = _applicant_case(p, case_id, access_token)
+    _check_applicant_form(p, form, app, token, "supplement")
+    task = p.session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
+    requested = list(task.missing_items) if task is not None else []
+    # Each field names its item (hidden), so a form rendered before the issuer changed the request
+    # cannot answer the wrong item; names not requested now are dropped, never stored.
+    values: dict[str, str] = {}
+    for i in range(MAX_SUPPLEMENT_ITEMS):
+        name = form.get(f"item_name_{i}")
+        if name is None:
+            continue
+        if str(name) in requested:
+            values[str(name)] = str(form.get(f"item_{i}") or "").strip()
+    errors: dict[str, str] = {}
+    for name in requested:
+        if name in values and not values[name]:
+            errors[name] = "Required. 必填。"
+        elif len(values.get(name, "")) > 2000:
+            errors[name] = "At most 2000 characters. 不超过2000字。"
+    if errors:
+        return _render_case(p, app, token, supplement_errors=errors, supplement_values=values, status=422)
+    try:
+        supply(session=p.session, application=app, items=values, at=p.now, settings=p.settings)
+        p.session.commit()
+    except DomainError as exc:
+        p.session.rollback()
+        if exc.status_code == 409:
+            message = "Nothing is requested from you now (perhaps you have sent it already). 目前无需补充材料（可能已经提交）。"
+        else:
+            message = f"{exc.message}. Please answer every requested item. 请填写所有要求补充的材料。"
+        return _render_case(p, app, token, supplement_errors={"_form": message}, supplement_values=values, status=exc.status_code)
+    return redirect(_case_url(app, token, done="supplied"))
 
 
 # ------------------------------------------------------- rules, directory ---
@@ -758,7 +1042,7 @@ def _task_for(p: Page, task_id: str, user: User) -> AuditTask:
 
     task = p.session.get(AuditTask, task_id)
     if task is None or not audit.can_work(user, task):
-        raise PageRefused(404, "Task not found / 未找到任务", "No task with this number is in your queue.")
+        raise PageRefused(404, "Task not found / 未找到任务", "No task with this number is in your queue.", p)
     return task
 
 
@@ -974,7 +1258,7 @@ def mount(app: FastAPI) -> None:
 
     @app.exception_handler(PageRefused)
     async def _refused(request: Request, exc: PageRefused) -> Response:
-        html = templates().get_template("error.html").render(title=exc.title, message=exc.message, user=None, csrf_token=None, path=request.url.path)
+        html = templates().get_template("error.html").render(title=exc.title, message=exc.message, path=request.url.path, **exc.viewer)
         return HTMLResponse(html, status_code=exc.status, headers=SECURITY_HEADERS)
 
     app.include_router(router)
