@@ -197,7 +197,8 @@ def supply(*, session: Session, application: Application, items: dict, at: datet
     task.missing_items = []
     application.status = CaseStatus.awaiting_audit
     session.add_all([task, application])
-    record_event(session, application_id=application.id, actor="applicant", action="supplement_supplied", at=at, data={"items": sorted(items)})
+    # The answers go into the timeline, where the issuer reads them with the case.
+    record_event(session, application_id=application.id, actor="applicant", action="supplement_supplied", at=at, data={"items": sorted(items), "answers": {k: items[k] for k in sorted(items)}})
     sla_service.resume_clock(session=session, application=application, at=at, settings=settings, by="applicant")
 
 
