@@ -134,6 +134,7 @@ def test_r19_supplement_pauses_the_clock_and_the_applicant_answers_online(api, s
     ok = api.post(f"/api/v1/applications/{case_id}/supplement", json={"items": {"arrival ticket": "G1234"}}, params={"access_token": token})
     assert ok.status_code == 200 and ok.json()["status"] == "awaiting_audit"
     assert ok.json()["due_at"] > due_before  # 16:30 moved one working hour to 17:30
+    issuer = login(api, "qingdao-issuer")  # an hour passed: the first token expired
     timeline = api.get(f"/api/v1/applications/{case_id}", headers=issuer).json()["timeline"]
     supplied = [e for e in timeline if e["action"] == "supplement_supplied"]
     assert supplied[0]["data"]["answers"] == {"arrival ticket": "G1234"}  # the issuer reads the answer
