@@ -29,7 +29,6 @@ from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
-from cases.clock import now
 from cases.db import session_scope
 from cases.models import Application, FlowDispatch
 from cases.services import dispatch

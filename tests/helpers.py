@@ -25,3 +25,17 @@ def tamper_event(session, event_id: int, **changes) -> None:
         session.exec(text("CREATE TRIGGER caseevent_no_update BEFORE UPDATE ON caseevent BEGIN SELECT RAISE(ABORT, 'caseevent is append-only (UPDATE refused)'); END"))
     session.commit()
     session.expire_all()  # the session must read the edited row, not its cached copy
+
+
+def to_audit(store, clock, case_id: str) -> str:
+    """Run the flow's first steps (declare, compare, assign_audit) without Prefect; returns the audit task id."""
+    from cases.models import Application
+    from cases.services import workflow
+
+    with store.session() as s:
+        app = s.get(Application, case_id)
+        workflow.declare(session=s, application=app, at=clock.now())
+        workflow.compare(session=s, application=app, at=clock.now(), settings=store.settings, accept_incomplete=True)
+        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=store.settings)
+        s.commit()
+        return task["task_id"]

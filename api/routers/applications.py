@@ -10,9 +10,8 @@ from sqlmodel import Session, select
 
 from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep
 from cases.declaration_schema import ApplicationCreate
-from cases.errors import NotFound
 from cases.events import timeline
-from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role, User
+from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role
 from cases.services import applications as service
 from cases.codes.claims import mask_name
 from cases.services.access import load_case_for_reader

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI

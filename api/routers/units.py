@@ -6,9 +6,8 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Body, HTTPException, UploadFile
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from cases.declaration_schema import ApplicationCreate

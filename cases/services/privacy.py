@@ -10,7 +10,7 @@ from cases.errors import Invalid
 from cases.events import record_event
 from cases.models import Applicant, Application, CaseStatus, Declaration
 from cases.services.applications import latest_declaration
-from cases.validation import mask_id, mask_phone
+from cases.validation import mask_id
 
 PII_FIELDS = ("name", "id_number", "phone", "address")
 

@@ -24,7 +24,6 @@ from cases.models import (
     User,
 )
 from cases.settings import Settings
-from cases.services import dispatch
 
 LADDER_KINDS = ("reminder_50", "warn_80", "breach", "city_1wd", "province_2wd")
 WAITING = (CaseStatus.awaiting_audit,)

@@ -5,9 +5,8 @@ import pytest
 from sqlmodel import func, select
 
 from cases.models import Application, ProvincialAuditItem
-from cases.services import workflow
 from tests.conftest import login
-from tests.helpers import example
+from tests.helpers import example, to_audit
 
 
 def _count(store) -> int:
@@ -61,13 +60,7 @@ def test_idempotency_key_header_returns_the_same_case(api, seeded, clock):
 @pytest.fixture
 def task_id(api, seeded, clock):
     created = api.post("/api/v1/applications", json=example("standard", clock.now().date())).json()
-    with seeded.session() as s:
-        app = s.get(Application, created["id"])
-        workflow.declare(session=s, application=app, at=clock.now())
-        workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
-        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=seeded.settings)
-        s.commit()
-    return task["task_id"]
+    return to_audit(seeded, clock, created["id"])
 
 
 @pytest.mark.parametrize(

@@ -8,26 +8,20 @@ import jwt
 import pytest
 import zxingcpp
 from PIL import Image
-from sqlmodel import select
 
 from cases.models import Application
 from cases.services import workflow
 from tests.conftest import login
-from tests.helpers import example
+from tests.helpers import example, to_audit
 
 
 @pytest.fixture
 def green_case(api, seeded, clock):
     """A standard application approved by its community issuer, with its green pass."""
     created = api.post("/api/v1/applications", json=example("standard", clock.now().date())).json()
-    with seeded.session() as s:
-        app = s.get(Application, created["id"])
-        workflow.declare(session=s, application=app, at=clock.now())
-        workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
-        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=seeded.settings)
-        s.commit()
+    task_id = to_audit(seeded, clock, created["id"])
     issuer = login(api, "qingdao-issuer")
-    assert api.post(f"/api/v1/audit-tasks/{task['task_id']}/decision", json={"action": "approve"}, headers=issuer).status_code == 200
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=issuer).status_code == 200
     with seeded.session() as s:
         app = s.get(Application, created["id"])
         workflow.finish(session=s, application=app, at=clock.now(), settings=seeded.settings)

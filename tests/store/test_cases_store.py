@@ -12,7 +12,7 @@ from cases.events import record_event, verify_chain
 from cases.models import Application, AuditTask, CaseEvent, Declaration, FlowDispatch, Pass, User
 from cases.services import audit, workflow
 from cases.services.applications import submit_application
-from tests.helpers import example, tamper_event
+from tests.helpers import example, tamper_event, to_audit
 
 
 def submit(store, clock, kind="standard", key=None, **changes):
@@ -105,14 +105,7 @@ def test_r14_steps_are_idempotent(seeded, clock):
 
 
 def _assigned_task(store, clock) -> str:
-    result = submit(store, clock)
-    with store.session() as s:
-        app = s.get(Application, result.application.id)
-        workflow.declare(session=s, application=app, at=clock.now())
-        workflow.compare(session=s, application=app, at=clock.now(), settings=store.settings, accept_incomplete=True)
-        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=store.settings)
-        s.commit()
-        return task["task_id"]
+    return to_audit(store, clock, submit(store, clock).application.id)
 
 
 def test_r18_two_issuers_claim_one_wins(seeded, clock):
