@@ -43,9 +43,11 @@ def record_event(
     before: str | None = None,
     after: str | None = None,
     data: dict[str, Any] | None = None,
+    first: bool = False,
 ) -> CaseEvent:
-    """Append an event in the caller's transaction (state change and event commit together)."""
-    last = session.exec(
+    """Append an event in the caller's transaction (state change and event commit together).
+    `first=True` for a case created in this transaction: there is nothing to chain to yet."""
+    last = None if first else session.exec(
         select(CaseEvent).where(CaseEvent.application_id == application_id).order_by(CaseEvent.seq.desc()).limit(1)
     ).first()
     seq = (last.seq + 1) if last else 1
@@ -64,7 +66,8 @@ def record_event(
     )
     event.hash = _digest(event.prev_hash, _body(event))
     session.add(event)
-    session.flush()
+    if not first:
+        session.flush()  # the next event of this transaction must see this one
     return event
 
 

@@ -58,13 +58,20 @@ def canonical_hash(content: dict) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
 
-def _community(session: Session, code: str) -> tuple[Region, Region, Region]:
-    community = session.get(Region, code)
-    if community is None or community.level != RegionLevel.community:
-        raise Invalid(f"community {code} does not exist", field="community_code")
-    county = session.get(Region, community.parent_code)
-    city = session.get(Region, county.parent_code)
-    return community, county, city
+_hierarchy: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+
+def _community(session: Session, code: str) -> tuple[str, str, str]:
+    """(community, county, city) codes. Cached: the region tree is reference data, and this
+    lookup sits on the hot path of every submission."""
+    key = (str(session.get_bind().url), code)
+    if key not in _hierarchy:
+        community = session.get(Region, code)
+        if community is None or community.level != RegionLevel.community:
+            raise Invalid(f"community {code} does not exist", field="community_code")
+        county = session.get(Region, community.parent_code)
+        _hierarchy[key] = (community.code, county.code, county.parent_code)
+    return _hierarchy[key]
 
 
 def submit_application(
@@ -88,7 +95,7 @@ def submit_application(
         if existing:
             return Submitted(existing, access_token_for(existing.id, settings=settings), created=False)
 
-    community, county, city = _community(session, payload.community_code)
+    community_code, county_code, city_code = _community(session, payload.community_code)
     if payload.unit_code and session.get(Unit, payload.unit_code) is None:
         raise Invalid(f"unit {payload.unit_code} does not exist", field="unit_code")
 
@@ -107,8 +114,7 @@ def submit_application(
             phone_hash=validation.hash_phone(payload.phone, key=hash_key),
             created_at=at,
         )
-        session.add(applicant)
-        session.flush()
+        session.add(applicant)  # ids are made here, not by the database: no flush needed yet
     else:
         open_case = session.exec(
             select(Application).where(Application.applicant_id == applicant.id, Application.status.in_(OPEN_STATUSES))
@@ -121,10 +127,10 @@ def submit_application(
         applicant_id=applicant.id,
         kind=payload.kind.value,
         channel=payload.channel.value,
-        community_code=community.code,
+        community_code=community_code,
         unit_code=payload.unit_code,
-        county_code=county.code,
-        city_code=city.code,
+        county_code=county_code,
+        city_code=city_code,
         submitted_at=at,
         updated_at=at,
         needs_verification=bool(getattr(payload, "needs_verification", False)),
@@ -157,6 +163,7 @@ def submit_application(
     )
     record_event(
         session,
+        first=True,
         application_id=application.id,
         actor=submitted_by,
         action="submitted",
@@ -166,7 +173,7 @@ def submit_application(
     )
     if application.kind == CaseKind.arrival:
         _arrival_at_once(session=session, application=application, applicant=applicant, settings=settings, at=at)
-    dispatch.enqueue(session, application_id=application.id, action="start", at=at)
+    dispatch.enqueue(session, application_id=application.id, action="start", at=at, new_case=True)
     return Submitted(application, token, created=True)
 
 

@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 from cases.models import FlowDispatch
 
 
-def enqueue(session: Session, *, application_id: str, action: str, at: datetime) -> FlowDispatch:
+def enqueue(session: Session, *, application_id: str, action: str, at: datetime, new_case: bool = False) -> FlowDispatch:
     """Ask for a flow run to be started or resumed. Idempotent: one pending row per (case, action)."""
-    existing = session.exec(
+    existing = None if new_case else session.exec(
         select(FlowDispatch).where(
             FlowDispatch.application_id == application_id,
             FlowDispatch.action == action,
@@ -21,7 +21,8 @@ def enqueue(session: Session, *, application_id: str, action: str, at: datetime)
         return existing
     row = FlowDispatch(application_id=application_id, action=action, created_at=at, next_attempt_at=at)
     session.add(row)
-    session.flush()
+    if not new_case:
+        session.flush()
     return row
 
 
