@@ -1,0 +1,127 @@
+"""Benchmark 3: checkpoint verify over HTTP (uvicorn api.main:app, 1 and 2 workers).
+
+The store is a seeded SQLite file in a temp HEALTHPASS_DATA_DIR with one real green pass;
+HEALTHPASS_PREFECT_API_URL points at a dead port (verify must not need Prefect). The
+baseline is bench/bare_app.py: the same path and body model, returning a constant,
+under the same uvicorn settings. Throughput: wrk (closed loop, 1 thread, 32
+connections) when installed, else bench.loadgen's closed loop. Latency at a fixed
+offered rate (500 req/s): bench.loadgen's open loop (wrk2 is not packaged here).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen
+from bench.common import Server, child_env, free_port, median, seed_store, temp_dir, uvicorn_argv
+
+PATH = "/api/v1/checkpoint/verify"
+LUA = """
+local bodies = {%s}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i %% #bodies) + 1])
+end
+"""
+
+
+def _lua_string(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def wrk(port: int, bodies: list[str], *, duration: int, connections: int, script_dir: Path) -> dict[str, float]:
+    script = script_dir / "verify.lua"
+    script.write_text(LUA % ", ".join(_lua_string(b) for b in bodies))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}{PATH}"],
+        capture_output=True, text=True, timeout=duration + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+    p99 = _wrk_ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p99_ms": p99, "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(0) if errors else ""}
+
+
+def _wrk_ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _bodies(green: dict[str, str]) -> dict[str, list[str]]:
+    qr = json.dumps({"qr": green["qr"], "temperature": 36.5})
+    card = json.dumps({"card_number": green["card_number"], "temperature": 36.5})
+    return {"qr": [qr], "card": [card], "mix": [qr, card]}
+
+
+def throughput(port: int, bodies: list[str], *, use_wrk: bool, duration: int, tmp: Path) -> dict[str, float]:
+    if use_wrk:
+        return wrk(port, bodies, duration=duration, connections=32, script_dir=tmp)
+    raw = [loadgen.build("POST", PATH, port=port, body=b.encode()) for b in bodies]
+    r = loadgen.closed_loop(port, raw, connections=32, duration=duration, warmup=1.0)
+    ok = r.statuses.get(200, 0)
+    return {"rps": r.rps, "p99_ms": r.pct(99), "non2xx": r.requests - ok, "socket_errors": str(r.errors or "")}
+
+
+def paced(port: int, bodies: list[str], *, rate: float, duration: float) -> dict[str, float]:
+    raw = [loadgen.build("POST", PATH, port=port, body=b.encode()) for b in bodies]
+    r = loadgen.open_loop(port, raw, rate=rate, duration=duration, connections=64, warmup=1.0)
+    return {"p50_ms": r.pct(50), "p99_ms": r.pct(99), "max_ms": r.pct(100), "achieved": r.rps, "errors": r.errors, "non200": r.requests - r.statuses.get(200, 0)}
+
+
+def variants(env: dict, green: dict, tmp: Path, *, repeats: int, duration: int, use_wrk: bool, log=print) -> dict[str, Any]:
+    """Where the verify path's time goes: the same app without the HTTP middleware, with
+    async dependencies, both (bench/variants.py); 1 worker, QR body, CPU-ms per request."""
+    from bench.common import tree_cpu_seconds
+
+    out: dict[str, Any] = {}
+    body = _bodies(green)["qr"]
+    for name, app in (("as shipped", "api.main:app"), ("no BaseHTTPMiddleware", "bench.variants:no_mw"), ("async dependencies", "bench.variants:async_deps"), ("both", "bench.variants:both"), ("bare constant", "bench.bare_app:app")):
+        port = free_port()
+        with Server(uvicorn_argv(app, port, 1), env=env, health="/healthz", log=tmp / "variant.log", port=port) as srv:
+            throughput(port, body, use_wrk=use_wrk, duration=1, tmp=tmp)
+            runs = []
+            for _ in range(repeats):
+                c0 = tree_cpu_seconds(srv.pid)
+                r = throughput(port, body, use_wrk=use_wrk, duration=duration, tmp=tmp)
+                r["cpu_ms_per_req"] = (tree_cpu_seconds(srv.pid) - c0) * 1000 / max(1.0, r["rps"] * duration)
+                runs.append(r)
+            out[name] = {"rps": median([r["rps"] for r in runs]), "cpu_ms_per_req": median([r["cpu_ms_per_req"] for r in runs]), "runs": runs}
+            log(f"  http variant {name}: {out[name]['rps']:,.0f} req/s, {out[name]['cpu_ms_per_req']:.2f} CPU-ms/request")
+    return out
+
+
+def run(*, repeats: int = 3, duration: int = 3, paced_duration: float = 4.0, rate: float = 500.0, workers=(1, 2), diagnose: bool = True, log=print) -> dict[str, Any]:
+    use_wrk = shutil.which("wrk") is not None
+    out: dict[str, Any] = {"rate": rate, "generator": "wrk -t1 -c32 (closed loop)" if use_wrk else "bench.loadgen closed loop, 32 connections (wrk not installed)", "paced_generator": f"bench.loadgen open loop at {rate:.0f} req/s, 64 connections, latency from the scheduled send time", "results": {}}
+    with temp_dir("hp-bench-http-") as tmp:
+        store = seed_store(f"sqlite:///{tmp / 'var' / 'healthpass.db'}", tmp / "var")
+        bodies = _bodies(store.green)
+        env = child_env(store.env | {"HEALTHPASS_RATE_LIMIT_EXEMPT": "127.0.0.1,::1"})
+        for app_name, app in (("verify", "api.main:app"), ("bare", "bench.bare_app:app")):
+            for w in workers:
+                port = free_port()
+                with Server(uvicorn_argv(app, port, w), env=env, health="/healthz", log=tmp / f"{app_name}-{w}.log", port=port):
+                    # The first answers load keys and the revocation set; not measured.
+                    loadgen.closed_loop(port, [loadgen.build("POST", PATH, port=port, body=b.encode()) for b in bodies["mix"]], connections=4, duration=1.0, warmup=0.5)
+                    kinds = ("qr", "card") if app_name == "verify" else ("qr",)
+                    for kind in kinds:
+                        runs = [throughput(port, bodies[kind], use_wrk=use_wrk, duration=duration, tmp=tmp) for _ in range(repeats)]
+                        key = f"{app_name}/{kind}/w{w}"
+                        out["results"][key] = {"rps": median([r["rps"] for r in runs]), "p99_ms": median([r["p99_ms"] for r in runs]), "runs": runs}
+                        log(f"  http: {key}: {out['results'][key]['rps']:,.0f} req/s (closed loop)")
+                    runs = [paced(port, bodies["mix"], rate=rate, duration=paced_duration) for _ in range(repeats)]
+                    key = f"{app_name}/paced/w{w}"
+                    out["results"][key] = {k: median([r[k] for r in runs]) for k in ("p50_ms", "p99_ms", "max_ms", "achieved")} | {"runs": runs}
+                    log(f"  http: {key}: p50 {out['results'][key]['p50_ms']:.1f} ms, p99 {out['results'][key]['p99_ms']:.1f} ms at {out['results'][key]['achieved']:.0f} req/s")
+        if diagnose:
+            out["variants"] = variants(env, store.green, tmp, repeats=repeats, duration=2, use_wrk=use_wrk, log=log)
+    return out

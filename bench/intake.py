@@ -1,0 +1,301 @@
+"""Benchmarks 5 and 6: intake through Prefect, and POST latency while flows run.
+
+Set-up (all on 127.0.0.1, all removed at the end): a case store on PostgreSQL (its own
+database, migrated and seeded), a Prefect server on PostgreSQL (its own database,
+``prefect server start``), the API (``uvicorn api.main:app``, 1 worker), and the real
+``flows.dispatcher.Dispatcher`` in its own process (bench/_dispatcher_proc.py) with its
+Prefect HTTP requests and events counted.
+
+5. Intake: N standard applications are POSTed (201, status submitted), then the
+   dispatcher is told to drain them; the time from that order until the N-th run has
+   come back suspended with its case ``awaiting_audit`` gives applications/s — the
+   sustained capacity of the orchestrated path on a backlog (the POST itself is
+   benchmark 6). Each application is its own flow run (declare -> compare ->
+   assign_audit -> suspend). Concurrency 4, 8, 16. CPU: the dispatcher process
+   (getrusage), the Prefect server process tree and the PostgreSQL backends of the
+   Prefect database (/proc/<pid>/stat). Baseline: the same three service steps
+   (``cases.services.workflow`` declare, compare, assign_audit, one transaction each, as
+   the tasks run them) called in this process without Prefect.
+6. POST latency: 50 applications/s offered (open loop, 30 % arrivals) for a few seconds
+   while the dispatcher (concurrency 8) works the outbox; baseline: the same load with
+   the dispatcher stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen
+from bench.common import (
+    PY,
+    Server,
+    asyncpg_url,
+    child_env,
+    free_port,
+    median,
+    percentile,
+    pg_admin,
+    pg_database,
+    pids_cpu_seconds,
+    seed_store,
+    temp_dir,
+    tree_cpu_seconds,
+    unique_seq,
+    uvicorn_argv,
+)
+from bench import profile as spy
+
+
+class DispatcherProc:
+    def __init__(self, concurrency: int, env: dict[str, str], log: Path, *, shared_client: bool = False):
+        self.log = open(log, "ab")
+        argv = [PY, "-m", "bench._dispatcher_proc", "--concurrency", str(concurrency)] + (["--shared-client"] if shared_client else [])
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1)
+        self.ready = self.read(timeout=180)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def read(self, timeout: float = 400) -> dict:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dispatcher exited with {self.proc.returncode}; see {self.log.name}")
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line.startswith("BENCH "):
+                    return json.loads(line[6:])
+        raise TimeoutError("dispatcher did not answer")
+
+    def ask(self, command: str, timeout: float = 400) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.read(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(10)
+            except Exception:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+        self.log.close()
+
+
+def _bodies(count: int, *, arrival_share: float = 0.0) -> list[dict]:
+    import random
+
+    from cases.clock import SHANGHAI, now
+    from cases.simulate import application_body
+    from cases.validation import load_regions
+
+    today = now().astimezone(SHANGHAI).date()
+    communities = [(m["code"], k["code"]) for c in load_regions()["cities"] for k in c["counties"] for m in k["communities"]]
+    rng = random.Random(7)
+    out = []
+    for _ in range(count):
+        community, county = rng.choice(communities)
+        kind = "arrival" if rng.random() < arrival_share else "standard"
+        out.append(application_body(unique_seq(), today=today, kind=kind, community=community, county=county, rng=rng))
+    return out
+
+
+def post_batch(port: int, count: int) -> list[str]:
+    raws = [loadgen.build("POST", "/api/v1/applications", port=port, body=b) for b in _bodies(count)]
+    results = loadgen.fire(port, raws, connections=8)
+    bad = [(s, b[:200]) for s, b, _ in results if s != 201]
+    if bad:
+        raise RuntimeError(f"POST /api/v1/applications failed: {bad[:3]}")
+    return [json.loads(b)["id"] for _, b, _ in results]
+
+
+def statuses(engine, ids: list[str]) -> dict[str, int]:
+    from sqlalchemy import text
+
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT status, count(*) FROM application WHERE id = ANY(:ids) GROUP BY status"), {"ids": ids}).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+def pg_backend_pids(db_name: str) -> list[int]:
+    from sqlalchemy import text
+
+    with pg_admin() as c:
+        return [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": db_name}).scalars()]
+
+
+def _add(counter: dict, more: dict) -> None:
+    for k, v in more.items():
+        counter[k] = counter.get(k, 0) + v
+
+
+def baseline(engine, port: int, n: int) -> dict[str, float]:
+    """The three service steps without Prefect, each in its own transaction (as tasks/_store.py runs them)."""
+    from sqlalchemy import text
+
+    from cases.clock import now
+    from cases.db import session_scope
+    from cases.services import workflow
+    from cases.services.applications import get_application
+    from cases.settings import get_settings
+
+    ids = post_batch(port, n)
+    settings = get_settings()
+    steps = (
+        lambda s, a: workflow.declare(session=s, application=a, at=now()),
+        lambda s, a: workflow.compare(session=s, application=a, at=now(), settings=settings, accept_incomplete=False),
+        lambda s, a: workflow.assign_audit(session=s, application=a, at=now(), settings=settings),
+    )
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for case_id in ids:
+        for step in steps:
+            with session_scope() as session:
+                step(session, get_application(session, case_id))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    with engine.begin() as c:  # these rows are done: no dispatcher should start them later
+        c.execute(text("UPDATE flowdispatch SET pending = false WHERE application_id = ANY(:ids)"), {"ids": ids})
+    st = statuses(engine, ids)
+    assert st.get("awaiting_audit") == n, st
+    return {"per_s": n / elapsed, "cpu_ms_per_app": cpu * 1000 / n, "elapsed": elapsed}
+
+
+def run(*, concurrencies=(4, 8, 16), n: int = 16, repeats: int = 3, post_rate: float = 50.0, post_seconds: float = 6.0, profile: bool = True, what_if: bool = True, log=print) -> dict[str, Any]:
+    from cases.db import get_engine, reset_engine
+
+    out: dict[str, Any] = {"n": n, "repeats": repeats, "intake": {}, "notes": []}
+    with pg_database("hp_bench_store") as store_url, pg_database("hp_bench_prefect") as prefect_db, temp_dir("hp-bench-intake-") as tmp:
+        prefect_db_name = prefect_db.rsplit("/", 1)[1]
+        pport, aport = free_port(), free_port()
+        papi = f"http://127.0.0.1:{pport}/api"
+        prefect_env = {"PREFECT_HOME": str(tmp / "prefect"), "PREFECT_API_URL": papi, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        (tmp / "prefect").mkdir()
+        store = seed_store(store_url, tmp / "var", prefect_api_url=papi, green_pass=False)
+        env = child_env(store.env | prefect_env | {"HEALTHPASS_RATE_LIMIT_EXEMPT": "127.0.0.1,::1"})
+        server_env = child_env(prefect_env | {"PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url(prefect_db)})
+        engine = get_engine()
+        log("  intake: starting the Prefect server (PostgreSQL) and the API")
+        t_start = time.perf_counter()
+        with Server([PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(pport)], env=server_env, health="/api/health", log=tmp / "prefect.log", port=pport, start_seconds=240) as prefect, Server(uvicorn_argv("api.main:app", aport), env=env, health="/healthz", log=tmp / "api.log", port=aport) as api:
+            out["prefect_start_s"] = time.perf_counter() - t_start
+            def measure(d: DispatcherProc, c: int, label: str) -> dict:
+                post_batch(aport, 8)
+                d.ask("drain 8")  # warm-up: imports, first client, deployment lookups
+                runs = []
+                for _ in range(repeats):
+                    ids = post_batch(aport, n)
+                    pg_pids0 = pg_backend_pids(prefect_db_name)
+                    srv0, pg0 = tree_cpu_seconds(prefect.pid), pids_cpu_seconds(pg_pids0)
+                    r = d.ask(f"drain {n}")
+                    srv = tree_cpu_seconds(prefect.pid) - srv0
+                    pg = pids_cpu_seconds(pg_backend_pids(prefect_db_name)) - pg0
+                    st = statuses(engine, ids)
+                    runs.append({
+                        "per_s": n / r["elapsed"],
+                        "elapsed": r["elapsed"],
+                        "client_cpu_ms": r["cpu_s"] * 1000 / n,
+                        "server_cpu_ms": srv * 1000 / n,
+                        "pg_cpu_ms": pg * 1000 / n,
+                        "requests_per_app": sum(r["requests"].values()) / n,
+                        "events_per_app": sum(r["events"].values()) / n,
+                        "requests": r["requests"],
+                        "events": r["events"],
+                        "failed": r["failed"][:3],
+                        "awaiting_audit": st.get("awaiting_audit", 0),
+                        "statuses": st,
+                        "loadavg": os.getloadavg()[0],
+                    })
+                    log(f"  intake {label} c={c}: {runs[-1]['per_s']:.1f} applications/s, {runs[-1]['requests_per_app']:.1f} requests/app, {st}")
+                keys = ("per_s", "client_cpu_ms", "server_cpu_ms", "pg_cpu_ms", "requests_per_app", "events_per_app", "elapsed")
+                return {k: median([r[k] for r in runs]) for k in keys} | {"runs": runs, "all_reached_queue": all(r["awaiting_audit"] == n for r in runs)}
+
+            for c in concurrencies:
+                d = DispatcherProc(c, env, tmp / f"dispatcher-{c}.log")
+                try:
+                    out["intake"][c] = measure(d, c, "as shipped")
+                    if profile and c == concurrencies[len(concurrencies) // 2] and spy.py_spy():
+                        out["profile"] = _profile(d, prefect.pid, aport, n, seconds=max(4.0, out["intake"][c]["elapsed"] * 0.8), tmp=tmp)
+                finally:
+                    d.close()
+            if what_if:
+                # What-if: one Prefect client for the dispatcher's lifetime (see bench/_dispatcher_proc.py).
+                c = max(out["intake"], key=lambda k: out["intake"][k]["per_s"])
+                d = DispatcherProc(c, env, tmp / "dispatcher-shared.log", shared_client=True)
+                try:
+                    out["shared_client"] = measure(d, c, "shared client") | {"concurrency": c}
+                finally:
+                    d.close()
+            # 6: POST latency while the dispatcher works, and with it stopped.
+            out["post"] = _post_latency(aport, env, tmp, rate=post_rate, seconds=post_seconds, repeats=repeats, log=log)
+            log("  intake: baseline (the same steps without Prefect)")
+            out["baseline"] = [baseline(engine, aport, n) for _ in range(repeats)]
+            out["baseline_per_s"] = median([b["per_s"] for b in out["baseline"]])
+            out["baseline_cpu_ms"] = median([b["cpu_ms_per_app"] for b in out["baseline"]])
+        reset_engine()
+    return out
+
+
+def _profile(d: DispatcherProc, server_pid: int, port: int, n: int, *, seconds: float, tmp: Path) -> dict:
+    """One more drain with py-spy on the dispatcher and the Prefect server."""
+    post_batch(port, n)
+    client_file, server_file = tmp / "spy-dispatcher.txt", tmp / "spy-server.txt"
+    a = spy.record(d.pid, seconds, client_file, rate=100)
+    b = spy.record(server_pid, seconds, server_file, rate=100, subprocesses=True)
+    r = d.ask(f"drain {n}")
+    for p in (a, b):
+        if p:
+            try:
+                p.wait(seconds + 30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    inclusive_client = ("create_default_context", "load_verify_locations", "get_client", "PrefectClient.__aenter__", "hydrate", "pendulum", "prefect/settings", "prefect/context", "prefect/flow_engine", "prefect/task_engine", "prefect/client/orchestration", "prefect/events", "prefect/logging", "httpx", "httpcore", "sqlalchemy", "psycopg", "pydantic", "cases/services", "flows/dispatcher", "websockets", "json")
+    inclusive_server = ("prefect/server/api", "prefect/server/orchestration", "prefect/server/models", "prefect/server/events", "prefect/server/services", "sqlalchemy", "asyncpg", "pydantic", "starlette", "fastapi", "uvicorn", "json")
+    return {
+        "seconds": seconds,
+        "run": {"per_s": n / r["elapsed"], "requests": r["requests"], "events": r["events"]},
+        "dispatcher": spy.summarize(client_file, inclusive=inclusive_client),
+        "server": spy.summarize(server_file, inclusive=inclusive_server),
+    }
+
+
+def _post_latency(port: int, env: dict, tmp: Path, *, rate: float, seconds: float, repeats: int, log) -> dict:
+    def load() -> dict:
+        bodies = _bodies(int(rate * (seconds + 1)) + 5, arrival_share=0.3)
+        raws = [loadgen.build("POST", "/api/v1/applications", port=port, body=b) for b in bodies]
+        r = loadgen.open_loop(port, raws, rate=rate, duration=seconds, connections=16, warmup=1.0)
+        return {"p50_ms": r.pct(50), "p99_ms": r.pct(99), "max_ms": r.pct(100), "achieved": r.rps, "non201": r.requests - r.statuses.get(201, 0), "errors": r.errors, "loadavg": os.getloadavg()[0]}
+
+    d = DispatcherProc(8, env, tmp / "dispatcher-post.log")
+    try:
+        d.ask("forever")
+        time.sleep(1.0)
+        busy = [load() for _ in range(repeats)]
+    finally:
+        d.proc.terminate()  # mid-batch on purpose: its runs are not waited for
+        try:
+            d.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+        d.log.close()
+    time.sleep(1.0)
+    idle = [load() for _ in range(repeats)]
+    res = {
+        "busy": {k: median([r[k] for r in busy]) for k in ("p50_ms", "p99_ms", "max_ms", "achieved")} | {"runs": busy},
+        "idle": {k: median([r[k] for r in idle]) for k in ("p50_ms", "p99_ms", "max_ms", "achieved")} | {"runs": idle},
+        "rate": rate,
+        "seconds": seconds,
+    }
+    log(f"  post: while flows run p50 {res['busy']['p50_ms']:.1f} ms p99 {res['busy']['p99_ms']:.1f} ms; dispatcher stopped p99 {res['idle']['p99_ms']:.1f} ms")
+    return res
