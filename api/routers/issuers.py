@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
-from cases.models import ContactAttempt, IssuerSignIn, Role, User
+from cases.models import ComparisonRecord, ContactAttempt, IssuerSignIn, Role, User
 from cases.services import audit, sla_service
 
 router = APIRouter(prefix="/api/v1", tags=["issuers"])
@@ -33,7 +33,7 @@ DECISION_EXAMPLES = {
 }
 
 
-def task_view(task, app, now: datetime, cal, contacts: int) -> dict[str, Any]:
+def task_view(task, app, now: datetime, cal, contacts: int, hits: list | None = None) -> dict[str, Any]:
     left = None
     colour = "grey"
     if app.sla_due_at is not None:
@@ -54,7 +54,7 @@ def task_view(task, app, now: datetime, cal, contacts: int) -> dict[str, Any]:
         "due_at": app.sla_due_at,
         "time_left_seconds": left,
         "sla_colour": colour,
-        "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list},
+        "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list, "hits": hits or []},
         "missing_items": task.missing_items,
         "contact_attempts": contacts,
     }
@@ -74,7 +74,8 @@ def my_queue(
     out = []
     for task, app in rows:
         contacts = len(session.exec(select(ContactAttempt.id).where(ContactAttempt.audit_task_id == task.id)).all())
-        view = task_view(task, app, now, cal, contacts)
+        record = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
+        view = task_view(task, app, now, cal, contacts, record.hits if record else [])
         if max_seconds_left is not None and (view["time_left_seconds"] is None or view["time_left_seconds"] > max_seconds_left):
             continue
         out.append(view)
@@ -100,6 +101,26 @@ def decide(
     task = audit.decide(session=session, task_id=task_id, user=user, action=body.action, at=now, settings=settings, reason_code=body.reason_code, explanation=body.explanation, missing_items=body.missing_items, contact_method=body.contact_method)
     session.commit()
     return {"task_id": task.id, "status": task.status, "decision": task.decision}
+
+
+class ReassignIn(BaseModel):
+    to_username: str | None = Field(default=None, max_length=64, description="another issuer of the same community or unit; empty = release to the queue")
+
+    model_config = {"json_schema_extra": {"examples": [{"to_username": "heping-issuer2"}, {"to_username": None}]}}
+
+
+@router.post("/audit-tasks/{task_id}/reassign", summary="Release or hand over a task; the SLA clock keeps running unchanged")
+def reassign(task_id: str, body: ReassignIn, user: Annotated[User, require(Role.issuer, Role.supervisor)], session: SessionDep, now: NowDep) -> dict[str, Any]:
+    from cases.errors import Invalid
+
+    target = None
+    if body.to_username:
+        target = session.exec(select(User).where(User.username == body.to_username)).first()
+        if target is None:
+            raise Invalid(f"no user {body.to_username}", field="to_username")
+    task = audit.reassign(session=session, task_id=task_id, by=user, at=now, to_user=target)
+    session.commit()
+    return {"task_id": task.id, "status": task.status, "claimed_by": task.claimed_by}
 
 
 @router.post("/issuers/sign-in", summary="Daily sign-in of an issuer (R18)")

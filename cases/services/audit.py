@@ -211,3 +211,24 @@ def queue(*, session: Session, user: User, statuses: list[str] | None = None) ->
         query = query.where(AuditTask.status.in_([AuditStatus.open, AuditStatus.claimed, AuditStatus.waiting_applicant]))
     rows = list(session.exec(query))
     return sorted(rows, key=lambda r: (r[1].sla_due_at is None, r[1].sla_due_at or r[1].submitted_at))
+
+
+def reassign(*, session: Session, task_id: str, by: User, at: datetime, to_user: User | None) -> AuditTask:
+    """Release a claim or hand the task to another issuer of the same holder. The SLA clock is
+    the case's, not the issuer's: reassignment never restarts or extends it."""
+    task = _task(session, task_id)
+    if task.status not in (AuditStatus.open, AuditStatus.claimed):
+        raise Conflict(f"task is {task.status.value}; it cannot be reassigned")
+    # Supervisors whose area covers the holder (community head, county, city) may reassign.
+    is_head = by.role == Role.supervisor and by.region_code in (task.holder_code, task.holder_code[:6], task.holder_code[:4] + "00", "370000")
+    if not (is_head or task.claimed_by == by.id):
+        raise Forbidden("only the issuer holding the task or the community head may reassign it")
+    if to_user is not None and not can_work(to_user, task):
+        raise Invalid("the new issuer must belong to the same community or unit", field="to_username")
+    before = task.claimed_by
+    task.claimed_by = to_user.id if to_user else None
+    task.claimed_at = at if to_user else None
+    task.status = AuditStatus.claimed if to_user else AuditStatus.open
+    session.add(task)
+    record_event(session, application_id=task.application_id, actor=by.id, action="reassigned", at=at, before=before, after=task.claimed_by, data={"clock": "unchanged"})
+    return task

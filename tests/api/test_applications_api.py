@@ -147,3 +147,27 @@ def test_r21_approving_a_red_list_case_needs_reasons_and_is_audited(api, seeded,
     assert ok.status_code == 200
     with seeded.session() as s:
         assert s.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.kind == "red_list_override")).one()
+
+
+def test_r11_reassignment_keeps_the_clock(api, seeded, task_id):
+    """Reassigning hands the task over; due time and elapsed time are the case's, unchanged."""
+    with seeded.session() as s:
+        from cases.models import AuditTask
+        from cases.seed import create_user
+        from cases.models import Role
+
+        create_user(s, username="qingdao-issuer2", password="demo-pass-2026", role=Role.issuer, at=s.get(AuditTask, task_id).created_at, region="370202001001")
+        s.commit()
+        case_id = s.get(AuditTask, task_id).application_id
+    issuer = login(api, "qingdao-issuer")
+    due = api.get(f"/api/v1/applications/{case_id}", headers=issuer).json()["sla"]["due_at"]
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/claim", headers=issuer).status_code == 200
+    other = login(api, "heping-issuer")
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/reassign", json={"to_username": "qingdao-issuer2"}, headers=other).status_code == 403
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/reassign", json={"to_username": "heping-issuer"}, headers=issuer).status_code == 422
+    r = api.post(f"/api/v1/audit-tasks/{task_id}/reassign", json={"to_username": "qingdao-issuer2"}, headers=issuer)
+    assert r.status_code == 200 and r.json()["status"] == "claimed"
+    view = api.get(f"/api/v1/applications/{case_id}", headers=issuer).json()
+    assert view["sla"]["due_at"] == due and "reassigned" in [e["action"] for e in view["timeline"]]
+    queue = api.get("/api/v1/audit-tasks", headers=login(api, "qingdao-issuer2")).json()
+    assert queue[0]["claimed_by"] is not None and "hits" in queue[0]["comparison"]

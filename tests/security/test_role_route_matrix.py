@@ -26,6 +26,7 @@ MATRIX = {
     ("GET", "/api/v1/audit-tasks"): {"issuer", "issuer_other"},  # each sees their own queue
     ("POST", "/api/v1/audit-tasks/{task_id}/claim"): {"issuer"},
     ("POST", "/api/v1/audit-tasks/{task_id}/decision"): {"issuer"},
+    ("POST", "/api/v1/audit-tasks/{task_id}/reassign"): {"issuer", "supervisor"},
     ("POST", "/api/v1/issuers/sign-in"): {"issuer", "issuer_other"},
     ("GET", "/api/v1/roster/gaps"): {"supervisor", "supervisor_other", "auditor"},
     ("GET", "/.well-known/jwks.json"): EVERYONE,
@@ -51,7 +52,7 @@ MATRIX = {
     ("POST", "/api/v1/units/refusals"): {"unit"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
-SOFT_404 = {("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read")}
+SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read")}
 
 
 @pytest.fixture
@@ -88,6 +89,8 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["data"] = {"username": "checkpoint", "password": DEMO_PASSWORD}
     elif path == "/api/v1/applications":
         kw["json"] = {**example("standard", today), "id_number": "370102198001010016" if role != "anonymous" else "370102198001010032", "phone": "13800000001"}
+    elif path.endswith("/reassign"):
+        kw["json"] = {"to_username": None}
     elif path.endswith("/decision"):
         kw["json"] = {"action": "verify_contact", "contact_method": "phone", "explanation": "Called the applicant."}
     elif path == "/api/v1/checkpoint/verify":
