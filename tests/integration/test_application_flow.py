@@ -79,3 +79,36 @@ def test_r14_case_accepted_while_prefect_down_is_driven_later(api, prefect_serve
         app = s.get(Application, case_id)
         assert app.status == "awaiting_audit" and app.flow_state == "Suspended"
         assert not s.exec(select(FlowDispatch).where(FlowDispatch.application_id == case_id)).one().pending
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_r15_csv_import_then_declaration_hits_show_on_the_case_and_the_flow_run(api, dispatcher, clock, seeded, tmp_path):
+    """CSV import -> declaration -> comparison hits visible on the case and on its flow run."""
+    from datetime import timedelta
+
+    from typer.testing import CliRunner
+
+    from cases.cli import app as cli
+
+    feed = tmp_path / "roaming.csv"
+    today = clock.now().date()
+    feed.write_text(f"phone,city,from,to,hours\n13905320002,4401,{today - timedelta(days=4)},{today - timedelta(days=3)},20\n")
+    imported = CliRunner().invoke(cli, ["data", "import", "roaming", str(feed)])
+    assert imported.exit_code == 0 and "1 imported" in imported.output, imported.output
+    case = api.post("/api/v1/applications", json=example("standard", today)).json()
+    assert dispatcher.drain() == 1
+    view = api.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()
+    assert view["comparison"]["outcome"] == "mismatch"  # Guangzhou (4401) roamed but not declared
+    hits = view["comparison"]["hits"]
+    assert any(h["source"] == "roaming" and "4401" in h["explanation"] for h in hits), hits
+
+    async def artifacts(run_id: str):
+        from uuid import UUID
+
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))
+
+    found = dispatcher.run(artifacts(view["flow_run"]["id"]))
+    assert found and "roaming" in str(found[0].data) and "mismatch" in str(found[0].data)
