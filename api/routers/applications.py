@@ -174,3 +174,20 @@ def supplement(
     supply(session=session, application=app, items=body.items, at=now, settings=settings)
     session.commit()
     return {"id": app.id, "status": app.status, "due_at": app.sla_due_at}
+
+
+@router.put("/{case_id}/declaration", summary="Amend the declaration: a new signed version; earlier versions are kept (R15)")
+async def amend(
+    case_id: str,
+    request: Request,
+    payload: Annotated[ApplicationCreate, Body()],
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    x_access_token: Annotated[str | None, Header()] = None,
+    access_token: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    app = load_case_for_reader(session, case_id, user=None, token=x_access_token or access_token, settings=settings)
+    declaration = service.amend_declaration(session=session, application=app, payload=payload, content=await request.json(), settings=settings, at=now)
+    session.commit()
+    return {"id": app.id, "declaration_version": declaration.version, "content_hash": declaration.content_hash}

@@ -20,6 +20,7 @@ from cases.models import (
     Applicant,
     Application,
     CaseKind,
+    CaseStatus,
     Declaration,
     Notification,
     Region,
@@ -201,3 +202,27 @@ def latest_declaration(session: Session, application_id: str) -> Declaration:
     return session.exec(
         select(Declaration).where(Declaration.application_id == application_id).order_by(Declaration.version.desc())
     ).first()
+
+
+def amend_declaration(*, session: Session, application: Application, payload, content: dict, settings: Settings, at: datetime) -> Declaration:
+    """A later edit is a new version of the statement; earlier versions are never overwritten (R15).
+    The person and the case's community stay the same: another person needs another application."""
+    from cases.errors import Conflict
+
+    if application.status not in (
+        CaseStatus.submitted, CaseStatus.declared, CaseStatus.compared, CaseStatus.observing,
+        CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant,
+    ):
+        raise Conflict(f"the case is {application.status.value}; its declaration can no longer change")
+    applicant = session.get(Applicant, application.applicant_id)
+    if validation.hash_id_number(payload.id_number, key=settings.secret("idhash")) != applicant.id_hash or payload.id_type.value != applicant.id_type:
+        raise Invalid("a declaration can be amended only by the same person (same ID)", field="id_number")
+    if payload.community_code != application.community_code:
+        raise Invalid("the community cannot change on an open case; apply again where you live", field="community_code")
+    previous = latest_declaration(session, application.id)
+    content_hash = canonical_hash(content)
+    signature = hmac.new(settings.secret("statement"), f"{content_hash}|{at.isoformat()}".encode(), hashlib.sha256).hexdigest()
+    declaration = Declaration(application_id=application.id, version=previous.version + 1, channel=previous.channel, content=content, content_hash=content_hash, signature=signature, declared_at=at)
+    session.add(declaration)
+    record_event(session, application_id=application.id, actor="applicant", action="declaration_amended", at=at, data={"version": declaration.version, "declaration_hash": content_hash, "previous_hash": previous.content_hash})
+    return declaration

@@ -45,6 +45,7 @@ MATRIX = {
     ("GET", "/api/v1/directory"): EVERYONE,
     ("POST", "/api/v1/applications/{case_id}/reports"): {"applicant"},
     ("POST", "/api/v1/applications/{case_id}/supplement"): {"applicant"},
+    ("PUT", "/api/v1/applications/{case_id}/declaration"): {"applicant"},
     ("GET", "/api/v1/applications/{case_id}/observation"): {"applicant"} | STAFF_READERS,
     ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"): {"issuer"},
     ("POST", "/api/v1/units/applications"): {"unit"},
@@ -97,6 +98,8 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {"card_number": "SD-0000-0000-0000-0", "temperature": 36.5}
     elif path.endswith("/revoke"):
         kw["json"] = {"reason": "matrix test revocation"}
+    elif path.endswith("/declaration"):
+        kw["json"] = {**example("arrival", today), "community_code": "370202001001", "unit_code": None, "address": "amended address 1"}
     elif path.endswith("/supplement"):
         kw["json"] = {"items": {"arrival ticket": "G1234"}}
     elif path.endswith("/reports"):

@@ -144,3 +144,18 @@ def test_r18_two_issuers_claim_one_wins(seeded, clock):
         # The winner may "claim" again idempotently; every other attempt lost.
         assert set(winners) == {task.claimed_by}
         assert outcomes.count("Conflict") == 8 - len(winners)
+
+
+def test_r15_amended_declaration_is_a_new_version_never_an_overwrite(api, seeded, clock):
+    body = example("standard", clock.now().date())
+    case = api.post("/api/v1/applications", json=body).json()
+    amended = {**body, "address": "山东省青岛市市南区和平社区9号（演示）"}
+    r = api.put(f"/api/v1/applications/{case['id']}/declaration", json=amended, headers={"X-Access-Token": case["access_token"]})
+    assert r.status_code == 200 and r.json()["declaration_version"] == 2
+    other_person = {**body, "id_number": "370102199003070024"}
+    assert api.put(f"/api/v1/applications/{case['id']}/declaration", json=other_person, headers={"X-Access-Token": case["access_token"]}).status_code == 422
+    with seeded.session() as s:
+        versions = s.exec(select(Declaration).where(Declaration.application_id == case["id"]).order_by(Declaration.version)).all()
+        assert [v.version for v in versions] == [1, 2]
+        assert versions[0].content["address"] == body["address"] and versions[1].content["address"] == amended["address"]
+        assert versions[0].content_hash != versions[1].content_hash
