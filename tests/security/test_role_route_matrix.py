@@ -51,6 +51,8 @@ MATRIX = {
     ("POST", "/api/v1/units/applications"): {"unit"},
     ("POST", "/api/v1/units/applications.csv"): {"unit"},
     ("POST", "/api/v1/units/refusals"): {"unit"},
+    ("POST", "/api/v1/users"): {"supervisor", "admin"},
+    ("GET", "/api/v1/users"): {"supervisor", "supervisor_other", "admin"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
 SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read")}
@@ -110,6 +112,8 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = []
     elif path == "/api/v1/units/applications.csv":
         kw["files"] = {"file": ("employees.csv", b"kind,name\n", "text/csv")}
+    elif path == "/api/v1/users":
+        kw["json"] = {"username": f"new-{role}", "password": "a-long-passphrase", "role": "issuer", "community": "370202001001"}
     elif path == "/api/v1/units/refusals":
         kw["json"] = {"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}
     return {"method": method, "url": url, **kw}
