@@ -296,6 +296,50 @@ def pass_revoke(pass_id: str, reason: str = typer.Option(..., help="why (kept in
     typer.echo(f"revoked {pass_id}")
 
 
+LEGACY_MAPPING_COLUMNS = ("line", "status", "legacy_number", "card_name", "colour", "masked_name", "region", "issued_at", "valid_until", "expired", "revoked", "pass_id", "card_number")
+
+
+@pass_app.command("import-legacy")
+def pass_import_legacy(
+    file: str = typer.Argument(..., help="CSV: card_name,name,id_type,id_number,colour,issued_at,region[,legacy_number]"),
+    out: Optional[str] = typer.Option(None, "--out", help="write a CSV mapping each row to its new card number and pass id (for reprinting)"),
+) -> None:
+    """Import cards issued under the old name; they verify under the new name (R1). Re-running is harmless."""
+    import csv
+    from pathlib import Path
+
+    from cases.services.legacy import import_legacy_cards
+
+    try:
+        text = Path(file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
+    out_path = Path(out) if out else None
+    if out_path is not None and (out_path.is_dir() or not out_path.parent.is_dir()):
+        fail(f"--out {out}: not a file in an existing directory")
+    try:
+        with _session() as session:
+            report = import_legacy_cards(session=session, text=text, at=now(), settings=get_settings())
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"legacy cards: {report.imported} imported, {report.already_present} already present, {len(report.rejected)} rejected ({report.expired} expired)")
+    for card in report.cards:
+        if card.expired:
+            typer.echo(f"  line {card.line}: expired on {card.valid_until.astimezone(SHANGHAI).isoformat()} ({card.card_number})")
+    for row in report.rejected:
+        typer.echo(f"  line {row['line']}: {row['reason']}")
+    if out_path is not None:
+        try:
+            with out_path.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(LEGACY_MAPPING_COLUMNS)
+                for c in report.cards:
+                    writer.writerow([c.line, c.status, c.legacy_number, c.card_name, c.colour, c.masked_name, c.region, c.issued_at.astimezone(SHANGHAI).isoformat(), c.valid_until.astimezone(SHANGHAI).isoformat(), "yes" if c.expired else "no", "yes" if c.revoked else "no", c.pass_id, c.card_number])
+        except OSError as exc:
+            fail(f"the cards are imported, but {out} could not be written ({exc}); run the import again with --out to get the mapping")
+        typer.echo(f"mapping of {len(report.cards)} card(s) written to {out}")
+
+
 @data_app.command("import")
 def data_import(source: str = typer.Argument(..., help="risk_areas | close_contacts | confirmed_cases | roaming | border_entries"), file: str = typer.Argument(..., help="CSV file")) -> None:
     """Load a registry feed; raw ID numbers and phones are stored only as keyed hashes."""
