@@ -396,6 +396,31 @@ def retention_run(days: Optional[int] = typer.Option(None, help="closed for long
     typer.echo(f"personal data purged from {n} closed case(s)")
 
 
+@app.command()
+def simulate(
+    applications: int = typer.Option(100, min=0, help="how many applications to submit"),
+    rate: float = typer.Option(2.0, min=0.01, help="applications per second"),
+    issuers_late_share: float = typer.Option(0.0, min=0.0, max=1.0, help="share of audits left undecided (they breach their SLA)"),
+    base_url: str = typer.Option("", help="the running system (default http://HEALTHPASS_HOST:HEALTHPASS_PORT)"),
+    seed: int = typer.Option(1, help="random seed: the same run every time"),
+) -> None:
+    """Drive a running system through its public API like a province (arrivals, standard
+    applications across cities, issuers on time or late, daily reports, checkpoint scans)."""
+    import httpx
+
+    from cases.simulate import simulate as run
+
+    settings = get_settings()
+    url = base_url or f"http://{settings.host}:{settings.port}"
+    try:
+        summary = run(base_url=url, applications=applications, rate=rate, issuers_late_share=issuers_late_share, seed=seed, progress=True)
+    except ValueError as exc:
+        fail(str(exc))
+    except (OSError, httpx.HTTPError) as exc:
+        fail(f"cannot reach {url}: {exc} (is `make run` running?)")
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+
+
 # ------------------------------------------------------------------- serve ---
 
 def _die_with_parent() -> None:
