@@ -74,14 +74,18 @@ def _say(payload: dict) -> None:
 
 async def main(concurrency: int, shared_client: bool = False) -> None:
     """``shared_client``: the what-if of one Prefect client for the dispatcher's lifetime —
-    everything runs inside one ``AsyncClientContext``, which ``get_client()`` in
-    ``Dispatcher.drive`` and the flow engine's ``AsyncClientContext.get_or_create()`` reuse."""
+    everything runs inside one ``AsyncClientContext`` (and one ``SyncClientContext``), which
+    ``get_client()`` in ``Dispatcher.drive``, the flow engine's ``get_or_create()`` and
+    ``prefect.results``' ``get_client(sync_client=True)`` reuse instead of building a client
+    (and a TLS context from the certifi bundle) each time."""
     _count_requests()
     if shared_client:
-        from prefect.context import AsyncClientContext
+        from prefect.context import AsyncClientContext, SyncClientContext
 
-        async with AsyncClientContext.get_or_create():
-            await _main(concurrency)
+        # The sync one serves prefect.results' server-default-storage lookup (a sync client per call).
+        with SyncClientContext.get_or_create():
+            async with AsyncClientContext.get_or_create():
+                await _main(concurrency)
     else:
         await _main(concurrency)
 

@@ -235,6 +235,8 @@ def run(*, concurrencies=(4, 8, 16), n: int = 16, repeats: int = 3, post_rate: f
                 d = DispatcherProc(c, env, tmp / "dispatcher-shared.log", shared_client=True)
                 try:
                     out["shared_client"] = measure(d, c, "shared client") | {"concurrency": c}
+                    if profile and spy.py_spy():
+                        out["profile_shared"] = _profile(d, prefect.pid, aport, n, seconds=max(4.0, out["shared_client"]["elapsed"] * 0.8), tmp=tmp)
                 finally:
                     d.close()
             # 6: POST latency while the dispatcher works, and with it stopped.

@@ -202,8 +202,9 @@ def _limits(doc: dict) -> list[str]:
             f"**{best['requests_per_app']:.1f} HTTP requests** to the Prefect API and **{best['events_per_app']:.1f} events** on its websocket, "
             f"**{cpu_total:.0f} CPU-ms** in all ({best['client_cpu_ms']:.0f} dispatcher, {best['server_cpu_ms']:.0f} Prefect server, "
             f"{best['pg_cpu_ms']:.0f} Prefect's PostgreSQL backends) against {i['baseline_cpu_ms']:.0f} CPU-ms for the same steps without Prefect. "
-            f"At {best['per_s']:.2f} applications/s that is {cpu_total * best['per_s'] / 10:.0f} % of the 2 cores: the path is CPU-bound, "
-            f"and 2 cores / {cpu_total:.0f} ms caps it near {2000 / cpu_total:.1f}/s even on an idle machine.",
+            f"At {best['per_s']:.2f} applications/s that is {cpu_total * best['per_s'] / 20:.0f} % of the 2 cores for this path alone (the "
+            f"other sessions' load, in the notes, takes more); 2 cores / {cpu_total:.0f} ms caps it near {2000 / cpu_total:.1f}/s even on an "
+            "idle machine, and more dispatcher concurrency does not help (see the row).",
             "",
             "| HTTP request (per run of " + str(n) + ") | count | per application |",
             "|---|---|---|",
@@ -246,7 +247,8 @@ def _limits(doc: dict) -> list[str]:
         if sc and shipped:
             md += [
                 f"Measured what-if, same run (`bench/_dispatcher_proc.py --shared-client`: the dispatcher runs inside one "
-                f"`prefect.context.AsyncClientContext`, which `get_client()` in `Dispatcher.drive` and the flow engine reuse), "
+                f"`prefect.context.SyncClientContext` and one `AsyncClientContext`, which `get_client()` in `Dispatcher.drive`, the flow "
+                f"engine and `prefect.results` reuse), "
                 f"concurrency {sc['concurrency']}:",
                 "",
                 "| dispatcher | applications/s | HTTP requests / app | dispatcher CPU-ms / app | Prefect server CPU-ms / app |",
@@ -255,6 +257,14 @@ def _limits(doc: dict) -> list[str]:
                 f"| one shared client | {sc['per_s']:.2f} | {sc['requests_per_app']:.1f} | {sc['client_cpu_ms']:.0f} | {sc['server_cpu_ms']:.0f} |",
                 "",
             ]
+            ps = (i.get("profile_shared") or {}).get("dispatcher", {})
+            if ps.get("samples"):
+                md += [
+                    f"py-spy of the dispatcher with the shared client ({ps['samples']} samples): `create_default_context` "
+                    f"{(ps.get('inclusive') or {}).get('create_default_context', 0):.0f} % (was {ssl_share or 0:.0f} %); top self frames: "
+                    + "; ".join(f"`{k}` {v} %" for k, v in ps["top_self"][:6]),
+                    "",
+                ]
         md += [
             "What limits it, and what to change:",
             "",
@@ -262,9 +272,11 @@ def _limits(doc: dict) -> list[str]:
             "case and `run_flow` opens another; each new client asks the server `GET /csrf-token` and `GET /admin/storage` (counted above: "
             f"{reqs.get('GET /csrf-token', 0) / n:.1f} and {reqs.get('GET /admin/storage', 0) / n:.1f} per application) and builds a new httpx "
             "client with its own TLS context. Suggested change: one `PrefectClient` for the dispatcher's lifetime (open it in `setup()`, pass it "
-            "to `drive()`) — the smallest form is to run `run_forever()`/`drain_once()` inside `async with AsyncClientContext.get_or_create():` "
-            "(`from prefect.context import AsyncClientContext`), as measured above — and set `PREFECT_CLIENT_CSRF_SUPPORT_ENABLED=false` in the "
-            "dispatcher's environment when the server is local.",
+            "to `drive()`) — the smallest form is to run `run_forever()`/`drain_once()` inside `with SyncClientContext.get_or_create():` + "
+            "`async with AsyncClientContext.get_or_create():` (`from prefect.context import ...`), as measured above: `get_client()` in "
+            "`drive()`, the flow engine and `prefect.results` (which reads `GET /admin/storage` with a fresh *sync* client per flow/task run) "
+            "then reuse one client each instead of building a new httpx client and a TLS context from the certifi bundle "
+            "(`PrefectClient.__init__` does `ssl.create_default_context(cafile=certifi.where())` even for an `http://` URL).",
             "2. `drive()` reads the run back after creating it (`read_flow_run`, and again before `_execute`): the `GET /flow_runs/{id}` count "
             "above. The run returned by `create_flow_run_from_deployment` can be executed directly when its state is Scheduled.",
             "3. Task runs: every task of the 3 emits Pending/Running/Completed events that the server's event services persist as task-run "
@@ -290,7 +302,8 @@ def _limits(doc: dict) -> list[str]:
             f"{fmt(idle.get('achieved'), 1)} req/s with it stopped; p99 {fmt(post['p99_ms'], 0)} ms vs {fmt(idle.get('p99_ms'), 0)} ms. "
             "When the achieved rate is below 50/s the queue grows for the whole run and the percentiles measure the queue, not one request. "
             "A POST does no Prefect call (the outbox row commits with the case); what it costs is store round trips: 11 SQL statements for a "
-            "standard application (3 region lookups, applicant lookup + insert, application, declaration, last-event lookup + event insert, "
+            "standard application (counted with a SQLAlchemy cursor hook while building this benchmark: "
+            "3 region lookups, applicant lookup + insert, application, declaration, last-event lookup + event insert, "
             "outbox lookup + insert), each flushed on its own; an arrival adds the pass signature and its event. On the 2 shared cores "
             "the dispatcher, the Prefect server and PostgreSQL take the CPU the API needs.",
             "",
@@ -348,8 +361,9 @@ def write(doc: dict, path: Path) -> None:
             "## SLA sweep: the plan",
             "",
             f"`EXPLAIN (ANALYZE, BUFFERS)` of the statement `sla_service.sweep` sends, with {w.get('plan_size', 0):,} open cases "
-            f"({w.get('plan_size', 0) * 5:,} timers): an index range scan on `ix_slatimer_pending_due (pending, due_at)`, "
-            "no sort, stopping at the batch limit — its cost follows the timers due, not the cases open.",
+            f"({w.get('plan_size', 0) * 5:,} timers): an index range scan on `ix_slatimer_pending_due (pending, due_at)` (the rows come "
+            "in due order; the incremental sort only breaks ties on `id`), each case reached by its primary key for the row lock, "
+            "stopping at the batch limit — its cost follows the timers due, not the cases open.",
             "",
             "```",
             w["plan"],
@@ -368,7 +382,7 @@ def write(doc: dict, path: Path) -> None:
         "```",
         "make bench                                   # everything (~12-15 min), writes BENCHMARKS.md + bench/results.json",
         ".venv/bin/python -m bench.run --only sweep   # one benchmark: sla, verify, http, sweep, intake, memory",
-        ".venv/bin/python -m bench.run --full         # adds the 1M-open-case sweep (~5 min of inserts)",
+        ".venv/bin/python -m bench.run --full         # adds the 1M-open-case sweep (~2-5 min of inserts)",
         ".venv/bin/python -m bench.run --quick        # tiny sizes, checks the machinery, writes no report",
         "```",
         "",

@@ -3,7 +3,7 @@
     python -m bench.run                    # all, ~12-15 min on 2 cores
     python -m bench.run --only sweep       # one (or several: --only http --only memory)
     python -m bench.run --quick            # tiny sizes: checks the machinery, figures meaningless
-    python -m bench.run --full             # also the 1M-open-case sweep (adds ~5 min)
+    python -m bench.run --full             # also the 1M-open-case sweep (adds ~2-5 min)
 
 Raw results go to bench/results.json; with --only the other benchmarks' last results are
 kept from there, so BENCHMARKS.md always has every row (each says when it was measured).

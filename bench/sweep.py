@@ -301,7 +301,7 @@ def run(*, sizes=(10_000, 100_000), big: int | None = 1_000_000, due: int = 1_00
                     rearm(engine, due_ids)
                 out["batched_claim_s"] = median(what_if)
                 out["batched_claim_runs"] = what_if
-                log(f"  sweep: what-if (batch claim, cases preloaded): {due} due {median(what_if):.3f} s")
+                log(f"  sweep: what-if (one claim UPDATE per batch): {due} due {median(what_if):.3f} s")
             # "none due": the sweep at a time before every pending timer.
             for _ in range(repeats):
                 t, f = timed_sweep(engine, settings, at - timedelta(days=1))
