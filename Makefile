@@ -33,7 +33,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+## Benchmarks -> BENCHMARKS.md (< 15 min). py-spy profiles the unmet targets; wrk (apt) is used when present.
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q py-spy
 	$(BIN)/python -m bench.run
 
 ## Forget the demo data (SQLite store, Prefect history, keys) and start again with `make run`.

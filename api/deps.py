@@ -22,12 +22,17 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
+    # async: a trivial dependency should not hop to the threadpool on every request
     return get_clock().now()
 
 
+async def settings_dep() -> Settings:
+    return get_settings()
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
 NowDep = Annotated[datetime, Depends(get_now)]
 TokenDep = Annotated[str | None, Depends(oauth2)]
 

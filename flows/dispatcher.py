@@ -25,6 +25,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
@@ -69,10 +70,14 @@ class Dispatcher:
         rows = await anyio.to_thread.run_sync(self._due_rows, 64)
         if not rows:
             return 0
-        async with anyio.create_task_group() as tg:
-            for row in rows:
-                self._busy.add(row.id)
-                tg.start_soon(self._drive_row, row)
+        # One Prefect client (sync and async) for the whole batch: a new client per run loads the
+        # TLS trust store every time, which was half of the dispatcher's CPU (BENCHMARKS.md).
+        with SyncClientContext.get_or_create():
+            async with AsyncClientContext.get_or_create():
+                async with anyio.create_task_group() as tg:
+                    for row in rows:
+                        self._busy.add(row.id)
+                        tg.start_soon(self._drive_row, row)
         return len(rows)
 
     async def _drive_row(self, row: FlowDispatch) -> None:
@@ -137,7 +142,8 @@ class Dispatcher:
                 await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
             elif state.is_final():  # failed, crashed, cancelled: run it again, tasks are idempotent
                 await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
-            flow_run = await client.read_flow_run(flow_run.id)
+            if not state.is_scheduled():  # its state changed above: the engine needs the new one
+                flow_run = await client.read_flow_run(flow_run.id)
         final = await self._execute(flow_run)
         await anyio.to_thread.run_sync(self._save_run, case_id, None, final)
         return final
@@ -174,7 +180,11 @@ class Dispatcher:
         return len(runs)
 
     async def run_forever(self, stop: anyio.Event | None = None) -> None:
-        stop = stop or anyio.Event()
+        with SyncClientContext.get_or_create():
+            async with AsyncClientContext.get_or_create():
+                await self._loop(stop or anyio.Event())
+
+    async def _loop(self, stop: anyio.Event) -> None:
         while True:
             try:
                 if not self.deployments:
