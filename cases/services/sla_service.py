@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 import sla
@@ -180,9 +181,14 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
                 update(SlaTimer)
                 .where(SlaTimer.id == timer.id, SlaTimer.pending == True)  # noqa: E712
                 .values(pending=False, fired_at=now)
+                # No scan of the session's identity map per timer (quadratic in the batch);
+                # the claimed object is updated by hand below.
+                .execution_options(synchronize_session=False)
             ).rowcount
             if claimed:
                 claimed_any = True
+                set_committed_value(timer, "pending", False)  # what the row now holds; no second UPDATE
+                set_committed_value(timer, "fired_at", now)
                 scheduled = _fire(session=session, timer=timer, now=now, cal=cal, settings=settings)
                 fired[timer.kind] = fired.get(timer.kind, 0) + 1
                 if scheduled is not None and scheduled <= now:
