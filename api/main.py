@@ -49,9 +49,30 @@ def _openapi_examples(app: FastAPI) -> None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         body = schema["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]
         body["examples"] = make_examples(now().astimezone(SHANGHAI).date())
+        _links(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()
+
+
+# OpenAPI links: what a client (and schemathesis' stateful run) can do with a new case.
+CASE_LINKS = {
+    "ReadCase": "read_api_v1_applications__case_id__get",
+    "ReadObservation": "read_observation_api_v1_applications__case_id__observation_get",
+    "ReportToday": "submit_report_api_v1_applications__case_id__reports_post",
+    "AmendDeclaration": "amend_api_v1_applications__case_id__declaration_put",
+}
+
+
+def _links(schema: dict) -> None:
+    responses = schema["paths"]["/api/v1/applications"]["post"]["responses"]
+    links = {
+        name: {"operationId": op, "parameters": {"path.case_id": "$response.body#/id", "query.access_token": "$response.body#/access_token"}}
+        for name, op in CASE_LINKS.items()
+    }
+    for code in ("200", "201"):
+        if code in responses:
+            responses[code]["links"] = links

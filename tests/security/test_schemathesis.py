@@ -41,3 +41,41 @@ def test_no_server_error_and_responses_match_the_schema(api, seeded, monkeypatch
             pass
     assert len(calls) > 50  # the run really exercised the API
     assert not failures, "\n".join(dict.fromkeys(failures))
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_stateful_sequences_through_the_links(api, seeded, monkeypatch):
+    """Schemathesis' stateful run follows the OpenAPI links (a new case -> read, observe, report,
+    amend): no 5xx and schema-conforming answers along whole sequences."""
+    import schemathesis
+    from hypothesis.stateful import run_state_machine_as_test
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    from api.main import create_app
+
+    monkeypatch.setattr(seeded.settings, "rate_limit_declarations", 0)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+    calls: list[str] = []
+
+    keep = {"region", "unit", "user", "registryrecord", "sourcestatus", "calendaroverride", "issuersignin"}
+
+    class Workflow(schema.as_state_machine()):
+        def setup(self):
+            # Every sequence starts from the same store, so replays draw the same data.
+            from sqlalchemy import text
+            from sqlmodel import SQLModel
+
+            with seeded.engine.begin() as conn:
+                conn.execute(text("DROP TRIGGER IF EXISTS caseevent_no_delete"))
+                for table in reversed(SQLModel.metadata.sorted_tables):
+                    if table.name not in keep:
+                        conn.execute(table.delete())
+                conn.execute(text("CREATE TRIGGER caseevent_no_delete BEFORE DELETE ON caseevent BEGIN SELECT RAISE(ABORT, 'caseevent is append-only (DELETE refused)'); END"))
+
+        def validate_response(self, response, case, additional_checks=(), **kwargs):
+            calls.append(f"{case.method} {case.path}")
+            case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
+
+    run_state_machine_as_test(Workflow, settings=settings(max_examples=15, stateful_step_count=4, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)))
+    assert any("{case_id}" in c for c in calls)  # sequences really followed the links
