@@ -1,0 +1,250 @@
+"""Applying: the declaration form, its parsing and validation messages, and submission."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, select
+from starlette.datastructures import FormData
+
+from cases.clock import SHANGHAI
+from cases.errors import DomainError
+from cases.models import Region, RegionLevel, Role, Unit
+from ui.pages.common import _number, redirect
+from ui.pages.session import FormDep, Page, PageDep
+from ui.pages.words import CHANNEL_WORDS, ID_TYPES, SYMPTOM_WORDS
+
+router = APIRouter(include_in_schema=False)
+
+
+FORM_TEXT_FIELDS = ("kind", "channel", "name", "id_type", "id_number", "phone", "nationality", "address", "community_code",
+                    "unit_code", "had_contact", "contact_details", "temperature", "arrival_date", "arrival_port", "form_id")
+MIN_ROWS = 4
+MAX_ROWS = 20
+
+
+def _communities(session: Session) -> list[dict[str, Any]]:
+    """Communities grouped by city and county, for the <select>."""
+    regions = {r.code: r for r in session.exec(select(Region))}
+    groups: dict[str, dict[str, Any]] = {}
+    for r in sorted(regions.values(), key=lambda r: r.code):
+        if r.level != RegionLevel.community:
+            continue
+        county = regions.get(r.parent_code)
+        city = regions.get(county.parent_code) if county else None
+        label = f"{city.name_zh if city else ''}{county.name_zh if county else ''} {city.name_en if city else ''} · {county.name_en if county else ''}"
+        groups.setdefault(label, {"label": label, "options": []})["options"].append({"code": r.code, "label": f"{r.name_zh} {r.name_en}"})
+    return list(groups.values())
+
+
+def _units(session: Session) -> list[Unit]:
+    return list(session.exec(select(Unit).order_by(Unit.code)))
+
+
+def _blank_values(p: Page, kind: str) -> dict[str, Any]:
+    channel = {Role.unit: "unit", Role.issuer: "counter"}.get(p.user.role, "wechat") if p.user else "wechat"
+    return {"kind": kind, "channel": channel, "id_type": "resident_id", "nationality": "CHN", "had_contact": "no",
+            "symptoms": [], "pledge": False, "needs_verification": False, "stays": [], "form_id": secrets.token_urlsafe(16)}
+
+
+def _example_values(kind: str, today) -> dict[str, Any]:
+    from cases.declaration_schema import make_examples
+
+    ex = make_examples(today)[kind]["value"]
+    return {
+        **{k: ex.get(k) or "" for k in ("kind", "channel", "name", "id_type", "id_number", "phone", "nationality", "address", "community_code", "unit_code", "arrival_date", "arrival_port")},
+        "had_contact": "yes" if ex["close_contact"]["had_contact"] else "no",
+        "contact_details": ex["close_contact"]["details"] or "",
+        "symptoms": list(ex["health"]["symptoms"]),
+        "temperature": str(ex["health"]["temperature"]),
+        "pledge": bool(ex.get("pledge_self_isolation")),
+        "needs_verification": False,
+        "stays": [{"place": s["place"], "from_date": s["from_date"], "to_date": s["to_date"]} for s in ex["residence_history"]],
+        "form_id": secrets.token_urlsafe(16),
+    }
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in FORM_TEXT_FIELDS}
+    values["symptoms"] = [str(s) for s in form.getlist("symptoms")]
+    values["pledge"] = form.get("pledge") == "yes"
+    values["needs_verification"] = form.get("needs_verification") == "yes"
+    stays = []
+    for i in range(MAX_ROWS):
+        row = {k: str(form.get(f"stay_{k}_{i}") or "").strip() for k in ("place", "from_date", "to_date")}
+        stays.append(row)
+    while stays and not any(stays[-1].values()):
+        stays.pop()
+    values["stays"] = stays
+    return values
+
+
+
+def _content(values: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """The declaration as JSON (kept as the signed statement, R15) and, per declared stay, its form row."""
+    rows = [i for i, s in enumerate(values["stays"]) if any(s.values())]
+    arrival = values["kind"] == "arrival"
+    content = {
+        "kind": values["kind"],
+        "channel": values["channel"],
+        "name": values["name"],
+        "id_type": values["id_type"],
+        "id_number": values["id_number"],
+        "phone": values["phone"],
+        "nationality": values["nationality"] or "CHN",
+        "address": values["address"],
+        "community_code": values["community_code"],
+        "unit_code": values["unit_code"] or None,
+        "residence_history": [{k: values["stays"][i][k] or None for k in ("place", "from_date", "to_date")} for i in rows],
+        "close_contact": {"had_contact": {"yes": True, "no": False}.get(values["had_contact"]), "details": values["contact_details"] or None},
+        "health": {"symptoms": values["symptoms"], "temperature": _number(values["temperature"])},
+        "pledge_self_isolation": True if values["pledge"] else (False if arrival else None),
+        "arrival_date": values["arrival_date"] or None,
+        "arrival_port": values["arrival_port"] or None,
+        "needs_verification": values["needs_verification"],
+    }
+    return content, rows
+
+
+# Model-level messages name no field: attach them by what they talk about.
+_MESSAGE_FIELDS = (("pledge", "pledge"), ("arrival_date", "arrival_date"), ("residence history", "stays"), ("needs_verification", "needs_verification"), ("nationality", "nationality"), ("had_contact", "contact_details"))
+_TOP_FIELDS = {"pledge_self_isolation": "pledge", "residence_history": "stays"}
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind in ("string_too_short", "missing") or (kind in ("float_type", "bool_type", "date_type", "string_type", "enum") and err.get("input") in (None, "")):
+        return "Required. 必填。"
+    if kind == "float_parsing":
+        return "Enter a number, e.g. 36.5. 请输入数字，如 36.5。"
+    if kind.startswith("date_"):
+        return "Enter a date as YYYY-MM-DD. 请输入日期（年-月-日）。"
+    if kind == "enum":
+        return "Choose one of the options. 请从选项中选择。"
+    if kind == "too_long":
+        return "Too many entries. 条目过多。"
+    return str(err.get("msg", "")).removeprefix("Value error, ")
+
+
+def _field_errors(exc: ValidationError, rows: list[int]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        message = _friendly(err)
+        key = "_form"
+        if loc and loc[0] == "residence_history" and len(loc) >= 2 and isinstance(loc[1], int) and loc[1] < len(rows):
+            key = f"stay_{rows[loc[1]]}"
+        elif loc and loc[0] == "health" and len(loc) >= 2:
+            key = str(loc[1])
+        elif loc and loc[0] == "close_contact":
+            key = "had_contact" if len(loc) >= 2 and loc[1] == "had_contact" else "contact_details"
+        elif loc:
+            key = _TOP_FIELDS.get(str(loc[0]), str(loc[0]))
+        else:
+            lowered = message.lower()
+            key = next((f for word, f in _MESSAGE_FIELDS if word.replace("_", " ") in lowered.replace("_", " ")), "_form")
+        errors[key] = f"{errors[key]} {message}" if key in errors and message not in errors[key] else message
+    return errors
+
+
+FIELD_LABELS = {
+    "kind": "Declaration type / 申报类型", "channel": "Channel / 申报渠道", "name": "Full name / 姓名", "id_type": "Document / 证件类型",
+    "id_number": "Document number / 证件号码", "phone": "Mobile phone / 手机号码", "nationality": "Nationality / 国籍",
+    "address": "Address / 住址", "community_code": "Community / 社区（村）", "unit_code": "Employer / 工作单位",
+    "stays": "Residence history / 居住史", "had_contact": "Close contact / 密切接触史", "contact_details": "Close-contact details / 接触说明",
+    "symptoms": "Symptoms / 症状", "temperature": "Body temperature / 体温", "arrival_date": "Date of arrival / 抵鲁日期",
+    "arrival_port": "Port of arrival / 入鲁口岸", "pledge": "Pledge / 承诺", "needs_verification": "Needs verification / 需核实",
+}
+
+
+def _arrival_gaps(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """The schema checks an arrival's pledge, date and stays only once every field is valid;
+    a form names them at the same time as the other errors, so one round trip fixes all."""
+    if values["kind"] != "arrival":
+        return []
+    gaps = []
+    if not values["pledge"]:
+        gaps.append(("pledge", "An arrival declaration requires the pledge to self-isolate (R6). 来鲁人员须承诺居家隔离。"))
+    if not values["arrival_date"]:
+        gaps.append(("arrival_date", "An arrival declaration requires the date of arrival (R6). 请填写抵鲁日期。"))
+    if not any(any(s.values()) for s in values["stays"]):
+        gaps.append(("stays", "An arrival declaration requires the residence history of the last 14 days (R6). 请填写近14天居住史。"))
+    return gaps
+
+
+def _error_label(key: str) -> str:
+    if key.startswith("stay_"):
+        n = int(key.removeprefix("stay_")) + 1
+        return f"Stay {n} / 居住史第{n}行"
+    return FIELD_LABELS.get(key, key)
+
+
+def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None) -> HTMLResponse:
+    from cases.declaration_schema import SYMPTOMS
+
+    asked = p.request.query_params.get("rows", "")
+    rows = min(MAX_ROWS, max(MIN_ROWS, len(values.get("stays", [])) + 1, int(asked) if asked.isdigit() else 0))
+    stays = list(values.get("stays", [])) + [{"place": "", "from_date": "", "to_date": ""}] * rows
+    labels = {key: _error_label(key) for key in (errors or {})}
+    return p.render(
+        "apply.html",
+        status=status,
+        v=values,
+        stays=stays[:rows],
+        errors=errors or {},
+        error_labels=labels,
+        notice=notice,
+        communities=_communities(p.session),
+        units=_units(p.session),
+        symptoms=[(s, SYMPTOM_WORDS.get(s, (s, s))) for s in SYMPTOMS],
+        channels=CHANNEL_WORDS,
+        id_types=ID_TYPES,
+        more_rows=min(MAX_ROWS, rows + 4),
+        demo=p.settings.demo,
+        today=p.now.astimezone(SHANGHAI).date().isoformat(),
+    )
+
+
+@router.get("/apply", response_class=HTMLResponse)
+def apply_form(p: PageDep, kind: str = "arrival", example: str | None = None) -> HTMLResponse:
+    kind = kind if kind in ("arrival", "standard") else "arrival"
+    if example in ("arrival", "standard"):
+        values = _example_values(example, p.now.astimezone(SHANGHAI).date())
+    else:
+        values = _blank_values(p, kind)
+    return _render_apply(p, values)
+
+
+@router.post("/apply", response_class=HTMLResponse)
+def apply_submit(p: PageDep, form: FormDep) -> Response:
+    from cases.declaration_schema import ApplicationCreate
+    from cases.services.applications import submit_application
+
+    p.check_csrf(form)
+    values = _form_values(form)
+    content, rows = _content(values)
+    try:
+        payload = ApplicationCreate.model_validate(content, context={"today": p.now})
+    except ValidationError as exc:
+        errors = _field_errors(exc, rows)
+        for key, message in _arrival_gaps(values):
+            errors.setdefault(key, message)
+        return _render_apply(p, values, errors, status=422)
+    submitted_by = p.user.id if p.user is not None and p.user.role in (Role.unit, Role.issuer) else "applicant"
+    key = f"ui:{values['form_id']}" if values["form_id"] else None
+    try:
+        result = submit_application(session=p.session, payload=payload, content=content, settings=p.settings, at=p.now, idempotency_key=key, submitted_by=submitted_by)
+        p.session.commit()
+    except DomainError as exc:
+        p.session.rollback()
+        field = {"community_code": "community_code", "unit_code": "unit_code"}.get(exc.field or "", "_form")
+        return _render_apply(p, values, {field: exc.message}, status=exc.status_code)
+    app = result.application
+    if result.access_token is None:
+        # The same person already has an open case, applied from elsewhere: its link is not handed out here.
+        return _render_apply(p, values, status=409, notice=f"An application for this person is already open (case {app.reference}). Use the link you received when you applied, or ask your community. 此人已有在办申请（{app.reference}），请使用申请时获得的链接查询，或咨询所在社区。")
+    return redirect(f"/cases/{app.id}?" + urlencode({"access_token": result.access_token, "new": "1" if result.created else "0"}))

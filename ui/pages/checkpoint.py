@@ -1,0 +1,41 @@
+"""Checkpoint operators: verify a pass code or card number with the measured temperature."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from ui.pages.common import _number
+from ui.pages.session import FormDep, Page, PageDep
+from ui.pages.words import COLOUR_WORDS, REASON_WORDS
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render_checkpoint(p: Page, *, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, decision=None, status: int = 200) -> HTMLResponse:
+    return p.render("checkpoint.html", status=status, v=values or {"mode": "qr"}, errors=errors or {}, d=decision, reason_words=REASON_WORDS, colour_words=COLOUR_WORDS, fever=p.settings.fever_threshold)
+
+
+@router.get("/checkpoint", response_class=HTMLResponse)
+def checkpoint_form(p: PageDep) -> HTMLResponse:
+    return _render_checkpoint(p)
+
+
+@router.post("/checkpoint", response_class=HTMLResponse)
+def checkpoint_verify(p: PageDep, form: FormDep) -> HTMLResponse:
+    from cases.services import checkpoint
+
+    p.check_csrf(form)
+    values = {k: str(form.get(k) or "").strip() for k in ("qr", "card_number", "temperature")}
+    errors: dict[str, str] = {}
+    if bool(values["qr"]) == bool(values["card_number"]):
+        errors["code"] = "Give either the scanned QR text or the card number, not both. 请填写二维码内容或卡号，二选一。"
+    if len(values["qr"]) > 4096 or len(values["card_number"]) > 64:
+        errors["code"] = "Too long to be a pass code. 内容过长。"
+    temperature = _number(values["temperature"])
+    if not isinstance(temperature, float) or not 30.0 <= temperature <= 45.0:
+        errors["temperature"] = "Enter the measured temperature in °C (30–45), e.g. 36.5. 请输入测得体温（30–45 °C）。"
+    if errors:
+        return _render_checkpoint(p, values=values, errors=errors, status=422)
+    # Nothing about who passed is stored (privacy): the answer is computed and forgotten.
+    decision = checkpoint.verify(session=p.session, settings=p.settings, now=p.now, temperature=temperature, qr=values["qr"] or None, card_number=values["card_number"] or None)
+    return _render_checkpoint(p, values={"temperature": values["temperature"]}, decision=decision)
