@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Iterator
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -68,3 +68,14 @@ def require(*roles: Role):
         return user
 
     return Depends(check)
+
+
+def applicant_token(
+    x_access_token: Annotated[str | None, Header(description="the applicant's access token from the submission")] = None,
+    access_token: Annotated[str | None, Query(description="the applicant's access token (alternative to the X-Access-Token header)")] = None,
+) -> str | None:
+    """The applicant proves access with the token given at submission, as a header or a query parameter."""
+    return x_access_token or access_token
+
+
+ApplicantToken = Annotated[str | None, Depends(applicant_token)]

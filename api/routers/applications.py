@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep
+from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep
 from cases.declaration_schema import ApplicationCreate
 from cases.events import timeline
 from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role
@@ -126,10 +126,9 @@ def read(
     settings: SettingsDep,
     now: NowDep,
     user: OptionalUser,
-    x_access_token: Annotated[str | None, Header()] = None,
-    access_token: Annotated[str | None, Query(description="the applicant's access token from the submission")] = None,
+    token: ApplicantToken,
 ) -> dict[str, Any]:
-    app = load_case_for_reader(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
+    app = load_case_for_reader(session, case_id, user=user, token=token, settings=settings)
     return case_view(session, app, settings, now)
 
 
@@ -165,12 +164,11 @@ def supplement(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    x_access_token: Annotated[str | None, Header()] = None,
-    access_token: Annotated[str | None, Query()] = None,
+    token: ApplicantToken,
 ) -> dict[str, Any]:
     from cases.services.audit import supply
 
-    app = load_case_for_reader(session, case_id, user=None, token=x_access_token or access_token, settings=settings)
+    app = load_case_for_reader(session, case_id, user=None, token=token, settings=settings)
     supply(session=session, application=app, items=body.items, at=now, settings=settings)
     session.commit()
     return {"id": app.id, "status": app.status, "due_at": app.sla_due_at}
@@ -184,10 +182,9 @@ async def amend(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    x_access_token: Annotated[str | None, Header()] = None,
-    access_token: Annotated[str | None, Query()] = None,
+    token: ApplicantToken,
 ) -> dict[str, Any]:
-    app = load_case_for_reader(session, case_id, user=None, token=x_access_token or access_token, settings=settings)
+    app = load_case_for_reader(session, case_id, user=None, token=token, settings=settings)
     declaration = service.amend_declaration(session=session, application=app, payload=payload, content=await request.json(), settings=settings, at=now)
     session.commit()
     return {"id": app.id, "declaration_version": declaration.version, "content_hash": declaration.content_hash}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, status
+from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep, require
+from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
 from cases.declaration_schema import SYMPTOMS, HealthStatus
 from cases.errors import NotFound
@@ -19,8 +19,6 @@ from cases.services.applications import get_application
 
 router = APIRouter(prefix="/api/v1", tags=["observation"])
 IssuerDep = Annotated[User, require(Role.issuer)]
-TokenHeader = Annotated[str | None, Header(description="the applicant's access token from the submission")]
-TokenQuery = Annotated[str | None, Query(description="the applicant's access token (alternative to the X-Access-Token header)")]
 
 
 class ReportIn(HealthStatus):
@@ -79,10 +77,9 @@ def submit_report(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    x_access_token: TokenHeader = None,
-    access_token: TokenQuery = None,
+    token: ApplicantToken,
 ) -> dict[str, Any]:
-    app = load_case_for_reader(session, case_id, user=None, token=x_access_token or access_token, settings=settings)
+    app = load_case_for_reader(session, case_id, user=None, token=token, settings=settings)
     day = body.day or now.astimezone(SHANGHAI).date()
     row = service.report(session=session, application=app, day=day, temperature=body.temperature, symptoms=body.symptoms, location_confirmed=body.location_confirmed, at=now, settings=settings)
     session.commit()
@@ -101,10 +98,9 @@ def read_observation(
     settings: SettingsDep,
     now: NowDep,
     user: OptionalUser,
-    x_access_token: TokenHeader = None,
-    access_token: TokenQuery = None,
+    token: ApplicantToken,
 ) -> dict[str, Any]:
-    app = load_case_for_reader(session, case_id, user=user, token=x_access_token or access_token, settings=settings)
+    app = load_case_for_reader(session, case_id, user=user, token=token, settings=settings)
     if app.kind != "arrival":
         raise NotFound("this case has no isolation observation (only arrivals observe)")
     return service.status(session, app, now=now, settings=settings)

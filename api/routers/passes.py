@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
 
-from api.deps import NowDep, OptionalUser, SessionDep, SettingsDep, require
+from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
 from cases.errors import NotFound
 from cases.models import Pass, Region, Role, User
@@ -35,15 +35,14 @@ def _readable_pass(session: Session, pass_id: str, *, user: User | None, token: 
     return p
 
 
-TokenQuery = Annotated[str | None, Query(description="the applicant's access token")]
 
 
 @router.get("/api/v1/passes/{pass_id}/qr.png", summary="The pass as a QR image", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-def qr_png(pass_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, access_token: TokenQuery = None, x_access_token: Annotated[str | None, Header()] = None) -> Response:
+def qr_png(pass_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, token: ApplicantToken) -> Response:
     from cases.codes import to_qr_text
     from cases.codes.qr import qr_png as render
 
-    p = _readable_pass(session, pass_id, user=user, token=x_access_token or access_token, settings=settings)
+    p = _readable_pass(session, pass_id, user=user, token=token, settings=settings)
     return Response(render(to_qr_text(p.token)), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -67,8 +66,8 @@ def card_context(session: Session, p: Pass) -> dict[str, Any]:
 
 
 @router.get("/api/v1/passes/{pass_id}/card", summary="Printable A6 paper card (HTML, or PDF with format=pdf)", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}, "application/pdf": {}}}})
-def card(pass_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, access_token: TokenQuery = None, format: Literal["html", "pdf"] = "html", x_access_token: Annotated[str | None, Header()] = None) -> Response:
-    p = _readable_pass(session, pass_id, user=user, token=x_access_token or access_token, settings=settings)
+def card(pass_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, token: ApplicantToken, format: Literal["html", "pdf"] = "html") -> Response:
+    p = _readable_pass(session, pass_id, user=user, token=token, settings=settings)
     ctx = card_context(session, p)
     if format == "pdf":
         from cases.codes.pdf import card_pdf

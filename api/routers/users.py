@@ -1,7 +1,7 @@
 """Accounts: admins create any; supervisors register the issuers of communities in their area (R18)."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
