@@ -59,7 +59,7 @@ from cases.validation import (
     today_shanghai,
 )
 
-__all__ = ["SOURCES", "RejectedRow", "parse_source_csv", "rows_to_records"]
+__all__ = ["SOURCES", "RejectedRow", "csv_records", "parse_source_csv", "rows_to_records"]
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,21 @@ def _convert(
     raise AssertionError(source)  # pragma: no cover
 
 
+def csv_records(text: str):
+    """(line, cells) for each record of a feed: BOM dropped, blank and ``#`` lines skipped,
+    ``line`` the first physical line of the record (header = line 1), for rejection reports."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text))
+    prev_end = 0
+    for cells in reader:
+        line = prev_end + 1
+        prev_end = reader.line_num
+        if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+            continue
+        yield line, cells
+
+
 def parse_source_csv(
     source: str,
     text: str,
@@ -239,20 +254,11 @@ def parse_source_csv(
     if not hash_key:
         raise ValueError("hash_key is required")
     today = today or today_shanghai()
-    if text.startswith("\ufeff"):
-        text = text[1:]
-
-    reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rows: list[dict[str, Any]] = []
     rejected: list[RejectedRow] = []
     seen: dict[str, int] = {}
-    prev_end = 0
-    for cells in reader:
-        line = prev_end + 1  # first physical line of this record
-        prev_end = reader.line_num
-        if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-            continue
+    for line, cells in csv_records(text):
         if header is None:
             header = [c.strip().lower() for c in cells]
             allowed = set(spec.required) | set(spec.optional) | ({"id_number", "id_hash"} if spec.id_column else set())

@@ -57,10 +57,8 @@ A bad header raises ``ValueError`` and imports nothing.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -71,6 +69,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from cases.codes import card_number as card_numbers
+from cases.comparison.csv_import import csv_records
 from cases.codes import claims as claim_mod
 from cases.codes import jws
 from cases.models import Pass, PassColour, Region, RegionLevel
@@ -297,22 +296,13 @@ def import_legacy_cards(*, session: Session, text: str, at: datetime, settings: 
     today = at.astimezone(SHANGHAI).date()
     hash_key = settings.secret("idhash")
     validity = timedelta(days=settings.pass_validity_days)  # R2
-    if text.startswith("\ufeff"):
-        text = text[1:]
-
     report = LegacyImportReport()
     header: list[str] | None = None
     regions: dict[str, Region | None] = {}
     seen: dict[str, int] = {}
     seen_legacy: dict[str, int] = {}
     key = None
-    reader = csv.reader(io.StringIO(text))
-    prev_end = 0
-    for cells in reader:
-        line = prev_end + 1  # first physical line of this record
-        prev_end = reader.line_num
-        if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-            continue
+    for line, cells in csv_records(text):
         if header is None:
             header = _check_header(cells, line)
             continue

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from cases.models import Application, AuditTask, Pass
 from cases.services import sla_service, workflow
-from tests.helpers import example
+from tests.helpers import example, to_audit
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 
@@ -59,14 +59,7 @@ def text_of(page: str) -> str:
 
 
 def to_awaiting_audit(store, case_id: str, clock) -> str:
-    """Steps 1-3 of the flow without Prefect (as tests/api/test_passes_api.py does)."""
-    with store.session() as s:
-        app = s.get(Application, case_id)
-        workflow.declare(session=s, application=app, at=clock.now())
-        workflow.compare(session=s, application=app, at=clock.now(), settings=store.settings, accept_incomplete=True)
-        task = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=store.settings)
-        s.commit()
-    return task["task_id"]
+    return to_audit(store, clock, case_id)
 
 
 def standard_case(api, store, clock, **changes) -> tuple[str, str, str]:
