@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from cases.codes import Decision, decide, normalise_card_number
@@ -19,8 +20,9 @@ from cases.settings import Settings
 REFRESH_SECONDS = 5.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Cache:
+    # Immutable and swapped whole: readers (the event loop) take no lock and never see half a refresh.
     keys: dict = field(default_factory=dict)
     revoked: frozenset = frozenset()
     version: int = 0
@@ -37,26 +39,44 @@ def revocation_version(session: Session) -> tuple[int, frozenset[str]]:
     return len(rows), frozenset(rows)
 
 
+def _source(settings: Settings, engine: Engine) -> tuple:
+    return (str(settings.keys_dir), str(engine.url))
+
+
+def _fresh(cache: _Cache, source: tuple) -> bool:
+    return bool(cache.keys) and time.monotonic() - cache.loaded_at < REFRESH_SECONDS and cache.source == source
+
+
+def cached(settings: Settings, engine: Engine) -> _Cache | None:
+    """The cache if it is fresh for this store, else None; no lock, no I/O (safe in the event loop)."""
+    cache = _cache
+    return cache if _fresh(cache, _source(settings, engine)) else None
+
+
 def _refresh(session: Session, settings: Settings, now: datetime) -> _Cache:
+    global _cache
     with _lock:
-        source = (str(settings.keys_dir), str(session.get_bind().url))
-        if time.monotonic() - _cache.loaded_at < REFRESH_SECONDS and _cache.keys and _cache.source == source:
+        source = _source(settings, session.get_bind())
+        if _fresh(_cache, source):
             return _cache
-        if _cache.source != source:
-            _cache.version, _cache.source = -1, source
+        version = _cache.version if _cache.source == source else -1
+        revoked = _cache.revoked
         store = keystore(str(settings.keys_dir))
         store.ensure_active(now=now)
-        _cache.keys = store.public_keys(now=now, validity=timedelta(days=settings.pass_validity_days))
+        keys = store.public_keys(now=now, validity=timedelta(days=settings.pass_validity_days))
         count = session.exec(select(func.count()).select_from(Pass).where(Pass.revoked_at != None)).one()  # noqa: E711
-        if count != _cache.version:
-            _cache.version, _cache.revoked = revocation_version(session)
-        _cache.loaded_at = time.monotonic()
+        if count != version:
+            version, revoked = revocation_version(session)
+        _cache = _Cache(keys=keys, revoked=revoked, version=version, loaded_at=time.monotonic(), source=source)
         return _cache
 
 
 def invalidate() -> None:
-    _cache.loaded_at = 0.0
-    _cache.keys = {}
+    """Reload on the next verify. Under the lock: a refresh that read the store before the
+    caller's commit cannot then stamp its old revocation set as fresh."""
+    global _cache
+    with _lock:
+        _cache = _Cache(revoked=_cache.revoked, version=_cache.version, source=_cache.source)
 
 
 def verify(*, session: Session, settings: Settings, now: datetime, temperature: float, qr: str | None = None, card_number: str | None = None) -> Decision:
@@ -72,8 +92,22 @@ def verify(*, session: Session, settings: Settings, now: datetime, temperature: 
             return Decision(result="DENY", reasons=["unknown_card"] + (["fever"] if not temperature < settings.fever_threshold else []), colour=None, valid_until=None, masked_name=None, pass_id=None)
         qr = row
     decision = decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
-    if "unknown_key" in decision.reasons and time.monotonic() - cache.loaded_at > 0.5:
+    if _key_may_be_new(decision, cache):
         invalidate()  # a key rotated in another process since the last refresh
         cache = _refresh(session, settings, now)
         decision = decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
     return decision
+
+
+def _key_may_be_new(decision: Decision, cache: _Cache) -> bool:
+    return "unknown_key" in decision.reasons and time.monotonic() - cache.loaded_at > 0.5
+
+
+def decide_cached(*, settings: Settings, engine: Engine, now: datetime, temperature: float, qr: str) -> Decision | None:
+    """The QR decision from a fresh cache, without the store (for the event loop); None when
+    the store is needed (stale cache, or a key the cache may not know yet): then use ``verify``."""
+    cache = cached(settings, engine)
+    if cache is None:
+        return None
+    decision = decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
+    return None if _key_may_be_new(decision, cache) else decision

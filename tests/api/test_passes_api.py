@@ -90,6 +90,40 @@ def test_r4_revoked_pass_denied_and_listed(api, green_case):
     assert r["result"] == "DENY" and "revoked" in r["reasons"]
 
 
+def test_r4_scanned_qr_of_a_pass_revoked_through_the_api_is_denied_at_once(api, green_case):
+    # The QR is decided from the in-memory cache without the store; the revoke route must drop
+    # that cache, so the very next scan in this process is DENY (not after the refresh window).
+    created, view = green_case
+    qr = _qr_text(api, view, created["access_token"])
+    assert api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()["result"] == "PASS"
+    admin = login(api, "admin")
+    assert api.post(f"/api/v1/passes/{view['pass']['id']}/revoke", json={"reason": "re-decided after complaint"}, headers=admin).status_code == 200
+    r = api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 37.5}).json()
+    assert r["result"] == "DENY" and r["reasons"] == ["revoked", "fever"]
+
+
+def test_r4_pass_revoked_by_another_process_is_denied_after_the_refresh_window(api, seeded, green_case, clock, monkeypatch):
+    # Another worker (or the CLI) revokes in the store without touching this process's cache:
+    # PASS is still possible within REFRESH_SECONDS, DENY after it.
+    from types import SimpleNamespace
+
+    from cases.models import Pass
+    from cases.services import checkpoint
+    from cases.services.passes import revoke
+
+    created, view = green_case
+    qr = _qr_text(api, view, created["access_token"])
+    assert api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()["result"] == "PASS"
+    with seeded.session() as s:
+        revoke(session=s, pass_=s.get(Pass, view["pass"]["id"]), reason="revoked elsewhere", by="test", at=clock.now())
+        s.commit()
+    assert api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()["result"] == "PASS"
+    real = checkpoint.time.monotonic
+    monkeypatch.setattr(checkpoint, "time", SimpleNamespace(monotonic=lambda: real() + checkpoint.REFRESH_SECONDS + 0.1))
+    r = api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()
+    assert r["result"] == "DENY" and r["reasons"] == ["revoked"]
+
+
 def test_r7_arrival_yellow_is_denied_with_reason(api, clock):
     created = api.post("/api/v1/applications", json=example("arrival", clock.now().date())).json()
     r = api.post("/api/v1/checkpoint/verify", json={"card_number": created["pass"]["card_number"], "temperature": 38.0}).json()
