@@ -317,10 +317,10 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def uvicorn_argv(app: str, port: int, workers: int = 1) -> list[str]:
-    argv = [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    if workers > 1:
-        argv += ["--workers", str(workers)]
-    return argv
+    """The settings `healthpass serve` ships with (cases/cli.py), quieter logs."""
+    from cases.cli import uvicorn_argv as shipped
+
+    return shipped(app, host="127.0.0.1", port=port, workers=workers) + ["--log-level", "warning"]
 
 
 # ----------------------------------------------------------------- /proc ---
@@ -363,6 +363,24 @@ def tree_cpu_seconds(pid: int) -> float:
 
 def pids_cpu_seconds(pids) -> float:
     return sum((_stat(p) or (0, 0.0))[1] for p in pids)
+
+
+def runqueue_wait_seconds(pids) -> float:
+    """Seconds the live threads of these processes spent runnable but not running (waiting
+    for a CPU): /proc/<pid>/task/*/schedstat, second field. On shared cores this is the
+    latency other people's work adds."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        for tid in tasks:
+            try:
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
+            except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
+                pass
+    return total / 1e9
 
 
 def rss_mib(pid: int) -> float:
