@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlmodel import Session, func, select
 
 from cases.models import CaseEvent
 
 GENESIS = "0" * 64
+# Session.info key of the chain heads {application_id: (seq, hash)} that `chain_heads` preloads.
+_HEADS = "healthpass.case_event_heads"
 
 
 def _digest(prev_hash: str, body: dict[str, Any]) -> str:
@@ -46,11 +51,19 @@ def record_event(
     first: bool = False,
 ) -> CaseEvent:
     """Append an event in the caller's transaction (state change and event commit together).
-    `first=True` for a case created in this transaction: there is nothing to chain to yet."""
-    last = None if first else session.exec(
-        select(CaseEvent).where(CaseEvent.application_id == application_id).order_by(CaseEvent.seq.desc()).limit(1)
-    ).first()
-    seq = (last.seq + 1) if last else 1
+    `first=True` for a case created in this transaction: there is nothing to chain to yet.
+    Inside `chain_heads` the case's head comes from memory and the event is not flushed."""
+    heads: dict[str, tuple[int, str]] | None = session.info.get(_HEADS)
+    if first:
+        head = (0, GENESIS)
+    elif heads is not None and application_id in heads:
+        head = heads[application_id]
+    else:
+        last = session.exec(
+            select(CaseEvent).where(CaseEvent.application_id == application_id).order_by(CaseEvent.seq.desc()).limit(1)
+        ).first()
+        head = (last.seq, last.hash) if last else (0, GENESIS)
+    seq = head[0] + 1
     event = CaseEvent(
         application_id=application_id,
         seq=seq,
@@ -61,14 +74,54 @@ def record_event(
         before=before,
         after=after,
         data=data or {},
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=head[1],
         hash="",
     )
     event.hash = _digest(event.prev_hash, _body(event))
     session.add(event)
-    if not first:
+    if heads is not None:
+        heads[application_id] = (seq, event.hash)  # the next event chains to this one without a read
+    elif not first:
         session.flush()  # the next event of this transaction must see this one
     return event
+
+
+@contextmanager
+def chain_heads(session: Session, application_ids: Iterable[str]) -> Iterator[None]:
+    """Within the block, `record_event` chains these cases' events to heads read here in one
+    query and kept in memory, and leaves the INSERTs to the next flush (one multi-row INSERT
+    for a batch instead of a SELECT and an INSERT per event). Other cases are read as usual
+    and then kept too. Only `record_event` may append events inside the block; the heads are
+    dropped when it ends, so commit or roll back inside it."""
+    if _HEADS in session.info:  # nested: the outer block's heads are already current
+        yield
+        return
+    ids = sorted(set(application_ids))
+    heads: dict[str, tuple[int, str]] = dict.fromkeys(ids, (0, GENESIS))
+    if ids:
+        if session.get_bind().dialect.name == "postgresql":
+            query = (
+                select(CaseEvent.application_id, CaseEvent.seq, CaseEvent.hash)
+                .ext(distinct_on(CaseEvent.application_id))
+                .where(CaseEvent.application_id.in_(ids))
+                .order_by(CaseEvent.application_id, CaseEvent.seq.desc())
+            )
+        else:
+            top = (
+                select(CaseEvent.application_id, func.max(CaseEvent.seq).label("seq"))
+                .where(CaseEvent.application_id.in_(ids))
+                .group_by(CaseEvent.application_id)
+                .subquery()
+            )
+            query = select(CaseEvent.application_id, CaseEvent.seq, CaseEvent.hash).join(
+                top, (CaseEvent.application_id == top.c.application_id) & (CaseEvent.seq == top.c.seq)
+            )
+        heads.update((app_id, (seq, digest)) for app_id, seq, digest in session.exec(query))
+    session.info[_HEADS] = heads
+    try:
+        yield
+    finally:
+        session.info.pop(_HEADS, None)
 
 
 def verify_chain(session: Session, application_id: str | None = None) -> list[str]:

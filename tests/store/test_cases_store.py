@@ -5,10 +5,11 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlmodel import delete, select
 
 from cases.declaration_schema import ApplicationCreate
-from cases.events import record_event, verify_chain
+from cases.events import chain_heads, record_event, timeline, verify_chain
 from cases.models import Application, AuditTask, CaseEvent, Declaration, FlowDispatch, Pass, User
 from cases.services import audit, workflow
 from cases.services.applications import submit_application
@@ -84,6 +85,42 @@ def test_r15_event_chain_detects_an_edited_event(seeded, clock):
         tamper_event(s, event.id, actor="someone-else")
         problems = verify_chain(s)
     assert problems and "altered" in problems[0]
+
+
+def test_r15_events_appended_on_preloaded_chain_heads_chain_as_one_by_one(seeded, clock):
+    """A batch writer (the sweep) preloads the chain heads: several events for one case in
+    one transaction chain to each other without a read or a flush per event, a case not
+    preloaded is read once, and the chains verify as if appended one by one."""
+    from cases.simulate import application_body
+
+    a = submit(seeded, clock)  # has its "submitted" event
+    body = application_body(7, today=clock.now().date())
+    with seeded.session() as s:
+        b = submit_application(session=s, payload=ApplicationCreate.model_validate(body), content=body, settings=seeded.settings, at=clock.now())
+        record_event(s, application_id=b.application.id, actor="system", action="one_by_one", at=clock.now())
+        s.commit()
+    reads: list[str] = []
+
+    def listen(conn, cursor, statement, *rest) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "caseevent" in statement:
+            reads.append(statement)
+
+    with seeded.session() as s:
+        sa_event.listen(seeded.engine, "before_cursor_execute", listen)
+        try:
+            with chain_heads(s, [a.application.id]):
+                for n in range(3):
+                    record_event(s, application_id=a.application.id, actor="system", action=f"batched_{n}", at=clock.now(), data={"n": n})
+                for n in range(2):
+                    record_event(s, application_id=b.application.id, actor="system", action=f"batched_{n}", at=clock.now())
+                s.commit()
+        finally:
+            sa_event.remove(seeded.engine, "before_cursor_execute", listen)
+        assert len(reads) == 2  # the preload, and case b's head once
+        assert [(e.seq, e.action) for e in timeline(s, a.application.id)] == [(1, "submitted"), (2, "batched_0"), (3, "batched_1"), (4, "batched_2")]
+        assert [e.action for e in timeline(s, b.application.id)] == ["submitted", "one_by_one", "batched_0", "batched_1"]
+        assert verify_chain(s) == []
+        assert "healthpass.case_event_heads" not in s.info  # dropped with the block: later writers read again
 
 
 def test_r14_steps_are_idempotent(seeded, clock):
