@@ -101,61 +101,11 @@ def rearm(engine, due_ids: list[int]) -> None:
         c.execute(text("VACUUM ANALYZE slatimer, application, notification, caseevent"))
 
 
-def sweep_batched(*, session, now: datetime, settings, batch: int = 500) -> dict[str, int]:
-    """What-if for ``cases.services.sla_service.sweep``: the same select and locks, the same
-    ``_fire`` per timer in the same order, but each batch is claimed with ONE
-    ``UPDATE ... WHERE id IN (...) AND pending RETURNING id`` without ORM session
-    synchronisation instead of one ORM UPDATE per timer. Timers of a case that must be
-    re-read (a fired timer scheduled one already due) are handed back with one UPDATE."""
-    from sqlalchemy import update
-    from sqlmodel import select
-
-    from cases.models import Application, SlaTimer
-    from cases.services import sla_service
-
-    fired: dict[str, int] = {}
-    postgres = session.get_bind().dialect.name == "postgresql"
-    while True:
-        query = select(SlaTimer).where(SlaTimer.pending == True, SlaTimer.due_at <= now).order_by(SlaTimer.due_at, SlaTimer.id).limit(batch)  # noqa: E712
-        if postgres:
-            query = query.join(Application, Application.id == SlaTimer.application_id).with_for_update(of=Application, skip_locked=True)
-        timers = list(session.exec(query))
-        if not timers:
-            break
-        claim = (
-            update(SlaTimer)
-            .where(SlaTimer.id.in_([t.id for t in timers]), SlaTimer.pending == True)  # noqa: E712
-            .values(pending=False, fired_at=now)
-            .returning(SlaTimer.id)
-        )
-        claimed = set(session.execute(claim, execution_options={"synchronize_session": False}).scalars())
-        cal = sla_service.calendar(session, settings)
-        reread: set[str] = set()
-        give_back: list[int] = []
-        for timer in timers:
-            if timer.id not in claimed:
-                continue
-            if timer.application_id in reread:
-                give_back.append(timer.id)
-                continue
-            scheduled = sla_service._fire(session=session, timer=timer, now=now, cal=cal, settings=settings)
-            fired[timer.kind] = fired.get(timer.kind, 0) + 1
-            if scheduled is not None and scheduled <= now:
-                reread.add(timer.application_id)
-        if give_back:
-            session.execute(update(SlaTimer).where(SlaTimer.id.in_(give_back)).values(pending=True, fired_at=None), execution_options={"synchronize_session": False})
-        session.commit()
-        if not claimed or (len(timers) < batch and not reread):
-            break
-    return fired
-
-
-def timed_sweep(engine, settings, at: datetime, fn=None) -> tuple[float, dict]:
+def timed_sweep(engine, settings, at: datetime) -> tuple[float, dict]:
     from sqlmodel import Session
 
     from cases.services.sla_service import sweep
 
-    sweep = fn or sweep
     with Session(engine, expire_on_commit=False) as session:
         t0 = time.perf_counter()
         fired = sweep(session=session, now=at, settings=settings)
@@ -231,9 +181,10 @@ def diagnose(engine, settings, at: datetime) -> dict:
         event.remove(engine, "before_cursor_execute", count)
     stats = pstats.Stats(prof)
     wanted = {
-        "sla_service.py:_fire": "_fire (per timer: load case, notify, event)",
+        "sla_service.py:sweep": "sweep (whole run)",
+        "sla_service.py:_fire": "_fire (per timer: notify, event)",
         "bulk_persistence.py:_get_matched_objects_on_criteria": "ORM UPDATE synchronize_session='auto' scanning the identity map",
-        "events.py:record_event": "record_event (SELECT last event + INSERT, flushed one by one)",
+        "events.py:record_event": "record_event (chain head from the batch's preload, no flush)",
         "sla_service.py:_breach": "_breach (responsibility record, auto-issue timer)",
         "session.py:_flush": "Session._flush",
         "cursor.py:execute": "psycopg cursor.execute (round trips)",
@@ -251,7 +202,7 @@ def diagnose(engine, settings, at: datetime) -> dict:
         "seconds_profiled": round(t, 2),
         "fired": fired_total,
         "statements": len(statements),
-        "statements_per_timer": round(len(statements) / fired_total, 1),
+        "statements_per_timer": round(len(statements) / fired_total, 2),
         "top_statements": by_kind.most_common(10),
         "functions": sorted(rows, key=lambda r: -r[2]),
     }
@@ -293,15 +244,6 @@ def run(*, sizes=(10_000, 100_000), big: int | None = 1_000_000, due: int = 1_00
             if size == 100_000:
                 out["diagnosis"] = diagnose(engine, settings, at)
                 rearm(engine, due_ids)
-                what_if = []
-                for _ in range(repeats):
-                    t, f = timed_sweep(engine, settings, at, fn=sweep_batched)
-                    assert sum(f.values()) == sum(fired.values()), (f, fired)
-                    what_if.append(t)
-                    rearm(engine, due_ids)
-                out["batched_claim_s"] = median(what_if)
-                out["batched_claim_runs"] = what_if
-                log(f"  sweep: what-if (one claim UPDATE per batch): {due} due {median(what_if):.3f} s")
             # "none due": the sweep at a time before every pending timer.
             for _ in range(repeats):
                 t, f = timed_sweep(engine, settings, at - timedelta(days=1))

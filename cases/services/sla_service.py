@@ -5,14 +5,15 @@ this module only loads their inputs and writes their consequences.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 import sla
-from cases.events import record_event
+from cases.events import chain_heads, record_event
 from cases.models import (
     Application,
     AuditTask,
@@ -72,11 +73,18 @@ def start_clock(*, session: Session, application: Application, at: datetime, set
 
 def _set_timer(session: Session, *, application_id: str, kind: str, due_at: datetime, level: str | None) -> None:
     timer = session.exec(select(SlaTimer).where(SlaTimer.application_id == application_id, SlaTimer.kind == kind)).first()
+    _put_timer(session, timer=timer, application_id=application_id, kind=kind, due_at=due_at, level=level)
+
+
+def _put_timer(session: Session, *, timer: SlaTimer | None, application_id: str, kind: str, due_at: datetime, level: str | None) -> SlaTimer:
+    """Create the timer, or re-arm `timer` (the row of this case and kind) unless it fired."""
     if timer is None:
-        session.add(SlaTimer(application_id=application_id, kind=kind, level=level, due_at=due_at))
+        timer = SlaTimer(application_id=application_id, kind=kind, level=level, due_at=due_at)
+        session.add(timer)
     elif timer.fired_at is None:
         timer.due_at, timer.pending, timer.cancelled_at, timer.level = due_at, True, None, level
         session.add(timer)
+    return timer
 
 
 def _schedule_ladder(*, session: Session, application: Application, cal: sla.WorkingCalendar) -> None:
@@ -156,7 +164,13 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
 
     A sweep that was down catches up in due order: when a fired timer schedules another
     that is already due (a breach's auto-issue), the rest of that case's timers wait for a
-    fresh read, so the auto-issue decides the case before a later escalation step fires."""
+    fresh read, so the auto-issue decides the case before a later escalation step fires.
+
+    A batch costs a handful of statements, not several per timer: the first timer of each
+    case is claimed in one UPDATE, the cases, audit tasks and event-chain heads are read
+    once, and the events and notifications go out as multi-row INSERTs at commit. A
+    case's later timers in the same batch (a sweep catching up) are claimed one by one
+    after the earlier ones fired, since firing one may cancel the next (a decision does)."""
     fired: dict[str, int] = {}
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:
@@ -172,34 +186,117 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
         if not timers:
             break
         cal = calendar(session, settings)
-        reread: set[str] = set()  # cases whose firing scheduled a timer that is already due
-        claimed_any = False
-        for timer in timers:
-            if timer.application_id in reread:
-                continue
-            claimed = session.exec(
-                update(SlaTimer)
-                .where(SlaTimer.id == timer.id, SlaTimer.pending == True)  # noqa: E712
-                .values(pending=False, fired_at=now)
-                # No scan of the session's identity map per timer (quadratic in the batch);
-                # the claimed object is updated by hand below.
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed:
-                claimed_any = True
-                set_committed_value(timer, "pending", False)  # what the row now holds; no second UPDATE
-                set_committed_value(timer, "fired_at", now)
-                scheduled = _fire(session=session, timer=timer, now=now, cal=cal, settings=settings)
-                fired[timer.kind] = fired.get(timer.kind, 0) + 1
-                if scheduled is not None and scheduled <= now:
-                    reread.add(timer.application_id)
-        session.commit()
+        claimed_any, reread = _fire_batch(session=session, timers=timers, now=now, cal=cal, settings=settings, fired=fired)
         if not claimed_any or (len(timers) < batch and not reread):
             break
     return fired
 
 
-def _notify(session: Session, *, application: Application, level: str, kind: str, message: str, at: datetime) -> None:
+def _fire_batch(
+    *, session: Session, timers: list[SlaTimer], now: datetime, cal: sla.WorkingCalendar, settings: Settings, fired: dict[str, int]
+) -> tuple[bool, set[str]]:
+    """Claim and fire one batch in one transaction; returns whether any timer was claimed and
+    the cases put aside for a fresh read. What it reads is only referenced until it returns,
+    so objects it created (a new auto-issue timer) are read afresh by the next batch."""
+    first: dict[str, SlaTimer] = {}  # each case's earliest timer of the batch
+    for timer in timers:
+        first.setdefault(timer.application_id, timer)
+    claimed = _claim(session, [t.id for t in first.values()], now=now)
+    cases = sorted(case for case, timer in first.items() if timer.id in claimed)
+    for case in cases:
+        _claimed(first[case], now)
+    applications: dict[str, Application] = {}
+    tasks: dict[str, AuditTask] = {}
+    if cases:
+        # Read the cases afresh: a session kept across sweeps must not decide on a stale status.
+        fresh = select(Application).where(Application.id.in_(cases)).execution_options(populate_existing=True)
+        applications = {a.id: a for a in session.exec(fresh)}
+        tasks = {t.application_id: t for t in session.exec(select(AuditTask).where(AuditTask.application_id.in_(cases)))}
+    known = _BreachInputs.load(session, cases=[c for c in cases if first[c].kind == "breach"], applications=applications, tasks=tasks)
+    reread: set[str] = set()  # cases whose firing scheduled a timer that is already due
+    claimed_any = bool(claimed)
+    with chain_heads(session, cases):
+        for timer in timers:
+            case = timer.application_id
+            if case in reread:
+                continue
+            if timer is first[case]:
+                if timer.id not in claimed:
+                    continue
+                application, task, inputs = applications[case], tasks.get(case), known
+            else:
+                if not _claim(session, [timer.id], now=now):
+                    continue  # cancelled meanwhile, e.g. by the decision of an earlier timer
+                _claimed(timer, now)
+                application = session.get(Application, case, populate_existing=True)
+                task = session.exec(select(AuditTask).where(AuditTask.application_id == case)).first()
+                inputs = None
+            claimed_any = True
+            scheduled = _fire(session=session, timer=timer, application=application, task=task, known=inputs, now=now, cal=cal, settings=settings)
+            fired[timer.kind] = fired.get(timer.kind, 0) + 1
+            if scheduled is not None and scheduled <= now:
+                reread.add(case)
+        session.commit()
+    return claimed_any, reread
+
+
+def _claim(session: Session, ids: list[int], *, now: datetime) -> set[int]:
+    """Claim the still-pending timers among `ids`; returns the ids this transaction won."""
+    if not ids:
+        return set()
+    return set(
+        session.exec(
+            update(SlaTimer)
+            .where(SlaTimer.id.in_(ids), SlaTimer.pending == True)  # noqa: E712
+            .values(pending=False, fired_at=now)
+            .returning(SlaTimer.id),
+            # No scan of the session's identity map for objects to synchronise;
+            # the sweep updates the claimed ones by hand (`_claimed`).
+            execution_options={"synchronize_session": False},
+        ).scalars()
+    )
+
+
+def _claimed(timer: SlaTimer, now: datetime) -> None:
+    set_committed_value(timer, "pending", False)  # what the row now holds; no second UPDATE
+    set_committed_value(timer, "fired_at", now)
+
+
+@dataclass
+class _BreachInputs:
+    """What `_breach` looks up, read once for a batch's breaches instead of three SELECTs per
+    breach (each of which would also flush the batch so far)."""
+
+    cases: set[str] = field(default_factory=set)  # the cases read here
+    recorded: set[str] = field(default_factory=set)  # ... that have a responsibility record
+    auto_issue: dict[str, SlaTimer] = field(default_factory=dict)  # ... their auto_issue row, if any
+    issuers: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (unit|region, code) -> usernames
+
+    @classmethod
+    def load(cls, session: Session, *, cases: list[str], applications: dict[str, Application], tasks: dict[str, AuditTask]) -> _BreachInputs:
+        known = cls(cases=set(cases))
+        if not cases:
+            return known
+        known.recorded = set(session.exec(select(ResponsibilityRecord.application_id).where(ResponsibilityRecord.application_id.in_(cases))))
+        known.auto_issue = {t.application_id: t for t in session.exec(select(SlaTimer).where(SlaTimer.application_id.in_(cases), SlaTimer.kind == "auto_issue"))}
+        claimers = sorted({t.claimed_by for c in cases if (t := tasks.get(c)) is not None and t.claimed_by})
+        if claimers:
+            list(session.exec(select(User).where(User.id.in_(claimers))))  # into the identity map: `session.get` then reads no row
+        holders = {_holder(applications[c], tasks.get(c)) for c in cases}
+        units = sorted(code for kind, code in holders if kind == "unit")
+        regions = sorted(code for kind, code in holders if kind != "unit")
+        found = list(session.exec(select(User).where(User.role == "issuer", or_(User.unit_code.in_(units), User.region_code.in_(regions)))))
+        for kind, code in holders:
+            scope = "unit" if kind == "unit" else "region"
+            known.issuers[(scope, code)] = sorted(u.username for u in found if (u.unit_code if scope == "unit" else u.region_code) == code)
+        return known
+
+
+def _holder(application: Application, task: AuditTask | None) -> tuple[str, str]:
+    return (task.holder_kind, task.holder_code) if task else ("community", application.community_code)
+
+
+def _notify(session: Session, *, application: Application, task: AuditTask | None, level: str, kind: str, message: str, at: datetime) -> None:
     code = {
         "issuer": application.community_code,
         "community_head": application.community_code,
@@ -207,16 +304,25 @@ def _notify(session: Session, *, application: Application, level: str, kind: str
         "city": application.city_code,
         "province": "370000",
     }.get(level, application.community_code)
-    task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
     if task is not None and task.holder_kind == "unit" and level in ("issuer", "community_head"):
         code = task.holder_code
     session.add(Notification(application_id=application.id, recipient_level=level, recipient_code=code, kind=kind, message=message, created_at=at))
 
 
-def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingCalendar, settings: Settings) -> datetime | None:
-    """Act on one claimed timer; returns the due time of a timer it scheduled, if any."""
-    # Read the case afresh: a session kept across sweeps must not decide on a stale status.
-    application = session.get(Application, timer.application_id, populate_existing=True)
+def _fire(
+    *,
+    session: Session,
+    timer: SlaTimer,
+    application: Application,
+    task: AuditTask | None,
+    known: _BreachInputs | None,
+    now: datetime,
+    cal: sla.WorkingCalendar,
+    settings: Settings,
+) -> datetime | None:
+    """Act on one claimed timer of `application` (read afresh by the sweep, with its audit
+    task and, for a breach, what `_breach` looks up); returns the due time of a timer it
+    scheduled, if any."""
     if timer.kind.startswith("observation"):
         from cases.services.observation import fire_timer
 
@@ -234,7 +340,7 @@ def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingC
         "city_1wd": f"{application.reference} is one working day past its SLA.",
         "province_2wd": f"{application.reference} is two working days past its SLA.",
     }.get(timer.kind, f"{application.reference}: {timer.kind}")
-    _notify(session, application=application, level=timer.level or "county", kind=f"sla_{timer.kind}", message=message, at=now)
+    _notify(session, application=application, task=task, level=timer.level or "county", kind=f"sla_{timer.kind}", message=message, at=now)
     record_event(
         session,
         application_id=application.id,
@@ -244,17 +350,20 @@ def _fire(*, session: Session, timer: SlaTimer, now: datetime, cal: sla.WorkingC
         data={"due_at": timer.due_at.isoformat(), "level": timer.level},
     )
     if timer.kind == "breach":
-        return _breach(session=session, application=application, breach_at=timer.due_at, now=now, cal=cal, settings=settings)
+        return _breach(session=session, application=application, task=task, known=known, breach_at=timer.due_at, now=now, cal=cal, settings=settings)
     return None
 
 
-def _breach(*, session: Session, application: Application, breach_at: datetime, now: datetime, cal, settings: Settings) -> datetime | None:
+def _breach(
+    *, session: Session, application: Application, task: AuditTask | None, known: _BreachInputs | None, breach_at: datetime, now: datetime, cal, settings: Settings
+) -> datetime | None:
     """R12/R13: record who is responsible (true breach time, even when the sweep runs late)
     and schedule the automatic green pass unless the comparison hit a red list."""
+    if known is not None and application.id not in known.cases:
+        known = None  # not read for this case: look up as usual
     application.breached_at = breach_at
     session.add(application)
-    task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
-    holder_kind, holder_code = (task.holder_kind, task.holder_code) if task else ("community", application.community_code)
+    holder_kind, holder_code = _holder(application, task)
     holdings = [sla.Holding(holder_kind=holder_kind, holder_code=holder_code, start=application.sla_started_at, end=None)]
     owned = sla.ownership(holdings=holdings, until=breach_at, calendar=cal, channel=channel_of(application))
     # Time the case waited for the applicant's missing item (a paused clock) is not the
@@ -266,10 +375,17 @@ def _breach(*, session: Session, application: Application, breach_at: datetime, 
     claimed = session.get(User, task.claimed_by) if task and task.claimed_by else None
     if claimed is not None:
         issuers = [claimed.username]
+    elif known is not None and (scoped := ("unit" if holder_kind == "unit" else "region", holder_code)) in known.issuers:
+        issuers = list(known.issuers[scoped])
     else:
         scope = User.unit_code if holder_kind == "unit" else User.region_code
         issuers = sorted(u.username for u in session.exec(select(User).where(User.role == "issuer", scope == holder_code)))
-    if session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first() is None:
+    if known is not None:
+        recorded = application.id in known.recorded
+        known.recorded.add(application.id)
+    else:
+        recorded = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first() is not None
+    if not recorded:
         session.add(
             ResponsibilityRecord(
                 application_id=application.id,
@@ -295,7 +411,10 @@ def _breach(*, session: Session, application: Application, breach_at: datetime, 
         record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=now, reason="red-list comparison hit: escalates instead (R12)")
         return None
     at = sla.auto_issue_at(breach_at=breach_at, calendar=cal, policy=policy(settings))
-    _set_timer(session, application_id=application.id, kind="auto_issue", due_at=at, level=None)
+    if known is not None:
+        _put_timer(session, timer=known.auto_issue.get(application.id), application_id=application.id, kind="auto_issue", due_at=at, level=None)
+    else:
+        _set_timer(session, application_id=application.id, kind="auto_issue", due_at=at, level=None)
     record_event(session, application_id=application.id, actor="system", action="auto_issue_scheduled", at=now, data={"at": at.isoformat(), "latest": sla.auto_issue_by(breach_at=breach_at).isoformat()})
     return at
 

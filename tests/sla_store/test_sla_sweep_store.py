@@ -115,7 +115,7 @@ def test_sweep_cost_follows_due_timers_not_pending_ones(seeded, clock):
     assert fired == {"reminder_50": 10}
     assert len(second) == len(first)
     timer_updates = [q for q in second if q.lstrip().upper().startswith("UPDATE SLATIMER")]
-    assert len(timer_updates) == 10  # one conditional claim per due timer, none for the rest
+    assert len(timer_updates) == 1  # one conditional claim for the batch's 10 cases, none for the rest
     with seeded.session() as s:
         assert s.exec(select(func.count()).select_from(SlaTimer).where(SlaTimer.pending == True)).one() == 4000  # noqa: E712
         assert s.exec(select(func.count()).select_from(SlaTimer).where(SlaTimer.fired_at != None)).one() == 20  # noqa: E711
@@ -149,3 +149,41 @@ def test_sweep_skips_a_case_an_issuer_is_deciding(pg_store, clock):
     with pg_store.session() as s:
         assert s.get(Application, app_id).status == "approved"
         assert s.exec(select(func.count()).select_from(Notification).where(Notification.application_id == app_id, Notification.kind.like("sla_%"))).one() == 0
+
+
+def test_r11_r13_one_batch_of_1000_due_timers_fires_each_once_and_chains_hold(seeded, clock):
+    """1,000 due timers in one batch: 400 cases with a reminder and a warning due, 200 of them
+    also a breach (R13 record, R12 auto-issue scheduled). Each timer fires once, each case's
+    events follow its earlier ones in due order and the chains verify; the events' chain heads
+    are read once for the batch, not per event."""
+    from cases.events import record_event, verify_chain
+    from cases.models import ResponsibilityRecord
+    from sla_support import actions
+
+    start, now = local("2026-03-03 09:00"), local("2026-03-03 12:00")
+    with seeded.session() as s:
+        ids = bulk_cases(s, 400, at=start)
+        for n, app_id in enumerate(ids):
+            record_event(s, application_id=app_id, actor="system", action="sla_started", at=start, first=True)
+            s.add(SlaTimer(application_id=app_id, kind="reminder_50", level="issuer", due_at=local("2026-03-03 10:00")))
+            s.add(SlaTimer(application_id=app_id, kind="warn_80", level="community_head", due_at=local("2026-03-03 10:30")))
+            if n % 2 == 0:
+                s.add(SlaTimer(application_id=app_id, kind="breach", level="county", due_at=local("2026-03-03 11:00")))
+        s.commit()
+    seen, stop = _count_statements(seeded.engine)
+    try:
+        with seeded.session() as s:
+            fired = sla_service.sweep(session=s, now=now, settings=seeded.settings, batch=1000)
+    finally:
+        stop()
+    assert fired == {"reminder_50": 400, "warn_80": 400, "breach": 200}
+    assert len([q for q in seen if q.lstrip().upper().startswith("SELECT") and "FROM caseevent" in q]) == 1
+    with seeded.session() as s:
+        timers = list(s.exec(select(SlaTimer).where(SlaTimer.application_id.in_(ids))))
+        assert sum(t.fired_at == now for t in timers) == 1000 and not any(t.pending for t in timers if t.kind != "auto_issue")
+        assert sum(t.kind == "auto_issue" and t.pending for t in timers) == 200
+        assert s.exec(select(func.count()).select_from(Notification).where(Notification.application_id.in_(ids))).one() == 1000
+        assert s.exec(select(func.count()).select_from(ResponsibilityRecord).where(ResponsibilityRecord.application_id.in_(ids))).one() == 200
+        assert actions(s, ids[0]) == ["sla_started", "sla_reminder_50", "sla_warn_80", "sla_breach", "auto_issue_scheduled"]
+        assert actions(s, ids[1]) == ["sla_started", "sla_reminder_50", "sla_warn_80"]
+        assert verify_chain(s) == []
