@@ -94,10 +94,10 @@ async def _main(concurrency: int) -> None:
     from flows.dispatcher import Dispatcher
 
     class Counting(Dispatcher):
-        def _finish_row(self, row_id: int, error: str | None) -> None:
+        def _finish_row(self, row_id: int, error: str | None, *args) -> None:
             if error:
                 FAILED.append(error[:200])
-            super()._finish_row(row_id, error)
+            super()._finish_row(row_id, error, *args)
 
     d = Counting(concurrency=concurrency)
     await d.setup(sweep_interval=None)

@@ -10,6 +10,7 @@ is started once Prefect answers again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
@@ -27,8 +28,12 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.exceptions import Pause
+import prefect.flow_engine
 from prefect.flow_engine import run_flow
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Scheduled
+
+from sqlmodel import select
 
 from cases.db import session_scope
 from cases.models import Application, FlowDispatch
@@ -41,6 +46,32 @@ from flows.sla_sweep import sla_sweep
 log = logging.getLogger("healthpass.dispatcher")
 
 
+@contextlib.contextmanager
+def _no_external_suspension_watch(*_args, **_kwargs):
+    yield
+
+
+@contextlib.contextmanager
+def lean_runs():
+    """What Prefect does per deployment run that these runs do not need, switched off for
+    this process (measured in BENCHMARKS.md, intake):
+
+    - the suspension observer: for every run of a deployment the engine starts a thread
+      with its own event loop and a websocket subscription to the server, and blocks the
+      event loop until it is connected, so that a suspension proposed from *outside* the
+      run is noticed. These runs suspend only themselves and last well under a second.
+    - the heartbeat thread and its event: a run left Running by a dead dispatcher is found
+      by the dispatcher itself (`Dispatcher._stale`), not by a Prefect automation.
+    """
+    saved = prefect.flow_engine.observe_flow_run_suspension
+    prefect.flow_engine.observe_flow_run_suspension = _no_external_suspension_watch
+    try:
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield
+    finally:
+        prefect.flow_engine.observe_flow_run_suspension = saved
+
+
 async def register_deployments(*, sweep_interval: int | None = 60) -> dict[str, UUID]:
     """Create or update the deployments; idempotent."""
     app_dep = await application.to_deployment(name="application", description="One run per case (R14).")
@@ -51,7 +82,8 @@ async def register_deployments(*, sweep_interval: int | None = 60) -> dict[str, 
 class Dispatcher:
     def __init__(self, settings: Settings | None = None, *, concurrency: int | None = None):
         self.settings = settings or get_settings()
-        self.limit = anyio.Semaphore(concurrency or self.settings.dispatcher_concurrency)
+        self.concurrency = concurrency or self.settings.dispatcher_concurrency
+        self.limit = anyio.Semaphore(self.concurrency)
         self.deployments: dict[str, UUID] = {}
         self._busy: set[int] = set()
         self._next_sweep_check = 0.0
@@ -60,93 +92,113 @@ class Dispatcher:
         self.deployments = await register_deployments(sweep_interval=sweep_interval)
 
     # -------------------------------------------------------------- outbox ---
-    def _due_rows(self, limit: int) -> list[FlowDispatch]:
+    def _due_rows(self, limit: int) -> list[tuple[FlowDispatch, Application]]:
+        """Due outbox rows not already being driven, each with its case (one query)."""
         with session_scope() as session:
             rows = dispatch.due(session, now=datetime.now(timezone.utc), limit=limit + len(self._busy))
-            return [r for r in rows if r.id not in self._busy][:limit]
+            rows = [r for r in rows if r.id not in self._busy][:limit]
+            cases = {a.id: a for a in session.exec(select(Application).where(Application.id.in_([r.application_id for r in rows])))} if rows else {}
+            return [(r, cases[r.application_id]) for r in rows if r.application_id in cases]
 
     async def drain_once(self) -> int:
-        """Drive every due outbox row; returns how many were taken."""
-        rows = await anyio.to_thread.run_sync(self._due_rows, 64)
-        if not rows:
-            return 0
-        # One Prefect client (sync and async) for the whole batch: a new client per run loads the
-        # TLS trust store every time, which was half of the dispatcher's CPU (BENCHMARKS.md).
-        with SyncClientContext.get_or_create():
-            async with AsyncClientContext.get_or_create():
-                async with anyio.create_task_group() as tg:
-                    for row in rows:
-                        self._busy.add(row.id)
-                        tg.start_soon(self._drive_row, row)
-        return len(rows)
+        """Drive due outbox rows until none is left due; returns how many were taken.
 
-    async def _drive_row(self, row: FlowDispatch) -> None:
-        async with self.limit:
+        A rolling window: more rows are read as soon as fewer are waiting than can run, so
+        the concurrency slots stay full instead of emptying at the end of each batch."""
+        taken = 0
+        waiting = 0  # rows handed to the task group that have not got a slot yet
+        more = anyio.Event()
+
+        async def drive_row(row: FlowDispatch, case: Application) -> None:
+            nonlocal waiting, more
             try:
-                await self.drive(row.application_id)
-                await anyio.to_thread.run_sync(self._finish_row, row.id, None)
-            except Exception as exc:  # Prefect down, network, a flow crash: retried with backoff
-                log.warning("dispatch of %s failed: %s", row.application_id, exc)
-                await anyio.to_thread.run_sync(self._finish_row, row.id, f"{type(exc).__name__}: {exc}")
+                async with self.limit:
+                    waiting -= 1
+                    if waiting < self.concurrency:
+                        more.set()
+                    await self._drive_row(row, case)
             finally:
                 self._busy.discard(row.id)
 
-    def _finish_row(self, row_id: int, error: str | None) -> None:
+        # One Prefect client (sync and async) for the whole drain: a new client per run loads the
+        # TLS trust store every time, which was half of the dispatcher's CPU (BENCHMARKS.md).
+        with lean_runs(), SyncClientContext.get_or_create():
+            async with AsyncClientContext.get_or_create():
+                async with anyio.create_task_group() as tg:
+                    while True:
+                        batch = await anyio.to_thread.run_sync(self._due_rows, 64)
+                        if not batch:
+                            break
+                        for row, case in batch:
+                            self._busy.add(row.id)
+                            waiting += 1
+                            tg.start_soon(drive_row, row, case)
+                        taken += len(batch)
+                        more = anyio.Event()
+                        if waiting >= self.concurrency:
+                            await more.wait()
+        return taken
+
+    async def _drive_row(self, row: FlowDispatch, case: Application) -> None:
+        try:
+            flow_run_id, state = await self.drive(row.application_id, case=case)
+            await anyio.to_thread.run_sync(self._finish_row, row.id, None, case.id, flow_run_id, state)
+        except Exception as exc:  # Prefect down, network, a flow crash: retried with backoff
+            log.warning("dispatch of %s failed: %s", row.application_id, exc)
+            await anyio.to_thread.run_sync(self._finish_row, row.id, f"{type(exc).__name__}: {exc}")
+
+    def _finish_row(self, row_id: int, error: str | None, case_id: str | None = None, flow_run_id: str | None = None, state: str | None = None) -> None:
+        """The outbox row and the case's run id and state, in one transaction."""
         with session_scope() as session:
             at = datetime.now(timezone.utc)
             if error is None:
                 dispatch.mark_done(session, dispatch_id=row_id, at=at)
             else:
                 dispatch.mark_failed(session, dispatch_id=row_id, at=at, error=error)
+            if case_id is not None:
+                app = session.get(Application, case_id)
+                app.flow_run_id, app.flow_state = flow_run_id or app.flow_run_id, state or app.flow_state
+                session.add(app)
 
     # ---------------------------------------------------------------- runs ---
     def _case(self, case_id: str) -> Application:
         with session_scope() as session:
             return session.get(Application, case_id)
 
-    def _save_run(self, case_id: str, flow_run_id: str | None, state: str | None) -> None:
-        with session_scope() as session:
-            app = session.get(Application, case_id)
-            if flow_run_id:
-                app.flow_run_id = flow_run_id
-            if state:
-                app.flow_state = state
-            session.add(app)
-
-    async def drive(self, case_id: str) -> str:
-        """Bring the case's flow run forward as far as the store allows; returns its state."""
+    async def drive(self, case_id: str, *, case: Application | None = None) -> tuple[str, str]:
+        """Bring the case's flow run forward as far as the store allows; returns the run's id and state.
+        `case`: the case as just read from the store (the outbox row's), else it is read here."""
+        case = case or await anyio.to_thread.run_sync(self._case, case_id)
         async with get_client() as client:
-            case = await anyio.to_thread.run_sync(self._case, case_id)
             if case.flow_run_id is None:
-                # The idempotency key makes a retried start find the run it created before.
+                # The idempotency key makes a retried start find the run it created before, so the
+                # run's id is stored only with the outcome (one transaction per run, not two).
                 flow_run = await client.create_flow_run_from_deployment(
                     self.deployments["application"],
                     parameters={"case_id": case_id},
                     idempotency_key=f"case-{case_id}",
+                    name=f"case-{case_id}",
                     tags=[f"community:{case.community_code}", f"kind:{case.kind}"],
                 )
-                await anyio.to_thread.run_sync(self._save_run, case_id, str(flow_run.id), flow_run.state.name)
             else:
                 flow_run = await client.read_flow_run(UUID(case.flow_run_id))
 
             state = flow_run.state
             if state.is_completed():
-                return state.name
+                return str(flow_run.id), state.name
             if state.is_paused():
                 if waiting_on(case) is not None:
-                    return state.name  # still waiting on a human or a timer
+                    return str(flow_run.id), state.name  # still waiting on a human or a timer
                 await client.resume_flow_run(flow_run.id)
             elif state.is_running():
                 if not await self._stale(flow_run):
                     raise RuntimeError("flow run is still running; will look again")
                 await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
-            elif state.is_final():  # failed, crashed, cancelled: run it again, tasks are idempotent
+            elif state.is_final():  # failed, crashed, cancelled: run it again, its steps are idempotent
                 await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
             if not state.is_scheduled():  # its state changed above: the engine needs the new one
                 flow_run = await client.read_flow_run(flow_run.id)
-        final = await self._execute(flow_run)
-        await anyio.to_thread.run_sync(self._save_run, case_id, None, final)
-        return final
+        return str(flow_run.id), await self._execute(flow_run)
 
     async def _stale(self, flow_run) -> bool:
         """A run left Running by a dispatcher that died (nobody else executes these runs)."""
@@ -180,7 +232,7 @@ class Dispatcher:
         return len(runs)
 
     async def run_forever(self, stop: anyio.Event | None = None) -> None:
-        with SyncClientContext.get_or_create():
+        with lean_runs(), SyncClientContext.get_or_create():
             async with AsyncClientContext.get_or_create():
                 await self._loop(stop or anyio.Event())
 
