@@ -266,3 +266,6 @@ def dispatcher(prefect_server):
     driver = Driver()
     yield driver
     driver.loop.close()
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # the runs' logs reach this server before it stops, not a dead port later

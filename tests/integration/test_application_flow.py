@@ -129,3 +129,32 @@ def test_r15_csv_import_then_declaration_hits_show_on_the_case_and_the_flow_run(
 
     found = dispatcher.run(artifacts(view["flow_run"]["id"]))
     assert found and "roaming" in str(found[0].data) and "mismatch" in str(found[0].data)
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_r15_registry_down_is_retried_then_recorded_incomplete_never_clear(api, dispatcher, clock, seeded, monkeypatch):
+    """A registry marked down: the flow retries the comparison, and its last attempt records
+    'incomplete' for the issuer; the case still reaches the audit queue (R15)."""
+    import flows.application as application_flow
+    from cases.models import SourceStatus
+
+    monkeypatch.setattr(application_flow, "COMPARISON_RETRY_SECONDS", 0)
+    attempts = []
+    screen = application_flow._screen
+
+    def counting(session, **kw):
+        attempts.append(kw["last_attempt"])
+        return screen(session, **kw)
+
+    monkeypatch.setattr(application_flow, "_screen", counting)
+    with seeded.session() as s:
+        status = s.get(SourceStatus, "close_contacts")
+        status.available = False
+        s.add(status)
+        s.commit()
+    case = api.post("/api/v1/applications", json=example("standard", clock.now().date())).json()
+    assert dispatcher.drain() == 1
+    assert attempts == [False] * (application_flow.COMPARISON_ATTEMPTS - 1) + [True]
+    view = api.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()
+    assert view["status"] == "awaiting_audit"
+    assert view["comparison"]["outcome"] == "incomplete"
