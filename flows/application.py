@@ -26,6 +26,7 @@ from prefect.settings import get_current_settings
 from cases.clock import now
 from cases.comparison.base import SourceUnavailable
 from cases.db import session_scope
+from cases.events import chain_heads
 from cases.services import workflow
 from cases.services.applications import get_application
 from cases.settings import get_settings
@@ -39,6 +40,11 @@ COMPARISON_RETRY_SECONDS = 5
 def _screen(session, *, case_id: str, last_attempt: bool) -> dict:
     """Steps 1-3 up to the human, in one transaction: all of it commits or none."""
     application, at, settings = get_application(session, case_id), now(), get_settings()
+    with chain_heads(session, [case_id]):  # the steps' events: one chain read, one INSERT at commit
+        return _screen_steps(session, application=application, at=at, settings=settings, last_attempt=last_attempt)
+
+
+def _screen_steps(session, *, application, at, settings, last_attempt: bool) -> dict:
     declared = workflow.declare(session=session, application=application, at=at)
     comparison = workflow.compare(session=session, application=application, at=at, settings=settings, accept_incomplete=last_attempt)
     audit = None

@@ -95,8 +95,10 @@ def _schedule_ladder(*, session: Session, application: Application, cal: sla.Wor
         calendar=cal,
         paused_total=timedelta(seconds=application.sla_paused_seconds),
     )
+    # One read of the case's timers for the whole ladder (none yet when the clock first starts).
+    existing = {t.kind: t for t in session.exec(select(SlaTimer).where(SlaTimer.application_id == application.id))}
     for step in steps:
-        _set_timer(session, application_id=application.id, kind=step.name, due_at=step.at, level=step.level.value)
+        _put_timer(session, timer=existing.get(step.name), application_id=application.id, kind=step.name, due_at=step.at, level=step.level.value)
 
 
 def cancel_timers(session: Session, *, application_id: str, at: datetime, kinds: tuple[str, ...] | None = None) -> int:
