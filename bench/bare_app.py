@@ -1,5 +1,6 @@
 """The baseline server: a bare FastAPI app whose verify endpoint parses the same body
-and returns a constant (no store, no signature). Same path, same uvicorn settings."""
+and returns a constant (no store, no signature). Same path, same uvicorn settings, and
+like the shipped route an ``async def`` (a sync one would add two threadpool hops)."""
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -17,15 +18,15 @@ class VerifyIn(BaseModel):
 
 
 @app.post("/api/v1/checkpoint/verify")
-def verify(body: VerifyIn) -> dict:
+async def verify(body: VerifyIn) -> dict:
     return CONSTANT
 
 
 @app.get("/api/v1/constant")
-def constant() -> dict:
+async def constant() -> dict:
     return CONSTANT
 
 
 @app.get("/healthz")
-def healthz() -> dict:
+async def healthz() -> dict:
     return {"status": "ok"}

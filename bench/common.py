@@ -365,11 +365,11 @@ def pids_cpu_seconds(pids) -> float:
     return sum((_stat(p) or (0, 0.0))[1] for p in pids)
 
 
-def runqueue_wait_seconds(pids) -> float:
-    """Seconds the live threads of these processes spent runnable but not running (waiting
-    for a CPU): /proc/<pid>/task/*/schedstat, second field. On shared cores this is the
-    latency other people's work adds."""
-    total = 0
+def runqueue_waits(pids) -> dict[int, int]:
+    """Per live thread of these processes, nanoseconds spent runnable but not running
+    (waiting for a CPU): /proc/<pid>/task/*/schedstat, second field. On shared cores this
+    is the latency other people's work adds."""
+    out: dict[int, int] = {}
     for pid in pids:
         try:
             tasks = os.listdir(f"/proc/{pid}/task")
@@ -377,10 +377,15 @@ def runqueue_wait_seconds(pids) -> float:
             continue
         for tid in tasks:
             try:
-                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
+                out[int(tid)] = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
             except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
                 pass
-    return total / 1e9
+    return out
+
+
+def runqueue_wait_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """Run-queue wait between two ``runqueue_waits`` readings (threads that exited in between are not counted)."""
+    return sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9
 
 
 def rss_mib(pid: int) -> float:
