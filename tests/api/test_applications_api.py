@@ -171,3 +171,29 @@ def test_r11_reassignment_keeps_the_clock(api, seeded, task_id):
     assert view["sla"]["due_at"] == due and "reassigned" in [e["action"] for e in view["timeline"]]
     queue = api.get("/api/v1/audit-tasks", headers=login(api, "qingdao-issuer2")).json()
     assert queue[0]["claimed_by"] is not None and "hits" in queue[0]["comparison"]
+
+
+def test_r14_references_are_unique_readable_and_found_as_typed(api, clock):
+    """The human reference: 40 random bits a day in an unambiguous alphabet, looked up
+    whatever the case it is typed in (six hex digits collided within a few thousand a day)."""
+    import re
+
+    from tests.helpers import example
+
+    case = api.post("/api/v1/applications", json=example("standard", clock.now().date())).json()
+    assert re.fullmatch(rf"HP{clock.now():%Y%m%d}-[0-9A-HJKMNP-TV-Z]{{4}}-[0-9A-HJKMNP-TV-Z]{{4}}", case["reference"]), case["reference"]
+    found = api.get(f"/api/v1/applications/{' ' + case['reference'].lower() + ' '}", params={"access_token": case["access_token"]})
+    assert found.status_code == 200 and found.json()["id"] == case["id"]
+
+
+def test_r14_a_drawn_reference_already_taken_is_drawn_again(api, clock, monkeypatch):
+    from cases.services import applications
+    from tests.helpers import example
+
+    draws = iter([0, 0, 1])
+    monkeypatch.setattr(applications.secrets, "randbits", lambda n: next(draws))
+    first = api.post("/api/v1/applications", json=example("standard", clock.now().date())).json()
+    body = example("standard", clock.now().date()) | {"id_number": "110101199003074514", "name": "王二"}
+    second = api.post("/api/v1/applications", json=body)
+    assert second.status_code == 201, second.text
+    assert first["reference"].endswith("-0000-0000") and second.json()["reference"].endswith("-0000-0001")
