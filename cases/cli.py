@@ -474,8 +474,13 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
     env = prefect_env(settings)
     children: list[tuple[str, subprocess.Popen]] = []
 
-    def start(name: str, argv: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)
+    def start(name: str, argv: list[str], *, nice: int = 0) -> subprocess.Popen:
+        def prepare() -> None:
+            _die_with_parent()
+            if nice:
+                os.nice(nice)
+
+        proc = subprocess.Popen(argv, env=env, preexec_fn=prepare)
         children.append((name, proc))
         return proc
 
@@ -496,10 +501,10 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
     exe = sys.executable
     if not settings.prefect_api_url:
         typer.echo(f"starting Prefect server on http://127.0.0.1:{settings.prefect_port} (data in {settings.prefect_home})")
-        prefect = start("prefect", [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)])
+        prefect = start("prefect", [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)], nice=settings.background_nice)
         if not wait_http(f"http://127.0.0.1:{settings.prefect_port}/api/health", seconds=90, proc=prefect):
             typer.secho("Prefect server did not come up; the API still accepts cases and drives them once it does.", fg=typer.colors.YELLOW)
-    start("dispatcher", [exe, "-m", "cases.cli", "worker"])
+    start("dispatcher", [exe, "-m", "cases.cli", "worker"], nice=settings.background_nice)
     start("api", uvicorn_argv("api.main:app", host=host, port=port, workers=workers))
     typer.echo(f"healthpass API + UI on http://{host}:{port}  (Prefect UI: {settings.effective_prefect_api_url.removesuffix('/api')})")
     while True:

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     prefect_port: int = 4200
     dispatcher_concurrency: int = 4  # in-process flow runs at once (SQLite Prefect server: keep small)
     dispatcher_poll_seconds: float = 0.5
+    # `serve` runs the Prefect server and the dispatcher at this nice level: on shared cores the
+    # API's answers come first and orchestration takes the CPU they leave (BENCHMARKS.md, POST).
+    background_nice: int = 10
 
     pass_validity_days: int = 14  # R2
     fever_threshold: float = 37.3  # R4
