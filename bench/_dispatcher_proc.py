@@ -7,7 +7,6 @@ Commands on stdin, one per line; answers on stdout as ``BENCH {json}``:
   ``forever``   drive the outbox like ``healthpass worker`` until ``stop``
   ``stop``      end ``forever``
   ``quit``
-With ``--shared-client`` it runs the what-if of one Prefect client for its lifetime.
 """
 from __future__ import annotations
 
@@ -72,22 +71,9 @@ def _say(payload: dict) -> None:
     sys.stdout.flush()
 
 
-async def main(concurrency: int, shared_client: bool = False) -> None:
-    """``shared_client``: the what-if of one Prefect client for the dispatcher's lifetime —
-    everything runs inside one ``AsyncClientContext`` (and one ``SyncClientContext``), which
-    ``get_client()`` in ``Dispatcher.drive``, the flow engine's ``get_or_create()`` and
-    ``prefect.results``' ``get_client(sync_client=True)`` reuse instead of building a client
-    (and a TLS context from the certifi bundle) each time."""
+async def main(concurrency: int) -> None:
     _count_requests()
-    if shared_client:
-        from prefect.context import AsyncClientContext, SyncClientContext
-
-        # The sync one serves prefect.results' server-default-storage lookup (a sync client per call).
-        with SyncClientContext.get_or_create():
-            async with AsyncClientContext.get_or_create():
-                await _main(concurrency)
-    else:
-        await _main(concurrency)
+    await _main(concurrency)
 
 
 async def _main(concurrency: int) -> None:
@@ -150,6 +136,5 @@ async def _main(concurrency: int) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--concurrency", type=int, default=4)
-    p.add_argument("--shared-client", action="store_true")
     args = p.parse_args()
-    asyncio.run(main(args.concurrency, args.shared_client))
+    asyncio.run(main(args.concurrency))

@@ -430,6 +430,20 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _lower_priority(nice: int) -> None:
+    """Run this child (and what it starts) behind the API on shared cores. With the kernel's
+    autogroup scheduling (on by default on desktops and many servers) a nice level only counts
+    inside its session, so the child gets a session of its own and that session's group is
+    niced too; `serve` stops its children itself, so Ctrl-C need not reach them."""
+    os.setsid()
+    try:
+        with open("/proc/self/autogroup", "w") as group:
+            group.write(str(nice))
+    except OSError:  # no autogroup here: the plain nice level below is what counts
+        pass
+    os.nice(nice)
+
+
 def prefect_env(settings) -> dict[str, str]:
     env = os.environ.copy()
     env.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
@@ -478,7 +492,7 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
         def prepare() -> None:
             _die_with_parent()
             if nice:
-                os.nice(nice)
+                _lower_priority(nice)
 
         proc = subprocess.Popen(argv, env=env, preexec_fn=prepare)
         children.append((name, proc))
