@@ -122,7 +122,7 @@ APPLIED = [
     "13 -> 0 events per application; dispatcher + Prefect server CPU 184 + 327 -> ~25 + ~40 ms; see *Intake",
     "through Prefect*); `healthpass serve` runs the Prefect server and the dispatcher behind the API (nice 10,",
     "own session), which took the POST p99 while flows run from ~140 ms to ~40 ms in a trial run; submission",
-    "references have 40 random bits (24 collided under load and failed a POST with a 500).",
+    "references have 40 random bits (with 24 they collided under load and failed a POST with a 500).",
 ]
 
 
@@ -222,8 +222,10 @@ def _limits(doc: dict) -> list[str]:
             "the Prefect server is one process, so its share alone caps it at "
             f"{1000 / max(best['server_cpu_ms'], 1):.0f}/s.",
             "",
-            "Before the changes below (first measurements, same benchmark, 16 applications a run): 10.4 requests, 13.0 events, "
-            "184 + 327 + 9 CPU-ms per application, 2.3 applications/s. What each run cost Prefect and why it was cut:",
+            "Before the changes below: 10.4 requests and 13.0 events per application; 184 + 327 + 9 CPU-ms and 2.3 applications/s "
+            "in the first measurements (same benchmark, 16 applications a run, a slower machine of this kind), ~100 dispatcher + "
+            "~190 Prefect server CPU-ms and ~2/s re-measured on this session's machine (load ~3) before the changes. "
+            "What each run cost Prefect and why it was cut:",
             "",
             "| per application | cost before | now |",
             "|---|---|---|",

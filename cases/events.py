@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlmodel import Session, func, select
 
-from cases.models import CaseEvent
+from cases.models import Application, CaseEvent
 
 GENESIS = "0" * 64
 # Session.info key of the chain heads {application_id: (seq, hash)} that `chain_heads` preloads.
@@ -59,6 +59,7 @@ def record_event(
     elif heads is not None and application_id in heads:
         head = heads[application_id]
     else:
+        _lock_cases(session, [application_id])
         last = session.exec(
             select(CaseEvent).where(CaseEvent.application_id == application_id).order_by(CaseEvent.seq.desc()).limit(1)
         ).first()
@@ -86,6 +87,15 @@ def record_event(
     return event
 
 
+def _lock_cases(session: Session, application_ids: list[str]) -> None:
+    """On PostgreSQL, appends to a case's chain take the case's row lock first, so a writer
+    that read the head cannot collide on (application_id, seq) with another — the sweep holds
+    its batch's cases for a whole batch. NO KEY UPDATE: inserts referencing the case (their
+    foreign-key checks) are not blocked. SQLite writes one transaction at a time anyway."""
+    if application_ids and session.get_bind().dialect.name == "postgresql":
+        session.exec(select(Application.id).where(Application.id.in_(application_ids)).with_for_update(key_share=True)).all()  # FOR NO KEY UPDATE
+
+
 @contextmanager
 def chain_heads(session: Session, application_ids: Iterable[str]) -> Iterator[None]:
     """Within the block, `record_event` chains these cases' events to heads read here in one
@@ -98,6 +108,7 @@ def chain_heads(session: Session, application_ids: Iterable[str]) -> Iterator[No
         return
     ids = sorted(set(application_ids))
     heads: dict[str, tuple[int, str]] = dict.fromkeys(ids, (0, GENESIS))
+    _lock_cases(session, ids)
     if ids:
         if session.get_bind().dialect.name == "postgresql":
             query = (

@@ -196,3 +196,40 @@ def test_r15_amended_declaration_is_a_new_version_never_an_overwrite(api, seeded
         assert [v.version for v in versions] == [1, 2]
         assert versions[0].content["address"] == body["address"] and versions[1].content["address"] == amended["address"]
         assert versions[0].content_hash != versions[1].content_hash
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_r15_a_writer_waits_for_a_batch_holding_the_case_and_chains_after_it(seeded, clock):
+    """A writer appending to a case while a batch (the sweep) holds its chain head in memory
+    waits for the batch's commit and chains after it: no two events with one seq, no 500."""
+    import threading
+    import time
+
+    a = submit(seeded, clock)
+    case_id = a.application.id
+    done: dict = {}
+
+    def issuer() -> None:
+        try:
+            with seeded.session() as s:
+                record_event(s, application_id=case_id, actor="issuer", action="claimed", at=clock.now())
+                s.commit()
+                done["ok"] = time.monotonic()
+        except Exception as exc:  # pragma: no cover - what the test guards against
+            done["error"] = exc
+
+    with seeded.session() as s:
+        with chain_heads(s, [case_id]):
+            record_event(s, application_id=case_id, actor="system", action="sla_reminder_50", at=clock.now())
+            writer = threading.Thread(target=issuer)
+            writer.start()
+            time.sleep(0.5)  # the writer is now waiting for the case
+            assert "ok" not in done and "error" not in done
+            committed = time.monotonic()
+            s.commit()
+    writer.join(10)
+    assert "error" not in done, done.get("error")
+    assert done["ok"] >= committed
+    with seeded.session() as s:
+        assert [(e.seq, e.action) for e in timeline(s, case_id)] == [(1, "submitted"), (2, "sla_reminder_50"), (3, "claimed")]
+        assert verify_chain(s, case_id) == []
