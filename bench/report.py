@@ -269,11 +269,14 @@ def _limits(doc: dict) -> list[str]:
                 ]
         if not met:
             md += [
-                "What limits it: CPU. The four remaining requests per application (create the run, the engine's `PATCH` and read, "
-                "two state transitions) go through Prefect's orchestration rules, and each server-side state change is itself an event "
-                "its services persist; the dispatcher, the Prefect server, PostgreSQL and the other sessions' work share the 2 cores "
-                "(load average in the notes). The next steps are outside one 2-core machine: the Prefect server on its own cores "
-                "(`prefect server start --workers N` with PostgreSQL and Redis messaging, the production shape in ARCHITECTURE.md) and "
+                f"What limits it: the Prefect server is one process and the dispatcher one event loop. At {best['per_s']:.1f}/s the "
+                f"server process is busy {best['server_cpu_ms'] * best['per_s'] / 10:.0f} % of one core and the dispatcher "
+                f"{best['client_cpu_ms'] * best['per_s'] / 10:.0f} %; every run is a chain of five round trips to that server "
+                "(create, the engine's `PATCH` and read, two state transitions through Prefect's orchestration rules, each a server-side "
+                "event its services persist) and three store transactions, so more runs at once queue on the server instead of "
+                "adding throughput (c=8 and c=16 are slower in the row). The next steps are outside one 2-core machine: the Prefect "
+                "server on its own cores (`prefect server start --workers N` with PostgreSQL and Redis messaging, the production shape "
+                "in ARCHITECTURE.md) and "
                 "more than one dispatcher, which needs the outbox rows claimed (`FOR UPDATE SKIP LOCKED`): today one dispatcher drives the outbox.",
                 "",
             ]
