@@ -91,12 +91,16 @@ def verify(*, session: Session, settings: Settings, now: datetime, temperature: 
         if row is None:
             return Decision(result="DENY", reasons=["unknown_card"] + (["fever"] if not temperature < settings.fever_threshold else []), colour=None, valid_until=None, masked_name=None, pass_id=None)
         qr = row
-    decision = decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
+    decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
     if _key_may_be_new(decision, cache):
         invalidate()  # a key rotated in another process since the last refresh
         cache = _refresh(session, settings, now)
-        decision = decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
+        decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
     return decision
+
+
+def _decide(cache: _Cache, *, qr: str, settings: Settings, now: datetime, temperature: float) -> Decision:
+    return decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
 
 
 def _key_may_be_new(decision: Decision, cache: _Cache) -> bool:
@@ -109,5 +113,5 @@ def decide_cached(*, settings: Settings, engine: Engine, now: datetime, temperat
     cache = cached(settings, engine)
     if cache is None:
         return None
-    decision = decide(token=qr, keys=cache.keys, revoked=cache.revoked, now=now, temperature=temperature, fever_threshold=settings.fever_threshold)
+    decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
     return None if _key_may_be_new(decision, cache) else decision
