@@ -25,7 +25,6 @@ from prefect.settings import get_current_settings
 
 from cases.clock import now
 from cases.comparison.base import SourceUnavailable
-from cases.db import session_scope
 from cases.events import chain_heads
 from cases.services import workflow
 from cases.services.applications import get_application
@@ -41,16 +40,12 @@ def _screen(session, *, case_id: str, last_attempt: bool) -> dict:
     """Steps 1-3 up to the human, in one transaction: all of it commits or none."""
     application, at, settings = get_application(session, case_id), now(), get_settings()
     with chain_heads(session, [case_id]):  # the steps' events: one chain read, one INSERT at commit
-        return _screen_steps(session, application=application, at=at, settings=settings, last_attempt=last_attempt)
-
-
-def _screen_steps(session, *, application, at, settings, last_attempt: bool) -> dict:
-    declared = workflow.declare(session=session, application=application, at=at)
-    comparison = workflow.compare(session=session, application=application, at=at, settings=settings, accept_incomplete=last_attempt)
-    audit = None
-    if not workflow.open_observation(session=session, application=application, at=at, settings=settings):
-        audit = workflow.assign_audit(session=session, application=application, at=at, settings=settings)
-    return {"declared": declared, "comparison": comparison, "audit": audit, "waiting_on": workflow.waiting_on(application)}
+        declared = workflow.declare(session=session, application=application, at=at)
+        comparison = workflow.compare(session=session, application=application, at=at, settings=settings, accept_incomplete=last_attempt)
+        audit = None
+        if not workflow.open_observation(session=session, application=application, at=at, settings=settings):
+            audit = workflow.assign_audit(session=session, application=application, at=at, settings=settings)
+        return {"declared": declared, "comparison": comparison, "audit": audit, "waiting_on": workflow.waiting_on(application)}
 
 
 async def screen(case_id: str) -> dict:
@@ -86,17 +81,6 @@ async def screen(case_id: str) -> dict:
     return routed
 
 
-async def wait_for(case_id: str, stage: str) -> None:
-    """Suspend unless the store says the stage is over; the key makes each wait happen once."""
-
-    def pending() -> str | None:
-        with session_scope() as session:
-            return workflow.waiting_on(get_application(session, case_id))
-
-    if await anyio.to_thread.run_sync(pending) == stage:
-        await suspend_flow_run(timeout=None, key=stage)
-
-
 @flow(
     name="application",
     persist_result=False,
@@ -107,6 +91,8 @@ async def wait_for(case_id: str, stage: str) -> None:
 async def application(case_id: str) -> dict:
     routed = await screen(case_id)
     if routed["waiting_on"]:
-        await wait_for(case_id, routed["waiting_on"])  # observation (R9) or the issuer's audit
+        # Observation (R9) or the issuer's audit; the key makes each wait happen once. A decision
+        # that lands before the run is Suspended finds it Running: the dispatcher looks again.
+        await suspend_flow_run(timeout=None, key=routed["waiting_on"])
     outcome = await issue_pass(case_id)
     return {"case_id": case_id, "comparison": routed["comparison"]["outcome"], **outcome}
