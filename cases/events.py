@@ -16,6 +16,8 @@ from cases.models import Application, CaseEvent
 GENESIS = "0" * 64
 # Session.info key of the chain heads {application_id: (seq, hash)} that `chain_heads` preloads.
 _HEADS = "healthpass.case_event_heads"
+# Session.info key of (transaction, {application_id}) whose rows this transaction has locked.
+_LOCKED = "healthpass.case_locks"
 
 
 def _digest(prev_hash: str, body: dict[str, Any]) -> str:
@@ -92,8 +94,17 @@ def _lock_cases(session: Session, application_ids: list[str]) -> None:
     that read the head cannot collide on (application_id, seq) with another — the sweep holds
     its batch's cases for a whole batch. NO KEY UPDATE: inserts referencing the case (their
     foreign-key checks) are not blocked. SQLite writes one transaction at a time anyway."""
-    if application_ids and session.get_bind().dialect.name == "postgresql":
-        session.exec(select(Application.id).where(Application.id.in_(application_ids)).with_for_update(key_share=True)).all()  # FOR NO KEY UPDATE
+    if not application_ids or session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection()  # begins the transaction if none has begun, so it can be told apart
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:  # a lock lasts until its transaction ends
+        held = session.info[_LOCKED] = (transaction, set())
+    wanted = [i for i in application_ids if i not in held[1]]
+    if wanted:  # once per case and transaction, not once per event
+        session.exec(select(Application.id).where(Application.id.in_(wanted)).with_for_update(key_share=True)).all()  # FOR NO KEY UPDATE
+        held[1].update(wanted)
 
 
 @contextmanager

@@ -233,3 +233,30 @@ def test_r15_a_writer_waits_for_a_batch_holding_the_case_and_chains_after_it(see
     with seeded.session() as s:
         assert [(e.seq, e.action) for e in timeline(s, case_id)] == [(1, "submitted"), (2, "sla_reminder_50"), (3, "claimed")]
         assert verify_chain(s, case_id) == []
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_r15_a_case_is_locked_once_per_transaction_and_again_in_the_next(seeded, clock):
+    """The append lock is taken once per case and transaction (not per event), and a new
+    transaction takes it again — a lock ends with its transaction."""
+    case_id = submit(seeded, clock).application.id
+    locks: list[str] = []
+
+    def listen(conn, cursor, statement, *rest) -> None:
+        if "FOR NO KEY UPDATE" in statement:
+            locks.append(statement)
+
+    sa_event.listen(seeded.engine, "before_cursor_execute", listen)
+    try:
+        with seeded.session() as s:
+            for n in range(3):
+                record_event(s, application_id=case_id, actor="issuer", action=f"first_{n}", at=clock.now())
+            s.commit()
+            assert len(locks) == 1
+            record_event(s, application_id=case_id, actor="issuer", action="second", at=clock.now())
+            s.commit()
+            assert len(locks) == 2
+    finally:
+        sa_event.remove(seeded.engine, "before_cursor_execute", listen)
+    with seeded.session() as s:
+        assert verify_chain(s, case_id) == []
