@@ -73,10 +73,6 @@ def _say(payload: dict) -> None:
 
 async def main(concurrency: int) -> None:
     _count_requests()
-    await _main(concurrency)
-
-
-async def _main(concurrency: int) -> None:
     from flows.dispatcher import Dispatcher
 
     class Counting(Dispatcher):

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 import anyio
+import prefect.flow_engine
 from prefect import get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -28,11 +29,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.exceptions import Pause
-import prefect.flow_engine
 from prefect.flow_engine import run_flow
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Scheduled
-
 from sqlmodel import select
 
 from cases.db import session_scope
