@@ -27,10 +27,12 @@ run: seed
 
 ## The whole suite, slow end-to-end tests included (SQLite and PostgreSQL).
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## Everything but the slow end-to-end tests.
 test-fast: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
 ## Benchmarks -> BENCHMARKS.md (< 15 min). py-spy profiles the unmet targets; wrk (apt) is used when present.

@@ -37,7 +37,6 @@ from bench.common import (
     child_env,
     free_port,
     median,
-    percentile,
     pg_admin,
     pg_database,
     pids_cpu_seconds,
@@ -189,7 +188,7 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
         engine = get_engine()
         log("  intake: starting the Prefect server (PostgreSQL) and the API")
         t_start = time.perf_counter()
-        with Server(behind([PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(pport)]), env=server_env, health="/api/health", log=tmp / "prefect.log", port=pport, start_seconds=240) as prefect, Server(uvicorn_argv("api.main:app", aport), env=env, health="/healthz", log=tmp / "api.log", port=aport) as api:
+        with Server(behind([PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(pport)]), env=server_env, health="/api/health", log=tmp / "prefect.log", port=pport, start_seconds=240) as prefect, Server(uvicorn_argv("api.main:app", aport), env=env, health="/healthz", log=tmp / "api.log", port=aport):
             out["prefect_start_s"] = time.perf_counter() - t_start
             def measure(d: DispatcherProc, c: int, label: str) -> dict:
                 post_batch(aport, 8)

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bench.common import median, pg_database, seed_store, temp_dir, use_store
+from bench.common import median, pg_database, seed_store, temp_dir
 
 LEVELS = {"reminder_50": "issuer", "warn_80": "community_head", "breach": "county", "city_1wd": "city", "province_2wd": "province"}
 
@@ -190,7 +190,7 @@ def diagnose(engine, settings, at: datetime) -> dict:
         "cursor.py:execute": "psycopg cursor.execute (round trips)",
     }
     rows = []
-    for (file, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (file, _line, func), (_cc, nc, _tt, ct, _callers) in stats.stats.items():
         key = f"{file.rsplit('/', 1)[-1]}:{func}"
         if key in wanted:
             rows.append((wanted[key], nc, round(ct, 2)))

@@ -67,7 +67,7 @@ import hmac
 import json
 import math
 import re
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any

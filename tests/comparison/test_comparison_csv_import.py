@@ -2,7 +2,6 @@
 
 import json
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 

@@ -32,7 +32,7 @@ def test_no_server_error_and_responses_match_the_schema(api, seeded, monkeypatch
             try:
                 case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
             except Exception as exc:  # collect, then report every operation that failed
-                failures.append(f"{operation.label}: {str(exc)[:300]}")
+                failures.append(f"{case.operation.label}: {str(exc)[:300]}")
                 raise
 
         try:

@@ -324,7 +324,9 @@ def test_keyed_hash_is_hmac_sha256_base64url_and_normalises():
     assert keyed_hash(" 11010519491231002x ", key=key) == h
     assert keyed_hash("110105 19491231 002X", key=key) == h
     assert keyed_hash("11010519491231002X", key=b"other" * 8) != h
-    import base64, hashlib, hmac
+    import base64
+    import hashlib
+    import hmac
 
     expected = base64.urlsafe_b64encode(
         hmac.new(key, b"11010519491231002X", hashlib.sha256).digest()
