@@ -2,11 +2,13 @@
 CORS on the public documents, and card numbers typed by hand (R3, R4)."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import jwt
 import pytest
 
+from cases.codes._b64 import b64u_decode
 from tests.verify_support import green_pass, revoke
 
 PUBLIC = ("/.well-known/jwks.json", "/.well-known/revocations.jws", "/api/v1/passes/revocations")
@@ -24,8 +26,6 @@ def test_r4_signed_revocation_list_served_and_verifiable_with_pyjwt(api, green, 
     jwks = jwt.PyJWKSet.from_dict(api.get("/.well-known/jwks.json").json())
     kid = jwt.get_unverified_header(r.text)["kid"]
     payload = jwt.api_jws.decode_complete(r.text, jwks[kid].key, algorithms=["ES256"])["payload"]
-    import json
-
     body = json.loads(payload)
     now = int(clock.now().timestamp())
     assert body["issued_at"] == now
@@ -38,9 +38,6 @@ def test_r4_signed_revocation_list_served_and_verifiable_with_pyjwt(api, green, 
 def test_r4_expired_revoked_passes_leave_the_signed_list(api, green, clock):
     revoke(api, green["id"])
     clock.advance(timedelta(days=15))  # past the pass's 14 days
-    from cases.codes._b64 import b64u_decode
-    import json
-
     body = json.loads(b64u_decode(api.get("/.well-known/revocations.jws").text.split(".")[1]))
     assert body["entries"] == [] and body["version"] == 1
 

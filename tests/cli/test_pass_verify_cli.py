@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -87,11 +88,12 @@ def test_r4_signed_list_file_denies_the_revoked_pass_and_stales(api, seeded, gre
 
 def test_r4_unsigned_or_tampered_lists_are_refused(api, green, tmp_path):
     jwks, signed = _files(api, tmp_path)
+    assert verify(green["token"], "--temperature", "36.5", "--jwks", jwks, "--revocations", signed).exit_code == 0
     unsigned = tmp_path / "revoked.json"
     unsigned.write_text(json.dumps(api.get("/api/v1/passes/revocations").json()))
     r = verify(green["token"], "--temperature", "36.5", "--jwks", jwks, "--revocations", str(unsigned))
     assert r.exit_code == 2 and "unsigned" in r.output
-    text = (tmp_path / "revocations.jws").read_text()
+    text = Path(signed).read_text()
     forged = tmp_path / "forged.jws"
     forged.write_text(text[:-4] + ("AAAA" if not text.endswith("AAAA") else "BBBB"))
     r = verify(green["token"], "--temperature", "36.5", "--jwks", jwks, "--revocations", str(forged))
