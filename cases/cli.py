@@ -218,67 +218,176 @@ def keys_rotate() -> None:
 
 # ------------------------------------------------------------------ passes ---
 
-def _load_json(source: str, *, cache: Optional[str]) -> dict:
-    """A JWKS or revocation list from a file or URL; a URL's copy is cached for offline use."""
+def _fetch(url: str, *, cache: Optional[str]) -> Optional[str]:
+    """The text at ``url``; offline, the cached copy of an earlier fetch (or None)."""
     from pathlib import Path
 
     import httpx
 
-    if source.startswith(("http://", "https://")):
-        cached = Path(cache) if cache else None
-        try:
-            data = httpx.get(source, timeout=5).raise_for_status().json()
-            if cached:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                cached.write_text(json.dumps(data))
-            return data
-        except (httpx.HTTPError, ValueError) as exc:
-            if cached and cached.exists():
-                typer.secho(f"offline ({type(exc).__name__}): using the cached copy {cached}", fg=typer.colors.YELLOW, err=True)
-                return json.loads(cached.read_text())
-            fail(f"cannot fetch {source} and no cached copy: {exc}")
     try:
-        return json.loads(Path(source).read_text())
-    except (OSError, ValueError) as exc:
+        return httpx.get(url, timeout=5, follow_redirects=True).raise_for_status().text
+    except httpx.HTTPError as exc:
+        cached = Path(cache) if cache else None
+        if cached and cached.exists():
+            typer.secho(f"offline ({type(exc).__name__}): using the cached copy {cached}", fg=typer.colors.YELLOW, err=True)
+            return cached.read_text()
+        fail(f"cannot fetch {url} and no cached copy: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _keep(cache: Optional[str], text: str) -> None:
+    """Keep a fetched document for offline use (after it was checked)."""
+    from pathlib import Path
+
+    if cache:
+        try:
+            Path(cache).parent.mkdir(parents=True, exist_ok=True)
+            Path(cache).write_text(text)
+        except OSError as exc:
+            typer.secho(f"cannot keep a copy in {cache}: {exc}", fg=typer.colors.YELLOW, err=True)
+
+
+def _read(source: str, *, cache: Optional[str]) -> str:
+    """A document from a file or URL (a URL's copy is cached for offline use by the caller)."""
+    from pathlib import Path
+
+    if _is_url(source):
+        return _fetch(source, cache=cache) or ""
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {source}: {exc}")
+    return ""
+
+
+def _load_json(source: str, *, cache: Optional[str]) -> dict:
+    """A JWKS from a file or URL; a URL's copy is cached for offline use."""
+    text = _read(source, cache=cache)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        fail(f"{source} is not JSON: {exc}")
+    if not isinstance(data, dict):
+        fail(f"{source} is not a JSON object")
+    if _is_url(source):
+        _keep(cache, text)
+    return data
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _server_of(jwks_url: str) -> str:
+    """The server a JWKS URL belongs to: the part before ``/.well-known/jwks.json``, else its origin."""
+    from urllib.parse import urlsplit
+
+    marker = "/.well-known/jwks.json"
+    head = jwks_url.split("?", 1)[0]
+    if head.endswith(marker):
+        return head[: -len(marker)]
+    parts = urlsplit(jwks_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _cache_name(cache_dir: str, kind: str, url: str) -> str:
+    """One cached copy per server, so lists and keys of two servers never mix."""
+    import hashlib
+
+    return f"{cache_dir}/{kind}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+
+def _checkpoint_temperature(value: float) -> float:
+    """Like the API: a measured body temperature is a finite number between 30 and 45 °C."""
+    import math
+
+    if not math.isfinite(value) or not 30.0 <= value <= 45.0:
+        raise typer.BadParameter(f"{value} is not a measured body temperature: give °C between 30 and 45, e.g. 36.5")
+    return value
+
+
+def _signed_revocations(source: str, keys: dict, *, cache: Optional[str]):
+    """Read and check the signed revocation list; refuse to go on (exit 2) if it cannot be trusted."""
+    from cases.codes.revocation_list import RevocationListError, verify_revocation_list
+
+    text = _read(source, cache=cache).strip()
+    if text.startswith("{"):
+        fail(f"{source} is an unsigned list; give the signed one (GET /.well-known/revocations.jws): cannot decide")
+    try:
+        listed = verify_revocation_list(text, keys, now=now())
+    except RevocationListError as exc:
+        fail(f"{exc} ({source}): cannot decide")
+    if _is_url(source):
+        _keep(cache, text)
+    return listed
 
 
 @pass_app.command("verify")
 def pass_verify(
     qr_text: str = typer.Argument(..., help="the scanned QR text (SDHP1:... or the bare JWS)"),
-    temperature: float = typer.Option(..., help="°C measured at the checkpoint"),
-    jwks: Optional[str] = typer.Option(None, help="JWKS file or URL (/.well-known/jwks.json); default: this system's keys"),
-    revocations: Optional[str] = typer.Option(None, help="revocation list file or URL (/api/v1/passes/revocations)"),
-    cache_dir: str = typer.Option("var/checkpoint-cache", help="where fetched lists are kept for offline use"),
+    temperature: float = typer.Option(..., callback=_checkpoint_temperature, help="°C measured at the checkpoint (30-45)"),
+    jwks: Optional[str] = typer.Option(None, help="JWKS file or URL (/.well-known/jwks.json); default: the --server's, else this system's keys"),
+    revocations: Optional[str] = typer.Option(None, help="signed revocation list, file or URL (/.well-known/revocations.jws); default: fetched from the server"),
+    server: Optional[str] = typer.Option(None, help="the healthpass server (e.g. https://hp.example.gov.cn): keys and revocation list are fetched from it"),
+    cache_dir: str = typer.Option("var/checkpoint-cache", help="where fetched keys and lists are kept for offline use"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Verify a pass offline (same decision as POST /api/v1/checkpoint/verify)."""
+    """Verify a pass offline (same decision as POST /api/v1/checkpoint/verify).
+
+    Exit 0 PASS, 1 DENY, 2 cannot decide: never PASS without a signed revocation list
+    that is still fresh (before its next_update).
+    """
     from datetime import timedelta
 
-    from cases.codes import decide, keys_from_jwks
+    from cases.codes import PassCodeError, decide, keys_from_jwks
     from cases.services.passes import keystore
 
     settings = get_settings()
-    if jwks:
-        keys = keys_from_jwks(_load_json(jwks, cache=f"{cache_dir}/jwks.json" if jwks.startswith("http") else None))
+    base = server.rstrip("/") if server else (_server_of(jwks) if jwks and _is_url(jwks) else None)
+    if base is not None and not _is_url(base):
+        fail(f"--server must be an http(s) URL, not {base!r}")
+    jwks_source = jwks or (f"{base}/.well-known/jwks.json" if base else None)
+    if jwks_source:
+        try:
+            keys = keys_from_jwks(_load_json(jwks_source, cache=_cache_name(cache_dir, "jwks", jwks_source) + ".json"))
+        except (PassCodeError, ValueError, KeyError, TypeError) as exc:
+            fail(f"{jwks_source} is not a usable JWKS: {exc}")
     else:
-        keys = keystore(str(settings.keys_dir)).public_keys(now=now(), validity=timedelta(days=settings.pass_validity_days))
-    revoked: set[str] = set()
-    if revocations:
-        revoked = set(_load_json(revocations, cache=f"{cache_dir}/revocations.json" if revocations.startswith("http") else None).get("revoked", []))
-    elif not jwks:
-        from cases.services.checkpoint import revocation_version
+        store = keystore(str(settings.keys_dir))
+        store.ensure_active(now=now())
+        keys = store.public_keys(now=now(), validity=timedelta(days=settings.pass_validity_days))
+    list_source = revocations or (f"{base}/.well-known/revocations.jws" if base else None)
+    if list_source:
+        listed = _signed_revocations(list_source, keys, cache=_cache_name(cache_dir, "revocations", list_source) + ".jws")
+    elif not jwks_source:
+        # This system's own store: the list is signed here and checked like any other.
+        from cases.codes.revocation_list import RevocationListError, verify_revocation_list
+        from cases.services.revocation_list import signed_revocation_list
 
         with _session() as session:
-            revoked = set(revocation_version(session)[1])
-    d = decide(token=qr_text, keys=keys, revoked=revoked, now=now(), temperature=temperature, fever_threshold=settings.fever_threshold)
-    out = {"result": d.result, "reasons": d.reasons, "colour": d.colour, "valid_until": d.valid_until.isoformat() if d.valid_until else None, "masked_name": d.masked_name}
+            signed = signed_revocation_list(session=session, settings=settings, now=now())
+        try:
+            listed = verify_revocation_list(signed, keys, now=now())
+        except RevocationListError as exc:
+            fail(f"{exc} (this system's store): cannot decide")
+    else:
+        fail("no revocation list: give --revocations FILE (the signed /.well-known/revocations.jws) or --server URL: cannot decide without fresh revocation data")
+    d = decide(token=qr_text, keys=keys, revoked=listed.revoked, now=now(), temperature=temperature, fever_threshold=settings.fever_threshold)
+    out = {
+        "result": d.result,
+        "reasons": d.reasons,
+        "colour": d.colour,
+        "valid_until": d.valid_until.isoformat() if d.valid_until else None,
+        "masked_name": d.masked_name,
+        "revocations": {"version": listed.version, "issued_at": listed.issued_at.isoformat(), "next_update": listed.next_update.isoformat()},
+    }
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
     else:
         typer.secho(f"{d.result}  {', '.join(d.reasons) or 'valid pass, normal temperature'}", fg=typer.colors.GREEN if d.passed else typer.colors.RED)
         if d.colour:
             typer.echo(f"{d.masked_name}  {d.colour}  valid until {out['valid_until']}")
+        typer.echo(f"revocation list of {out['revocations']['issued_at']}, fresh until {out['revocations']['next_update']}")
     raise typer.Exit(0 if d.passed else 1)
 
 

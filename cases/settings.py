@@ -26,6 +26,10 @@ class Settings(BaseSettings):
 
     pass_validity_days: int = 14  # R2
     fever_threshold: float = 37.3  # R4
+    # The signed revocation list's next_update = issued_at + this: how long an offline
+    # checkpoint may use a list before it must fetch a fresh one (the longest a revocation
+    # can go unseen there). The list is signed on request, so fetching costs one query.
+    revocation_list_minutes: int = Field(default=15, ge=1, le=24 * 60)
     working_hours: str = "08:30-12:00,13:30-17:30"  # R11
     supervisor_window_working_hours: float = 2.0  # R12
     observation_days: int = 14  # R9

@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
-from cases.codes import Decision
+from cases.codes import Decision, InvalidCardNumber, check_card_number
 from cases.db import get_engine, session_scope
 from cases.errors import NotFound
 from cases.models import Pass, Region, Role, User
@@ -22,12 +22,55 @@ from cases.services.passes import CARD_NAME, CARD_NAME_ZH, keystore, revoke
 
 router = APIRouter(tags=["passes"])
 
+# SMART Health Cards require issuers to serve their keys with CORS open to any origin, so a
+# verifier running in a browser can fetch them; the same holds for the revocation list. Only
+# these public, credential-free documents get it (never a route that reads a token or cookie).
+PUBLIC_CORS = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {
+    **PUBLIC_CORS,
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, Cache-Control, If-None-Match, If-Modified-Since",
+    "Access-Control-Max-Age": "86400",
+}
+JWKS_PATH = "/.well-known/jwks.json"
+SIGNED_REVOCATIONS_PATH = "/.well-known/revocations.jws"
+REVOCATIONS_PATH = "/api/v1/passes/revocations"
 
-@router.get("/.well-known/jwks.json", summary="Public keys that sign passes (RFC 7517)", tags=["public"])
-def jwks(settings: SettingsDep, now: NowDep) -> dict[str, Any]:
+
+def _preflight() -> Response:
+    return Response(status_code=204, headers=PREFLIGHT)
+
+
+for _path in (JWKS_PATH, SIGNED_REVOCATIONS_PATH, REVOCATIONS_PATH):
+    router.add_api_route(_path, _preflight, methods=["OPTIONS"], include_in_schema=False, name=f"preflight {_path}")
+
+
+@router.get(JWKS_PATH, summary="Public keys that sign passes and the revocation list (RFC 7517)", tags=["public"])
+def jwks(settings: SettingsDep, now: NowDep, response: Response) -> dict[str, Any]:
+    response.headers.update(PUBLIC_CORS)
     store = keystore(str(settings.keys_dir))
     store.ensure_active(now=now)
     return store.jwks(now=now, validity=timedelta(days=settings.pass_validity_days))
+
+
+@router.get(
+    SIGNED_REVOCATIONS_PATH,
+    tags=["public", "checkpoint"],
+    summary="Signed revocation list for offline checkpoints (compact JWS, ES256)",
+    description="A compact JWS signed with a key of `/.well-known/jwks.json` (header `typ` "
+    "`sdhp-revocations+jwt`). Payload: `version`, `issued_at`, `next_update` (NumericDate) and "
+    "`entries` `[{pid, reason: revoked|superseded, revoked_at}]` of every revoked pass not yet "
+    "expired. A verifier must check the signature and refuse the list once `next_update` has passed.",
+    response_class=Response,
+    responses={200: {"content": {"application/jose": {"schema": {"type": "string"}}}}},
+)
+def signed_revocations(session: SessionDep, settings: SettingsDep, now: NowDep) -> Response:
+    from cases.services.revocation_list import signed_revocation_list
+
+    body = signed_revocation_list(session=session, settings=settings, now=now)
+    # No shared cache may keep it past next_update; a client may keep it that long.
+    headers = {**PUBLIC_CORS, "Cache-Control": "no-cache"}
+    return Response(body, media_type="application/jose", headers=headers)
 
 
 def _readable_pass(session: Session, pass_id: str, *, user: User | None, token: str | None, settings) -> Pass:
@@ -85,8 +128,20 @@ def card(pass_id: str, session: SessionDep, settings: SettingsDep, user: Optiona
 
 class VerifyIn(BaseModel):
     qr: str | None = Field(default=None, max_length=4096, description="the scanned QR text (SDHP1: prefix optional)")
-    card_number: str | None = Field(default=None, max_length=64, description="the paper card's number, typed in when the QR is damaged")
+    card_number: str | None = Field(default=None, max_length=64, description="the paper card's number, typed in when the QR is damaged (full-width characters accepted; a wrong check character is a 422 'check the number')")
     temperature: float = Field(ge=30.0, le=45.0, description="°C measured at the checkpoint")
+
+    @field_validator("card_number")
+    @classmethod
+    def readable_card_number(cls, value: str | None) -> str | None:
+        # A typing mistake is not a decision about a person: answer "check the number" (422),
+        # using the card's check character, instead of DENY "unknown_card".
+        if not value:
+            return value
+        try:
+            return check_card_number(value)
+        except InvalidCardNumber as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def one_of(self):
@@ -128,8 +183,9 @@ def _verify_in_store(body: VerifyIn, settings, now: datetime) -> Decision:
         return checkpoint.verify(session=session, settings=settings, now=now, temperature=body.temperature, qr=body.qr, card_number=body.card_number)
 
 
-@router.get("/api/v1/passes/revocations", tags=["checkpoint"], summary="Revoked pass ids for offline checkpoints; sync is cheap with `since`")
-def revocations(session: SessionDep, since: Annotated[int | None, Query(ge=0, description="the version you hold")] = None) -> dict[str, Any]:
+@router.get(REVOCATIONS_PATH, tags=["checkpoint"], summary="Revoked pass ids (unsigned); offline checkpoints use the signed `/.well-known/revocations.jws`", description="Unsigned and without a freshness date: fine for learning cheaply (with `since`) whether anything changed, but not enough to PASS anyone offline. `healthpass pass verify` accepts only the signed list.")
+def revocations(session: SessionDep, response: Response, since: Annotated[int | None, Query(ge=0, description="the version you hold")] = None) -> dict[str, Any]:
+    response.headers.update(PUBLIC_CORS)
     version, revoked = checkpoint.revocation_version(session)
     if since is not None and since == version:
         return {"version": version, "changed": False, "revoked": []}

@@ -5,6 +5,8 @@ Pure: no database, no HTTP. The caller supplies keys, the revocation set and the
 Heavy optional parts (``qr``, ``pdf``) are not imported here.
 """
 
+from .card_number import CheckCharacterMismatch
+from .card_number import check as check_card_number
 from .card_number import is_valid as card_number_is_valid
 from .card_number import make_card_number, normalise as normalise_card_number
 from .claims import CARD_NAME, CARD_NAME_ZH, COLOURS, build_claims, id_hash, mask_name
@@ -26,6 +28,7 @@ __all__ = [
     "BadSignature",
     "CARD_NAME",
     "CARD_NAME_ZH",
+    "CheckCharacterMismatch",
     "COLOURS",
     "Decision",
     "InvalidCardNumber",
@@ -38,6 +41,7 @@ __all__ = [
     "UnknownKey",
     "build_claims",
     "card_number_is_valid",
+    "check_card_number",
     "decide",
     "from_qr_text",
     "id_hash",

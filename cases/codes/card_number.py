@@ -20,22 +20,33 @@ Format: ``SD-XXXX-XXXX-XXXX-C``
 
 Input is forgiving (:func:`normalise`): lower case, spaces, missing or extra dashes,
 and Crockford's confusables ``O → 0``, ``I, L → 1``. ``U`` is not a Crockford symbol.
+Full-width characters from a Chinese input method (``ＳＤ－１２…``, the ideographic
+space) are folded to ASCII first (Unicode NFKC). :func:`check` also verifies the check
+character and says "check the number" when one character is wrong.
 """
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 from .errors import InvalidCardNumber
 
-__all__ = ["ALPHABET", "make_card_number", "normalise", "is_valid", "check_char"]
+__all__ = ["ALPHABET", "CheckCharacterMismatch", "make_card_number", "normalise", "check", "is_valid", "check_char"]
+
+
+class CheckCharacterMismatch(InvalidCardNumber):
+    """The number reads, but its check character does not match: a typing mistake."""
+
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "SD"
 DATA_LEN = 12
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
-_IGNORED = str.maketrans("", "", " \t\r\n-–—_.")
+# Separators people type, after NFKC (which already maps the full-width hyphen and the
+# ideographic space to ASCII): dashes and hyphens of every kind, spaces, dots.
+_IGNORED = str.maketrans("", "", " \t\r\n-‐‑‒–—―−_.·")
 _POLY = 0b100101  # x^5 + x^2 + 1, primitive over GF(2)
 
 
@@ -99,7 +110,7 @@ def normalise(text: str) -> str:
     """
     if not isinstance(text, str):
         raise InvalidCardNumber("card number must be text")
-    compact = text.upper().translate(_IGNORED)
+    compact = unicodedata.normalize("NFKC", text).upper().translate(_IGNORED)
     if len(compact) == len(PREFIX) + DATA_LEN + 1 and compact.startswith(PREFIX):
         compact = compact[len(PREFIX) :]
     compact = compact.translate(_CONFUSABLE)
@@ -111,11 +122,30 @@ def normalise(text: str) -> str:
     return _format(compact)
 
 
+def check(text: str) -> str:
+    """Canonical ``SD-XXXX-XXXX-XXXX-C`` of typed input whose check character matches.
+
+    Raises ``InvalidCardNumber`` (shape, alphabet) or ``CheckCharacterMismatch`` (one
+    character mistyped, or two swapped): both messages start with "check the number".
+    """
+    try:
+        canonical = normalise(text)
+    except CheckCharacterMismatch:
+        raise
+    except InvalidCardNumber as exc:
+        raise InvalidCardNumber(f"check the number: {exc}") from None
+    body = canonical[len(PREFIX) :].replace("-", "")
+    if check_char(body[:DATA_LEN]) != body[DATA_LEN]:
+        raise CheckCharacterMismatch(
+            "check the number: a character is mistyped or two are swapped (the check character does not match)"
+        )
+    return canonical
+
+
 def is_valid(text: str) -> bool:
     """True if ``text`` normalises and its check character matches."""
     try:
-        canonical = normalise(text)
+        check(text)
     except InvalidCardNumber:
         return False
-    body = canonical[len(PREFIX) :].replace("-", "")
-    return check_char(body[:DATA_LEN]) == body[DATA_LEN]
+    return True

@@ -55,9 +55,12 @@ def _dumps(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def sign(claims: dict, key: SigningKey) -> str:
-    """Compact JWS of ``claims`` signed with ``key`` (ES256, ``kid`` in the header)."""
-    header = _encoded_header(key.kid)
+def sign(claims: dict, key: SigningKey, *, typ: str = "JWT") -> str:
+    """Compact JWS of ``claims`` signed with ``key`` (ES256, ``kid`` in the header).
+
+    ``typ`` names the kind of document (explicit typing, RFC 8725 §3.11): passes are
+    ``JWT``, the revocation list has its own, so neither can be passed off as the other."""
+    header = _encoded_header(key.kid, typ)
     payload = b64u_encode(_dumps(claims))
     signing_input = f"{header}.{payload}".encode("ascii")
     r, s = decode_dss_signature(key.private_key.sign(signing_input, _ECDSA))
@@ -66,8 +69,8 @@ def sign(claims: dict, key: SigningKey) -> str:
 
 
 @lru_cache(maxsize=64)
-def _encoded_header(kid: str) -> str:
-    return b64u_encode(_dumps({"alg": _ALG, "kid": kid, "typ": "JWT"}))
+def _encoded_header(kid: str, typ: str = "JWT") -> str:
+    return b64u_encode(_dumps({"alg": _ALG, "kid": kid, "typ": typ}))
 
 
 @lru_cache(maxsize=256)
@@ -102,13 +105,16 @@ def unverified_header(token: str) -> dict:
         raise MalformedToken("protected header is not base64url JSON") from exc
 
 
-def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> dict:
+def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey], *, max_length: int = _MAX_TOKEN) -> dict:
     """Verify a compact JWS against ``{kid: public key}``; return its claims.
+
+    ``max_length`` bounds the text before any parsing: a pass fits in a QR code; the
+    signed revocation list passes a larger bound.
 
     Raises ``MalformedToken``, ``UnknownKey`` or ``BadSignature`` (all ``PassCodeError``).
     Says nothing about expiry, revocation or colour: that is ``verify.decide``.
     """
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN:
+    if not isinstance(token, str) or len(token) > max_length:
         raise MalformedToken("not a compact JWS")
     match = _COMPACT.fullmatch(token)
     if match is None:

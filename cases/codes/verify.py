@@ -11,6 +11,7 @@ malformed       the text is not a pass token (bad shape, encoding, alg, claims)
 unknown_key     the ``kid`` is not a trusted key (never ours, or retired long ago)
 forged          the signature does not verify: forged or tampered
 revoked         the pass id is in the revocation set
+superseded      revoked because a newer pass of the same person replaced it
 not_yet_valid   ``now < iat``
 expired         ``now >= exp``
 yellow          colour yellow (observation, R7)
@@ -46,6 +47,7 @@ REASONS = (
     "unknown_key",
     "forged",
     "revoked",
+    "superseded",
     "not_yet_valid",
     "expired",
     "yellow",
@@ -77,13 +79,16 @@ def decide(
     *,
     token: str,
     keys: Mapping[str, ec.EllipticCurvePublicKey],
-    revoked: Set[str],
+    revoked: Set[str] | Mapping[str, str],
     now: datetime,
     temperature: float,
     fever_threshold: float = DEFAULT_FEVER_THRESHOLD,
     leeway: timedelta = timedelta(0),
 ) -> Decision:
     """Decide at a checkpoint. ``token`` is the scanned text (``SDHP1:`` prefix optional).
+
+    ``revoked`` is a set of pass ids, or ``{pass id: reason}`` (the signed revocation
+    list's entries): a reason ``superseded`` is reported as such, any other as ``revoked``.
 
     ``leeway`` (default 0) tolerates a checkpoint clock that is behind the issuer's:
     a pass counts as not yet valid only when ``now + leeway < iat``. It never extends
@@ -117,7 +122,8 @@ def decide(
 
     reasons: list[str] = []
     if pid in revoked:
-        reasons.append("revoked")
+        why = revoked[pid] if isinstance(revoked, Mapping) else "revoked"
+        reasons.append("superseded" if why == "superseded" else "revoked")
     ts = now.timestamp()
     if ts + leeway.total_seconds() < iat:
         reasons.append("not_yet_valid")

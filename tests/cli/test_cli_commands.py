@@ -29,14 +29,14 @@ def test_r3_pass_verify_offline_with_a_jwks_file(api, seeded, clock, tmp_path):
         token = s.get(Pass, view["pass"]["id"]).token
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps(api.get("/.well-known/jwks.json").json()))
-    revocations = tmp_path / "revoked.json"
-    revocations.write_text(json.dumps(api.get("/api/v1/passes/revocations").json()))
+    revocations = tmp_path / "revocations.jws"
+    revocations.write_text(api.get("/.well-known/revocations.jws").text)
     online = api.post("/api/v1/checkpoint/verify", json={"qr": token, "temperature": 36.5}).json()
     offline = runner.invoke(app, ["pass", "verify", token, "--temperature", "36.5", "--jwks", str(jwks), "--revocations", str(revocations), "--json"])
     result = json.loads(offline.output)
     assert offline.exit_code == 1  # DENY: the arrival's pass is yellow (R7)
     assert result["result"] == online["result"] == "DENY" and result["reasons"] == online["reasons"] == ["yellow"]
-    tampered = runner.invoke(app, ["pass", "verify", token[:-4] + "AAAA", "--temperature", "36.5", "--jwks", str(jwks)])
+    tampered = runner.invoke(app, ["pass", "verify", token[:-4] + "AAAA", "--temperature", "36.5", "--jwks", str(jwks), "--revocations", str(revocations)])
     assert tampered.exit_code == 1 and "forged" in tampered.output
 
 

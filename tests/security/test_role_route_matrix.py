@@ -30,6 +30,7 @@ MATRIX = {
     ("POST", "/api/v1/issuers/sign-in"): {"issuer", "issuer_other"},
     ("GET", "/api/v1/roster/gaps"): {"supervisor", "supervisor_other", "auditor"},
     ("GET", "/.well-known/jwks.json"): EVERYONE,
+    ("GET", "/.well-known/revocations.jws"): EVERYONE,
     ("GET", "/api/v1/passes/{pass_id}/qr.png"): {"applicant"} | STAFF_READERS,
     ("GET", "/api/v1/passes/{pass_id}/card"): {"applicant"} | STAFF_READERS,
     ("POST", "/api/v1/checkpoint/verify"): EVERYONE,

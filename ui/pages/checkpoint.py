@@ -31,6 +31,15 @@ def checkpoint_verify(p: PageDep, form: FormDep) -> HTMLResponse:
         errors["code"] = "Give either the scanned QR text or the card number, not both. 请填写二维码内容或卡号，二选一。"
     if len(values["qr"]) > 4096 or len(values["card_number"]) > 64:
         errors["code"] = "Too long to be a pass code. 内容过长。"
+    if values["card_number"] and "code" not in errors:
+        from cases.codes import InvalidCardNumber, check_card_number
+
+        try:
+            # Full-width input (a Chinese input method) is folded to ASCII; a typing mistake is
+            # caught by the check character and answered "check the number", not "unknown card".
+            values["card_number"] = check_card_number(values["card_number"])
+        except InvalidCardNumber as exc:
+            errors["code"] = f"{str(exc)[0].upper()}{str(exc)[1:]}. 请核对卡号。"
     temperature = _number(values["temperature"])
     if not isinstance(temperature, float) or not 30.0 <= temperature <= 45.0:
         errors["temperature"] = "Enter the measured temperature in °C (30–45), e.g. 36.5. 请输入测得体温（30–45 °C）。"
