@@ -273,3 +273,19 @@ def test_staff_token_issued_by_a_clock_two_seconds_ahead_is_accepted(api, seeded
     assert api.get("/api/v1/users", headers=ahead).status_code == 200  # 18 s past exp: within the leeway
     clock.set(here + timedelta(minutes=get_settings().access_token_minutes, seconds=40))
     assert api.get("/api/v1/users", headers=ahead).status_code == 401
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_r13_county_supervisor_reassigns_a_task_held_by_a_unit_of_the_county(api, seeded, clock):
+    """Reassignment by a supervisor whose area covers the holder: a unit's code is not a region
+    code, so cutting it (`"U370102001"[:6]`) never matched the county; the tree does."""
+    from tests.helpers import to_audit
+
+    body = {**example("standard", clock.now().date()), "community_code": "370102001001"}
+    rows = api.post("/api/v1/units/applications", json=[body], headers=login(api, "unit-hr")).json()["results"]
+    task_id = to_audit(seeded, clock, rows[0]["id"])
+    holder = api.get("/api/v1/audit-tasks", headers=login(api, "unit-issuer")).json()[0]["holder"]
+    assert holder == {"kind": "unit", "code": "U370102001"}
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/reassign", json={"to_username": "unit-issuer"}, headers=login(api, "lixia-supervisor")).status_code == 200
+    _supervisor(seeded, clock, "qingdao-sup", "370200")
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/reassign", json={"to_username": None}, headers=login(api, "qingdao-sup")).status_code == 403
