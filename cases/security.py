@@ -30,12 +30,27 @@ def create_token(*, user_id: str, role: str, at: datetime, settings: Settings) -
     return jwt.encode(payload, settings.secret("token"), algorithm="HS256")
 
 
-def decode_token(token: str, *, settings: Settings, at: datetime) -> dict | None:
+# Tolerated clock difference between the process that issued a token and the one checking it
+# (several API workers or machines): a token whose `iat` is a second or two "in the future"
+# is not a forged one.
+TOKEN_LEEWAY = timedelta(seconds=30)
+
+
+def decode_token(token: str, *, settings: Settings, at: datetime, leeway: timedelta = TOKEN_LEEWAY) -> dict | None:
     try:
-        # exp is checked against the injected clock, not the machine's, so simulated time works.
-        payload = jwt.decode(token, settings.secret("token"), algorithms=["HS256"], options={"verify_exp": False})
+        # iat and exp are checked against the injected clock (below), not the machine's, so
+        # simulated time works and one skewed clock does not refuse every fresh token.
+        payload = jwt.decode(
+            token, settings.secret("token"), algorithms=["HS256"], leeway=leeway,
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["sub", "iat", "exp"]},
+        )
     except jwt.PyJWTError:
         return None
-    if payload.get("exp", 0) <= at.timestamp():
+    try:
+        iat, exp = float(payload["iat"]), float(payload["exp"])
+    except (TypeError, ValueError):
+        return None
+    now, slack = at.timestamp(), leeway.total_seconds()
+    if iat > now + slack or exp <= now - slack:
         return None
     return payload

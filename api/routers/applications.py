@@ -14,6 +14,7 @@ from cases.events import timeline
 from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role
 from cases.services import applications as service
 from cases.codes.claims import mask_name
+from cases.scope import scope_for
 from cases.services.access import load_case_for_reader
 from cases.services import privacy
 from cases.services.passes import active_pass
@@ -56,9 +57,15 @@ def pass_summary(session: Session, application_id: str) -> PassSummary | None:
     response_model=ApplicationCreated,
     summary="Declare and apply for a Shandong Health Pass Card",
     description="The case is committed before any orchestration: the answer never waits on Prefect. "
-    "Arrivals get a yellow pass at once (R7). Repeating a request with the same `Idempotency-Key`, "
-    "or applying again while a case is open, returns the existing case (200).",
-    responses={200: {"description": "An existing case (duplicate submission)"}, 422: {"description": "Invalid field, named in `detail[].loc`"}},
+    "Arrivals get a yellow pass at once (R7). Repeating a request with the same `Idempotency-Key` "
+    "returns the same case (200). Applying again while the person has an open case returns that case (200) "
+    "only to a caller who shows it is theirs (the case's access token in `X-Access-Token`, or staff whose area "
+    "covers it); anyone else gets 409 with a message that names no case.",
+    responses={
+        200: {"description": "An existing case (a replay with the same Idempotency-Key, or the caller's own open case)"},
+        409: {"description": "The person already has an open case; nothing about it is revealed"},
+        422: {"description": "Invalid field, named in `detail[].loc`"},
+    },
 )
 async def submit(
     request: Request,
@@ -68,13 +75,17 @@ async def submit(
     settings: SettingsDep,
     now: NowDep,
     user: OptionalUser,
+    token: ApplicantToken,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> ApplicationCreated:
     content = await request.json()  # the exact statement the applicant submitted (R15)
     submitted_by = "applicant"
     if user is not None and user.role in (Role.unit, Role.issuer):
         submitted_by = user.id  # a unit for its employee (R17) or a counter issuer (R10)
-    result = service.submit_application(session=session, payload=payload, content=content, settings=settings, at=now, idempotency_key=idempotency_key, submitted_by=submitted_by)
+    result = service.submit_application(
+        session=session, payload=payload, content=content, settings=settings, at=now, idempotency_key=idempotency_key,
+        submitted_by=submitted_by, access_token=token, reader=scope_for(session, user) if user is not None else None,
+    )
     session.commit()
     app = result.application
     if not result.created:

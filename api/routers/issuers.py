@@ -136,7 +136,7 @@ def sign_in(user: IssuerDep, session: SessionDep, now: NowDep) -> dict[str, Any]
 
 @router.get("/roster/gaps", summary="Communities with no registered or no signed-in issuer today (R18)", tags=["supervisors"])
 def roster_gaps(session: SessionDep, now: NowDep, user: Annotated[User, require(Role.supervisor, Role.auditor)]) -> list[dict[str, Any]]:
+    from cases.scope import scope_for
     from cases.services import roster
 
-    scope = "" if user.role == Role.auditor or user.region_code == "370000" else user.region_code
-    return roster.gaps(session=session, at=now, region_prefix=scope or "")
+    return roster.gaps(session=session, at=now, scope=scope_for(session, user))

@@ -1,8 +1,8 @@
 """Supervision: SLA breaches, at-risk cases, escalation queues and the provincial audit
 queue for supervisors (community head, county, city) and the provincial office (R12, R13, R21).
 
-Scope: a supervisor sees the cases whose community, county or city code is their region
-code ("370000" = the whole province); the provincial office (auditor) sees everything.
+Scope: `cases.scope`, derived from the region tree: a supervisor sees their region and
+everything below it ("370000" = the whole province); the provincial office (auditor) sees everything.
 """
 from __future__ import annotations
 
@@ -28,12 +28,11 @@ from cases.models import (
     Notification,
     ProvincialAuditItem,
     Region,
-    RegionLevel,
     ResponsibilityRecord,
     Role,
-    Unit,
     User,
 )
+from cases.scope import Scope, scope_for
 from cases.services import sla_service
 
 router = APIRouter(prefix="/api/v1/supervision", tags=["supervisors"])
@@ -56,45 +55,23 @@ def _unprocessable(field: str, message: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["query", field], "msg": message, "type": "value_error"}])
 
 
-def _sees_all(user: User) -> bool:
-    return user.role == Role.auditor or user.region_code == PROVINCE
-
-
-def _own_region(user: User) -> str:
-    if user.region_code is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this supervisor account has no region")
-    return user.region_code
-
-
-def _ancestors(session: Session, code: str) -> list[str]:
-    """The region itself and every region above it."""
-    chain, current = [], session.get(Region, code)
-    while current is not None and len(chain) < 8:
-        chain.append(current.code)
-        current = session.get(Region, current.parent_code) if current.parent_code else None
-    return chain
-
-
-def _case_in(code: str):
-    if code == PROVINCE:
-        return True
-    return or_(Application.community_code == code, Application.county_code == code, Application.city_code == code)
+def _scope(session: Session, user: User, region: str | None = None) -> Scope:
+    """The caller's scope (cases.scope, from the region tree), narrowed to `region` if given."""
+    scope = scope_for(session, user)
+    if not scope.everything and scope.root is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this supervisor account has no region" if user.region_code is None else f"unknown region {user.region_code}")
+    if region is None:
+        return scope
+    if session.get(Region, region) is None:
+        raise _unprocessable("region", f"unknown region {region}")
+    if not scope.covers_region(region):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"region {region} lies outside your region {user.region_code}")
+    return scope.within(region)
 
 
 def _case_filters(session: Session, user: User, region: str | None) -> list:
     """Where-clauses on Application: the caller's scope, narrowed to `region` if given."""
-    filters = []
-    if not _sees_all(user):
-        filters.append(_case_in(_own_region(user)))
-    if region is not None:
-        chain = _ancestors(session, region)
-        if not chain:
-            raise _unprocessable("region", f"unknown region {region}")
-        if not _sees_all(user) and user.region_code not in chain:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"region {region} lies outside your region {user.region_code}")
-        if region != PROVINCE:
-            filters.append(_case_in(region))
-    return filters
+    return [_scope(session, user, region).case_filter()]
 
 
 def _check_window(since: datetime | None, until: datetime | None) -> None:
@@ -308,17 +285,7 @@ def at_risk(
 
 def _recipient_scope(session: Session, user: User):
     """Notifications addressed to the caller's region or any region or unit inside it."""
-    if _sees_all(user):
-        return Notification.recipient_code != None  # noqa: E711
-    region = session.get(Region, _own_region(user))
-    if region is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"unknown region {user.region_code}")
-    if region.level == RegionLevel.community:
-        return Notification.recipient_code == region.code
-    # GB/T 2260: a city's codes share its first 4 digits, a county's its 6.
-    prefix = region.code[:4] if region.level == RegionLevel.city else region.code
-    units = select(Unit.code).where(Unit.county_code.startswith(prefix))
-    return or_(Notification.recipient_code.startswith(prefix), Notification.recipient_code.in_(units))
+    return _scope(session, user).code_filter(Notification.recipient_code)
 
 
 @router.get("/notifications", summary="My queue: escalations addressed to my region or below")
@@ -386,9 +353,9 @@ def provincial_audit(
     if open_ is not None:
         base = base.where(ProvincialAuditItem.closed_at == None if open_ else ProvincialAuditItem.closed_at != None)  # noqa: E711
     if region is not None and region != PROVINCE:
-        if session.get(Region, region) is None:
-            raise _unprocessable("region", f"unknown region {region}")
-        base = base.where(or_(ProvincialAuditItem.region_code == region, _case_in(region)))
+        inside = _scope(session, user, region)
+        # items held by a community or unit in the region, or about a case in it
+        base = base.where(or_(inside.code_filter(ProvincialAuditItem.region_code), inside.case_filter()))
     if since is not None:
         base = base.where(ProvincialAuditItem.created_at >= since)
     if until is not None:

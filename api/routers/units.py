@@ -13,6 +13,7 @@ from api.deps import NowDep, SessionDep, SettingsDep, require
 from cases.declaration_schema import ApplicationCreate
 from cases.errors import DomainError
 from cases.models import ProvincialAuditItem, Role, User
+from cases.scope import scope_for
 from cases.services.applications import submit_application
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
@@ -36,7 +37,8 @@ def _submit_many(rows: list[dict], *, user: User, session, settings, now) -> lis
         try:
             payload = ApplicationCreate.model_validate(raw)
             with session.begin_nested():
-                result = submit_application(session=session, payload=payload, content=raw, settings=settings, at=now, idempotency_key=None, submitted_by=user.id)
+                # A person with an open case outside this unit's scope: the row says so and names no case.
+                result = submit_application(session=session, payload=payload, content=raw, settings=settings, at=now, idempotency_key=None, submitted_by=user.id, reader=scope_for(session, user))
             results.append({"row": i, "status": "created" if result.created else "existing", "id": result.application.id, "reference": result.application.reference, "access_token": result.access_token})
         except ValidationError as exc:
             results.append({"row": i, "status": "invalid", "errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]})

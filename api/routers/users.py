@@ -10,6 +10,7 @@ from sqlmodel import select
 from api.deps import NowDep, SessionDep, require
 from cases.errors import Forbidden
 from cases.models import Role, User
+from cases.scope import check_account_fields, scope_for
 from cases.seed import create_user
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -38,15 +39,14 @@ class UserPublic(BaseModel):
     active: bool
 
 
-def _covers(manager: User, community: str | None) -> bool:
-    code = manager.region_code or ""
-    return bool(community) and (code == "370000" or community.startswith(code.rstrip("0") if len(code) == 6 else code))
-
-
 @router.post("", status_code=201, response_model=UserPublic, summary="Create an account (supervisors: issuers of their area only)")
 def create(body: UserCreate, manager: ManagerDep, session: SessionDep, now: NowDep) -> User:
-    if manager.role == Role.supervisor and not (body.role == Role.issuer and _covers(manager, body.community)):
-        raise Forbidden("supervisors register issuers for communities in their own area")
+    # Every field of the new account lies inside the creator's scope: role, community, region, unit.
+    scope = scope_for(session, manager)
+    if manager.role == Role.supervisor and body.role == Role.issuer and not (body.community or body.region or body.unit):
+        raise Forbidden("community: supervisors register issuers for communities or units in their own area", field="community")
+    check_account_fields(scope, role=body.role, region=body.community, unit=body.unit, region_field="community")
+    check_account_fields(scope, role=body.role, region=body.region, unit=None)
     user = create_user(session, username=body.username, password=body.password, role=body.role, at=now, region=body.community or body.region, unit=body.unit, full_name=body.full_name)
     session.commit()
     return user
@@ -57,4 +57,5 @@ def list_users(manager: ManagerDep, session: SessionDep) -> list[User]:
     users = session.exec(select(User).order_by(User.username)).all()
     if manager.role == Role.admin:
         return list(users)
-    return [u for u in users if u.role == Role.issuer and _covers(manager, u.region_code)]
+    scope = scope_for(session, manager)
+    return [u for u in users if u.role == Role.issuer and (scope.covers_region(u.region_code) or scope.covers_unit(u.unit_code))]

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from cases import validation
 from cases.clock import SHANGHAI
-from cases.errors import Invalid, NotFound
+from cases.errors import Conflict, Invalid, NotFound
 from cases.events import record_event
 from cases.models import (
     OPEN_STATUSES,
@@ -29,6 +29,20 @@ from cases.models import (
 )
 from cases.services import dispatch
 from cases.settings import Settings
+
+
+class DuplicateOpenCase(Conflict):
+    """The person already has an open case and the caller has not shown it is theirs.
+    The answer names no case: an ID number alone must not reveal someone's case."""
+
+    code = "duplicate_open_case"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "an application for this person is already open; use your case link, or recover it with your case number "
+            "and access token (ask your community if you lost them)",
+            field="id_number",
+        )
 
 
 @dataclass
@@ -97,12 +111,16 @@ def submit_application(
     at: datetime,
     idempotency_key: str | None = None,
     submitted_by: str = "applicant",
+    access_token: str | None = None,
+    reader=None,
 ) -> Submitted:
     """Store the case, its declaration and its outbox row in the caller's transaction.
 
     `payload` is a validated ApplicationCreate; `content` the exact JSON submitted (kept as the
-    signed statement, R15). Duplicates return the existing case: the same Idempotency-Key, or
-    the same person with an application still open.
+    signed statement, R15). Duplicates return the existing case only to a caller who proves it
+    is theirs: the same Idempotency-Key (a replay), the case's `access_token`, or staff whose
+    scope (`reader`, a `cases.scope.Scope`) covers the case. Anyone else gets
+    `DuplicateOpenCase`, which names nothing about the case.
     """
     if idempotency_key:
         existing = session.exec(select(Application).where(Application.idempotency_key == idempotency_key)).first()
@@ -134,7 +152,11 @@ def submit_application(
             select(Application).where(Application.applicant_id == applicant.id, Application.status.in_(OPEN_STATUSES))
         ).first()
         if open_case:
-            return Submitted(open_case, None, created=False)
+            if access_token and token_matches(open_case, access_token, settings=settings):
+                return Submitted(open_case, access_token, created=False)
+            if reader is not None and reader.covers_case(open_case):
+                return Submitted(open_case, None, created=False)  # staff read it with their own account
+            raise DuplicateOpenCase()
 
     application = Application(
         reference=_reference(session, at.astimezone(SHANGHAI)),

@@ -219,8 +219,10 @@ def reassign(*, session: Session, task_id: str, by: User, at: datetime, to_user:
     task = _task(session, task_id)
     if task.status not in (AuditStatus.open, AuditStatus.claimed):
         raise Conflict(f"task is {task.status.value}; it cannot be reassigned")
-    # Supervisors whose area covers the holder (community head, county, city) may reassign.
-    is_head = by.role == Role.supervisor and by.region_code in (task.holder_code, task.holder_code[:6], task.holder_code[:4] + "00", "370000")
+    # Supervisors whose area covers the holder (community head, county, city; cases.scope) may reassign.
+    from cases.scope import scope_for
+
+    is_head = by.role == Role.supervisor and scope_for(session, by).covers_code(task.holder_code)
     if not (is_head or task.claimed_by == by.id):
         raise Forbidden("only the issuer holding the task or the community head may reassign it")
     if to_user is not None and not can_work(to_user, task):

@@ -7,23 +7,25 @@ from sqlmodel import Session, select
 
 from cases.clock import SHANGHAI
 from cases.models import IssuerSignIn, Notification, Region, RegionLevel, Role, User
+from cases.scope import Scope
 from cases.settings import Settings
 
 
-def gaps(*, session: Session, at: datetime, region_prefix: str = "") -> list[dict]:
-    """Communities with no registered issuer, or none signed in today."""
+def gaps(*, session: Session, at: datetime, scope: Scope | None = None) -> list[dict]:
+    """Communities with no registered issuer, or none signed in today; only those inside
+    `scope` (cases.scope, from the region tree) when given, else the whole province."""
     day = at.astimezone(SHANGHAI).date()
-    communities = session.exec(select(Region).where(Region.level == RegionLevel.community).order_by(Region.code)).all()
+    if scope is None:
+        communities = session.exec(select(Region).where(Region.level == RegionLevel.community).order_by(Region.code)).all()
+    else:
+        communities = scope.communities()
     issuers: dict[str, list[str]] = {}
     for user in session.exec(select(User).where(User.role == Role.issuer, User.active == True)):  # noqa: E712
         if user.region_code:
             issuers.setdefault(user.region_code, []).append(user.id)
     signed = set(session.exec(select(IssuerSignIn.user_id).where(IssuerSignIn.work_date == day)))
-    prefix = region_prefix.rstrip("0") if region_prefix and len(region_prefix) == 6 else region_prefix
     out = []
     for c in communities:
-        if prefix and not c.code.startswith(prefix):
-            continue
         registered = issuers.get(c.code, [])
         if not registered:
             out.append({"community": c.code, "name": c.name_zh, "gap": "no_registered_issuer"})
@@ -46,7 +48,7 @@ def notify_gaps(*, session: Session, at: datetime, settings: Settings) -> int:
     for gap in gaps(session=session, at=at):
         if gap["community"] in already:
             continue
-        county = gap["community"][:6]
+        county = session.get(Region, gap["community"]).parent_code  # its parent in the region tree
         what = "has no registered issuer" if gap["gap"] == "no_registered_issuer" else "has no issuer signed in today"
         for level, code in (("county", county), ("province", "370000")):
             session.add(Notification(recipient_level=level, recipient_code=code if level == "county" else "370000", kind="roster_gap", message=f"Community {gap['community']} ({gap['name']}) {what} (R18).", created_at=at))

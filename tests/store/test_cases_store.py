@@ -57,11 +57,16 @@ def test_same_idempotency_key_returns_the_existing_case(seeded, clock):
         assert len(s.exec(select(Application)).all()) == 1
 
 
-def test_same_person_with_open_case_gets_it_back(seeded, clock):
+def test_same_person_with_open_case_gets_it_back_only_with_its_token(seeded, clock):
+    from cases.services.applications import DuplicateOpenCase
+
     first = submit(seeded, clock)
-    again = submit(seeded, clock, channel="wechat")
+    with pytest.raises(DuplicateOpenCase):  # another client learns nothing about the case (issue 14)
+        submit(seeded, clock, channel="wechat")
+    body = {**example("standard", clock.now().date()), "channel": "wechat"}
+    with seeded.session() as session:
+        again = submit_application(session=session, payload=ApplicationCreate.model_validate(body), content=body, settings=seeded.settings, at=clock.now(), access_token=first.access_token)
     assert not again.created and again.application.id == first.application.id
-    assert again.access_token is None  # another client: the token is not handed out again
 
 
 def test_r15_event_chain_detects_an_edited_event(seeded, clock):

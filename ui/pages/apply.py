@@ -222,6 +222,7 @@ def apply_form(p: PageDep, kind: str = "arrival", example: str | None = None) ->
 @router.post("/apply", response_class=HTMLResponse)
 def apply_submit(p: PageDep, form: FormDep) -> Response:
     from cases.declaration_schema import ApplicationCreate
+    from cases.scope import scope_for
     from cases.services.applications import submit_application
 
     p.check_csrf(form)
@@ -237,7 +238,10 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
     submitted_by = p.user.id if p.user is not None and p.user.role in (Role.unit, Role.issuer) else "applicant"
     key = f"ui:{values['form_id']}" if values["form_id"] else None
     try:
-        result = submit_application(session=p.session, payload=payload, content=content, settings=p.settings, at=p.now, idempotency_key=key, submitted_by=submitted_by)
+        # A duplicate of someone's open case is answered only to staff whose area covers it (or
+        # a replay of this very form); anyone else learns nothing about the case.
+        reader = scope_for(p.session, p.user) if p.user is not None else None
+        result = submit_application(session=p.session, payload=payload, content=content, settings=p.settings, at=p.now, idempotency_key=key, submitted_by=submitted_by, reader=reader)
         p.session.commit()
     except DomainError as exc:
         p.session.rollback()
@@ -245,6 +249,6 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
         return _render_apply(p, values, {field: exc.message}, status=exc.status_code)
     app = result.application
     if result.access_token is None:
-        # The same person already has an open case, applied from elsewhere: its link is not handed out here.
+        # Staff whose area covers the person's open case: its number, not its applicant link.
         return _render_apply(p, values, status=409, notice=f"An application for this person is already open (case {app.reference}). Use the link you received when you applied, or ask your community. 此人已有在办申请（{app.reference}），请使用申请时获得的链接查询，或咨询所在社区。")
     return redirect(f"/cases/{app.id}?" + urlencode({"access_token": result.access_token, "new": "1" if result.created else "0"}))

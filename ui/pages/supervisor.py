@@ -18,12 +18,12 @@ from cases.models import (
     Notification,
     ProvincialAuditItem,
     Region,
-    RegionLevel,
     ResponsibilityRecord,
     Role,
     Unit,
     User,
 )
+from cases.scope import scope_for
 from cases.settings import Settings
 from ui.pages.session import PageDep
 from ui.pages.words import CHANNEL_WORDS, SLA_WORDS, STATUS_WORDS
@@ -31,28 +31,18 @@ from ui.pages.words import CHANNEL_WORDS, SLA_WORDS, STATUS_WORDS
 router = APIRouter(include_in_schema=False)
 
 
-def _region_prefix(code: str) -> str:
-    """GB/T 2260 style: province 37, city 3701, county 370102, community 12 digits."""
-    if len(code) == 6 and code.endswith("0000"):
-        return code[:2]
-    if len(code) == 6 and code.endswith("00"):
-        return code[:4]
-    return code
-
-
 def supervisor_overview(session: Session, user: User, *, now: datetime, settings: Settings) -> dict[str, Any]:
     """At-risk and breached cases, notifications and issuer coverage for a supervisor's area,
-    scoped like `cases.services.access.can_read` (province-wide for the provincial office)."""
+    scoped by `cases.scope` like every case read (province-wide for the provincial office)."""
     from api.routers.issuers import task_view
     from cases.services import sla_service
 
-    province_wide = user.role in (Role.auditor, Role.admin) or user.region_code == "370000"
+    area = scope_for(session, user)
+    province_wide = area.everything
     scope = user.region_code or ""
 
     def scoped(query):
-        if province_wide:
-            return query
-        return query.where(or_(Application.community_code == scope, Application.county_code == scope, Application.city_code == scope))
+        return query.where(area.case_filter())
 
     cal = sla_service.calendar(session, settings)
     open_rows = session.exec(scoped(
@@ -83,10 +73,9 @@ def supervisor_overview(session: Session, user: User, *, now: datetime, settings
     notifications = list(session.exec(notes_q.order_by(Notification.created_at.desc()).limit(50)))
 
     # R18: communities in the area with no registered issuer, or none signed in today.
-    prefix = "37" if province_wide else _region_prefix(scope)
     day = now.astimezone(SHANGHAI).date()
-    communities = [r for r in session.exec(select(Region).where(Region.level == RegionLevel.community, Region.code.startswith(prefix)).order_by(Region.code))]
-    issuers = list(session.exec(select(User).where(User.role == Role.issuer, User.active == True, User.region_code.startswith(prefix))))  # noqa: E712
+    communities = area.communities()
+    issuers = list(session.exec(select(User).where(User.role == Role.issuer, User.active == True, area.code_filter(User.region_code))))  # noqa: E712
     signed = {row.user_id for row in session.exec(select(IssuerSignIn).where(IssuerSignIn.work_date == day))}
     registered: dict[str, int] = {}
     present: dict[str, int] = {}
