@@ -102,13 +102,10 @@ def test_r4_scanned_qr_of_a_pass_revoked_through_the_api_is_denied_at_once(api, 
     assert r["result"] == "DENY" and r["reasons"] == ["revoked", "fever"]
 
 
-def test_r4_pass_revoked_by_another_process_is_denied_after_the_refresh_window(api, seeded, green_case, clock, monkeypatch):
-    # Another worker (or the CLI) revokes in the store without touching this process's cache:
-    # PASS is still possible within REFRESH_SECONDS, DENY after it.
-    from types import SimpleNamespace
-
+def test_r4_pass_revoked_in_another_session_is_denied_at_once(api, seeded, green_case, clock):
+    # A revocation committed elsewhere (another worker, the CLI, a flow) without this process's
+    # route: the next scan is DENY, not PASS until a refresh (was: PASS for up to 5 s).
     from cases.models import Pass
-    from cases.services import checkpoint
     from cases.services.passes import revoke
 
     created, view = green_case
@@ -117,9 +114,6 @@ def test_r4_pass_revoked_by_another_process_is_denied_after_the_refresh_window(a
     with seeded.session() as s:
         revoke(session=s, pass_=s.get(Pass, view["pass"]["id"]), reason="revoked elsewhere", by="test", at=clock.now())
         s.commit()
-    assert api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()["result"] == "PASS"
-    real = checkpoint.time.monotonic
-    monkeypatch.setattr(checkpoint, "time", SimpleNamespace(monotonic=lambda: real() + checkpoint.REFRESH_SECONDS + 0.1))
     r = api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()
     assert r["result"] == "DENY" and r["reasons"] == ["revoked"]
 
