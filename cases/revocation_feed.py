@@ -42,6 +42,7 @@ APP_NAME = "healthpass-revocations"  # PostgreSQL listeners: "<APP_NAME> <acknow
 LEASE_SECONDS = 1.5  # a listener's set is trusted this long after its last good heartbeat
 HEARTBEAT_SECONDS = 0.25
 _PENDING = "healthpass_revoked_ids"
+FALLBACK = "each pass is looked up in the store before PASS"
 
 # Callbacks of the in-memory caches (the checkpoint registers its own): cases/ stays free of cycles.
 _on_revoked: list[Callable[[frozenset[str]], None]] = []
@@ -178,7 +179,7 @@ class _Feed:
         return False
 
     def status(self) -> dict:
-        return {"channel": self.kind, "connected": False}
+        return {"channel": self.kind, "connected": False, "fallback": FALLBACK}
 
 
 class _StampFeed(_Feed):
@@ -226,7 +227,7 @@ class _Listener(_Feed, threading.Thread):
     def status(self) -> dict:
         out = {"channel": self.kind, "connected": self.trusted()}
         if not out["connected"]:
-            out["fallback"] = "each PASS is checked against the store"
+            out["fallback"] = FALLBACK
             if self.error:
                 out["error"] = self.error
         return out

@@ -133,3 +133,33 @@ def test_qr_of_someone_elses_case_is_not_found(api, green_case):
     created, view = green_case
     assert api.get(view["pass"]["qr_url"]).status_code == 404
     assert api.get(view["pass"]["qr_url"], params={"access_token": "x" * 40}).status_code == 404
+
+
+def test_r4_without_its_revocation_channel_a_process_checks_each_pass_in_the_store(api, seeded, green_case):
+    # PostgreSQL: the listener is cut (a revocation it cannot hear of, made in SQL behind the ORM's
+    # back): the cache is no longer trusted, /healthz says so, and the scan is DENY, not PASS.
+    if seeded.kind != "postgres":
+        pytest.skip("the LISTEN connection exists on PostgreSQL")
+    from sqlalchemy import text
+
+    from cases import revocation_feed
+
+    created, view = green_case
+    qr = _qr_text(api, view, created["access_token"])
+    assert revocation_feed.wait_connected(10)
+    assert api.get("/healthz").json()["revocations"] == {"channel": "postgres", "connected": True}
+    assert api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()["result"] == "PASS"
+    revocation_feed.stop()
+    status = api.get("/healthz").json()["revocations"]
+    assert status["connected"] is False and "store" in status["fallback"]
+    with seeded.engine.begin() as c:
+        c.execute(text("UPDATE pass SET revoked_at = now(), revoke_reason = 'behind the back' WHERE id = :i"), {"i": view["pass"]["id"]})
+    r = api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()
+    assert r["result"] == "DENY" and r["reasons"] == ["revoked"]
+    # Back up: the set is reloaded from the store after the new LISTEN, so still DENY.
+    from cases.db import get_engine
+
+    revocation_feed.start(get_engine())
+    assert revocation_feed.wait_connected(10)
+    r = api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()
+    assert r["result"] == "DENY" and r["reasons"] == ["revoked"]
