@@ -449,7 +449,7 @@ def feed(engine: Engine) -> _Feed:
     """The feed that vouches for a cache of this store in this process (on every verification:
     kept cheap)."""
     listener = _listener
-    if listener is not None and listener.engine.url == engine.url:
+    if listener is not None and (listener.engine is engine or listener.engine.url == engine.url):
         return listener
     known = _feeds.get(id(engine))
     if known is not None and known[0] is engine:
