@@ -35,5 +35,9 @@ def healthz(session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str
             warnings.append(f"the working calendar does not cover {local.year}: SLA due times cannot be computed")
         elif local.month >= 11 and not cal.covers(local.year + 1):
             warnings.append(f"the working calendar does not cover {local.year + 1} yet: add the State Council's holidays (healthpass calendar set) or upgrade chinesecalendar")
+    # Revocation push (R4): when its channel is down each PASS is checked in the store instead.
+    from cases import revocation_feed
+
+    revocations = revocation_feed.status(session.get_bind())
     # Prefect down is degraded, not down: cases are still accepted and driven later.
-    return {"status": "ok" if store["ok"] else "error", "store": store, "prefect": prefect, "warnings": warnings, "time": now}
+    return {"status": "ok" if store["ok"] else "error", "store": store, "prefect": prefect, "revocations": revocations, "warnings": warnings, "time": now}

@@ -1,16 +1,15 @@
 """Request guards: body size and per-client rate limits on the public endpoints.
 
-The counters live in the process (a fixed one-minute window); behind several workers each
-keeps its own, which bounds a client at workers × limit — put the limit in the proxy too."""
+The rate limits are counted by api/ratelimit.py: in Redis when HEALTHPASS_REDIS_URL is set (one
+budget per client across every worker), else in the process (workers × limit)."""
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from api.ratelimit import RateLimiter
 from cases.settings import get_settings
 
 LIMITED = {
@@ -20,30 +19,12 @@ LIMITED = {
 }
 
 
-class Window:
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str, int], int] = {}
-        self.lock = threading.Lock()
-
-    def hit(self, client: str, bucket: str, limit: int, now: float) -> float | None:
-        """None when allowed, else the seconds until the window resets."""
-        minute = int(now // 60)
-        with self.lock:
-            if len(self.counts) > 100_000:  # old windows: forget them
-                self.counts = {k: v for k, v in self.counts.items() if k[2] == minute}
-            key = (client, bucket, minute)
-            self.counts[key] = self.counts.get(key, 0) + 1
-            if self.counts[key] <= limit:
-                return None
-        return 60 - (now % 60)
-
-
 class Guards:
     """Plain ASGI middleware (Starlette's BaseHTTPMiddleware cost ~1 ms a request on the verify path)."""
 
     def __init__(self, app):
         self.app = app
-        self.window = Window()
+        self.limiter = RateLimiter()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -58,7 +39,7 @@ class Guards:
             limit = getattr(settings, bucket)
             client = scope["client"][0] if scope.get("client") else "unknown"
             exempt = client in settings.rate_limit_exempt.split(",")
-            wait = self.window.hit(client, bucket, limit, time.time()) if limit > 0 and not exempt else None
+            wait = await self.limiter.hit(client=client, bucket=bucket, limit=limit) if limit > 0 and not exempt else None
             if wait is not None:
                 response = JSONResponse(
                     {"detail": f"too many requests: at most {limit} a minute from one client; retry later"},

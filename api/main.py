@@ -1,6 +1,8 @@
 """The FastAPI application: API routers per actor, the public directory and the UI."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -9,8 +11,22 @@ from api.health import router as health_router
 from api.routers import applications, auth, issuers
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    # This process's revocation listener (PostgreSQL LISTEN or Redis SUBSCRIBE; SQLite needs none).
+    from cases import revocation_feed
+    from cases.db import get_engine
+
+    revocation_feed.start(get_engine())
+    try:
+        yield
+    finally:
+        revocation_feed.stop()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="healthpass — Shandong Health Pass Card / 山东省健康通行卡",
         version="0.1.0",
         description="Case management for health pass cards (codes): declaration, big-data comparison, "

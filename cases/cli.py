@@ -393,7 +393,8 @@ def pass_verify(
 
 @pass_app.command("revoke")
 def pass_revoke(pass_id: str, reason: str = typer.Option(..., help="why (kept in the case timeline)")) -> None:
-    """Revoke a pass; checkpoints learn it from the revocation list."""
+    """Revoke a pass. Every running API process has it when this returns (pushed, R4); offline
+    checkpoints learn it from the revocation list."""
     from cases.models import Pass
     from cases.services.passes import revoke
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     rate_limit_complaints: int = 10
     rate_limit_exempt: str = "127.0.0.1,::1"  # the local demo and simulator; set "" behind a proxy
     max_body_bytes: int = 1_000_000
+    # Redis, when set (redis://host:6379/0): revocations reach every API process by pub/sub and the
+    # rate limits above are counted there, shared by every worker. Unset: revocations go by
+    # PostgreSQL LISTEN/NOTIFY (or a stamp file beside a SQLite store) and limits per process.
+    redis_url: str | None = None
+    redis_prefix: str = "healthpass"  # Redis channel and keys start with this (several deployments on one Redis)
 
     @property
     def resolved_database_url(self) -> str:

@@ -211,6 +211,6 @@ def revoke_pass(pass_id: str, body: RevokeIn, session: SessionDep, now: NowDep, 
         if p.application_id is None or not can_read(user, session.get(Application, p.application_id)):
             raise NotFound("pass not found")
     revoke(session=session, pass_=p, reason=body.reason, by=user.id, at=now)
+    # The commit returns once every API process has the revocation (cases/revocation_feed.py).
     session.commit()
-    checkpoint.invalidate()
     return {"id": p.id, "revoked_at": p.revoked_at, "reason": p.revoke_reason}

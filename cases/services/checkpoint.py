@@ -1,23 +1,28 @@
 """The checkpoint decision (R4) with keys and the revocation set cached in memory:
-a PASS costs one signature check and no store round trip."""
+a PASS costs one signature check and no store round trip.
+
+The revocation set is trusted only while cases/revocation_feed.py vouches for it (the push channel
+is connected, or the SQLite stamp is unchanged); a revocation committed anywhere is applied here
+before its revoke call returns. Without that, a PASS is confirmed against the store by primary key."""
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from cases import revocation_feed
 from cases.codes import Decision, decide, normalise_card_number
 from cases.codes.errors import InvalidCardNumber
 from cases.models import Pass
 from cases.services.passes import keystore
 from cases.settings import Settings
 
-REFRESH_SECONDS = 5.0
+REFRESH_SECONDS = 5.0  # the keys (rotation); revocations are pushed
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class _Cache:
     version: int = 0
     loaded_at: float = 0.0
     source: tuple = ()
+    feed_token: object = None  # what the revocation feed said before the set was read
 
 
 _cache = _Cache()
@@ -35,7 +41,7 @@ _lock = threading.Lock()
 
 
 def revocation_version(session: Session) -> tuple[int, frozenset[str]]:
-    rows = session.exec(select(Pass.id).where(Pass.revoked_at != None)).all()  # noqa: E711
+    rows = session.exec(select(Pass.id).where(Pass.revoked_at != None)).all()
     return len(rows), frozenset(rows)
 
 
@@ -43,31 +49,44 @@ def _source(settings: Settings, engine: Engine) -> tuple:
     return (str(settings.keys_dir), str(engine.url))
 
 
-def _fresh(cache: _Cache, source: tuple) -> bool:
+def _keys_fresh(cache: _Cache, source: tuple) -> bool:
     return bool(cache.keys) and time.monotonic() - cache.loaded_at < REFRESH_SECONDS and cache.source == source
 
 
+def _trusted(cache: _Cache, engine: Engine) -> bool:
+    return revocation_feed.feed(engine).valid(cache.feed_token)
+
+
 def cached(settings: Settings, engine: Engine) -> _Cache | None:
-    """The cache if it is fresh for this store, else None; no lock, no I/O (safe in the event loop)."""
+    """The cache if its keys are fresh and its revocation set current, else None; no lock and no
+    I/O but one stat of the SQLite stamp (safe in the event loop)."""
     cache = _cache
-    return cache if _fresh(cache, _source(settings, engine)) else None
+    return cache if _keys_fresh(cache, _source(settings, engine)) and _trusted(cache, engine) else None
 
 
 def _refresh(session: Session, settings: Settings, now: datetime) -> _Cache:
     global _cache
     with _lock:
-        source = _source(settings, session.get_bind())
-        if _fresh(_cache, source):
+        engine = session.get_bind()
+        source = _source(settings, engine)
+        if _keys_fresh(_cache, source) and _trusted(_cache, engine):
             return _cache
+        # The feed's token is read before the store: a revocation committed after the read below
+        # changes the token (or is pushed into this set under the lock), never slips between.
+        token = revocation_feed.feed(engine).token()
         version = _cache.version if _cache.source == source else -1
         revoked = _cache.revoked
-        store = keystore(str(settings.keys_dir))
-        store.ensure_active(now=now)
-        keys = store.public_keys(now=now, validity=timedelta(days=settings.pass_validity_days))
-        count = session.exec(select(func.count()).select_from(Pass).where(Pass.revoked_at != None)).one()  # noqa: E711
+        if _keys_fresh(_cache, source):
+            keys = _cache.keys
+        else:
+            store = keystore(str(settings.keys_dir))
+            store.ensure_active(now=now)
+            keys = store.public_keys(now=now, validity=timedelta(days=settings.pass_validity_days))
+        count = session.exec(select(func.count()).select_from(Pass).where(Pass.revoked_at != None)).one()
         if count != version:
             version, revoked = revocation_version(session)
-        _cache = _Cache(keys=keys, revoked=revoked, version=version, loaded_at=time.monotonic(), source=source)
+        loaded_at = _cache.loaded_at if keys is _cache.keys else time.monotonic()
+        _cache = _Cache(keys=keys, revoked=revoked, version=version, loaded_at=loaded_at, source=source, feed_token=token)
         return _cache
 
 
@@ -77,6 +96,26 @@ def invalidate() -> None:
     global _cache
     with _lock:
         _cache = _Cache(revoked=_cache.revoked, version=_cache.version, source=_cache.source)
+
+
+def _pushed(ids: frozenset[str]) -> None:
+    # Called by the feed (its listener thread, or the revoking thread after its commit) before the
+    # revocation is acknowledged; under the lock so a refresh in flight cannot swap it away.
+    global _cache
+    with _lock:
+        if not ids <= _cache.revoked:
+            _cache = replace(_cache, revoked=_cache.revoked | ids)
+
+
+def _resubscribed() -> None:
+    # Revocations may have been missed while the channel was down: the next verify reloads the set.
+    global _cache
+    with _lock:
+        _cache = replace(_cache, version=-1, feed_token=None)
+
+
+revocation_feed.on_revoked(_pushed)
+revocation_feed.on_reconnect(_resubscribed)
 
 
 def verify(*, session: Session, settings: Settings, now: datetime, temperature: float, qr: str | None = None, card_number: str | None = None) -> Decision:
@@ -96,6 +135,11 @@ def verify(*, session: Session, settings: Settings, now: datetime, temperature: 
         invalidate()  # a key rotated in another process since the last refresh
         cache = _refresh(session, settings, now)
         decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
+    if decision.pass_id and "revoked" not in decision.reasons and not _trusted(cache, session.get_bind()):
+        # The channel is down (or never came up): the pass is looked up in the store.
+        revoked_at = session.exec(select(Pass.revoked_at).where(Pass.id == decision.pass_id)).first()
+        if revoked_at is not None:
+            decision = _decide(replace(cache, revoked=cache.revoked | {decision.pass_id}), qr=qr, settings=settings, now=now, temperature=temperature)
     return decision
 
 

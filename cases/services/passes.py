@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from cases import revocation_feed  # noqa: F401  (its session hooks push every committed revocation)
 from cases.events import record_event
 from cases.models import Applicant, Application, Pass, PassColour
 from cases.settings import Settings
