@@ -264,7 +264,7 @@ class _Listener(_Feed, threading.Thread):
         from cases.models import Pass
 
         with Session(self.engine) as session:
-            rows = session.execute(select(Pass.id).where(Pass.id.in_(sorted(ids)), Pass.revoked_at != None)).scalars().all()
+            rows = session.execute(select(Pass.id).where(Pass.id.in_(sorted(ids)), Pass.revoked_at.is_not(None))).scalars().all()
         _apply(rows)
 
 

@@ -41,7 +41,7 @@ _lock = threading.Lock()
 
 
 def revocation_version(session: Session) -> tuple[int, frozenset[str]]:
-    rows = session.exec(select(Pass.id).where(Pass.revoked_at != None)).all()
+    rows = session.exec(select(Pass.id).where(Pass.revoked_at.is_not(None))).all()
     return len(rows), frozenset(rows)
 
 
@@ -82,7 +82,7 @@ def _refresh(session: Session, settings: Settings, now: datetime) -> _Cache:
             store = keystore(str(settings.keys_dir))
             store.ensure_active(now=now)
             keys = store.public_keys(now=now, validity=timedelta(days=settings.pass_validity_days))
-        count = session.exec(select(func.count()).select_from(Pass).where(Pass.revoked_at != None)).one()
+        count = session.exec(select(func.count()).select_from(Pass).where(Pass.revoked_at.is_not(None))).one()
         if count != version:
             version, revoked = revocation_version(session)
         loaded_at = _cache.loaded_at if keys is _cache.keys else time.monotonic()
