@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-__all__ = ["statutory_holidays", "MIN_YEAR", "MAX_YEAR"]
+__all__ = ["MAX_YEAR", "MIN_YEAR", "statutory_holidays"]
 
 # lunar_python's tables are exact for these years; outside them we refuse rather than guess.
 MIN_YEAR, MAX_YEAR = 1901, 2099
