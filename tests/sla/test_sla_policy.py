@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sla.calendar import CalendarNotCovered, WorkingCalendar
+from sla.calendar import WorkingCalendar
 from sla.policy import (
     Channel,
     Clock,
