@@ -151,3 +151,48 @@ def test_r11_healthz_degraded_while_next_years_schedule_is_missing(api, store, c
     body = api.get("/healthz").json()
     assert body["calendar"]["status"] == "ok" and body["status"] in ("ok", "degraded")  # Prefect may be down in tests
     assert body["calendar"]["official_years"][-1] == 2027
+
+
+def test_r11_issuer_pages_mark_the_provisional_deadline(api, store, clock):
+    from tests.ui.test_pages import sign_in
+
+    clock.set(local("2026-12-31 16:00"))
+    case, task_id = open_case(store, clock)
+    clock.set(local("2026-12-01 09:00"))  # before the machine's clock (see above)
+    assert sign_in(api, "qingdao-issuer").status_code == 303
+    queue = api.get("/issuer")
+    assert queue.status_code == 200 and "provisional · <span lang=\"zh-CN\">暂定</span>" in queue.text
+    task_page = api.get(f"/issuer/tasks/{task_id}")
+    assert task_page.status_code == 200 and "provisional" in task_page.text
+    # After the import the mark is gone.
+    _import(store, clock.now())
+    assert "暂定" not in api.get("/issuer").text
+
+
+def test_r11_missing_schedule_notice_is_once_under_concurrent_sweeps(store, clock):
+    import threading
+
+    clock.set(local("2026-11-02 09:00"))
+    seed_store(store, clock)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            with store.session() as s:
+                barrier.wait()
+                calendar_service.notify_missing_schedule(session=s, now=clock.now(), settings=store.settings)
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with store.session() as s:
+        rows = s.exec(select(Notification).where(Notification.kind == calendar_service.MISSING_KIND)).all()
+    # SQLite may refuse a concurrent writer ("database is locked"): that sweep notifies nothing.
+    assert all("locked" in str(e) for e in errors), errors
+    assert len(rows) == 1
