@@ -149,6 +149,7 @@ class WorkingCalendar:
         # Per-date list of (start, end) aware datetimes; () for a day off. The hot path
         # of add_working_time is a dict lookup plus a few comparisons per day.
         self._day_cache: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._covers_cache: dict[int, bool] = {}
 
     def __repr__(self) -> str:
         return f"WorkingCalendar(hours={self.hours!r}, overrides={len(self._overrides)} dates)"
@@ -171,14 +172,15 @@ class WorkingCalendar:
     def covers(self, year: int) -> bool:
         """Whether ``year`` follows an official schedule (chinesecalendar's or an imported
         one), or overrides fix every one of its days."""
-        if year in self.official_years or library_covers(year):
-            return True
-        day = date(year, 1, 1)
-        while day.year == year:
-            if day not in self._overrides:
-                return False
-            day += _ONE_DAY
-        return True
+        known = self._covers_cache.get(year)
+        if known is None:
+            known = year in self.official_years or library_covers(year)
+            day = date(year, 1, 1)
+            while not known and day.year == year and day in self._overrides:
+                day += _ONE_DAY
+            known = known or day.year != year
+            self._covers_cache[year] = known
+        return known
 
     def is_provisional_year(self, year: int) -> bool:
         return not self.covers(year)

@@ -120,7 +120,7 @@ def recompute_provisional(*, session: Session, at: datetime, settings: Settings,
         old = application.sla_due_at
         if application.breached_at is None:
             application.sla_due_at = _recomputed_due(application, cal, settings)
-        application.sla_provisional = cal.is_provisional_between(application.sla_started_at, application.sla_due_at)
+        application.sla_provisional = sla_service.due_is_provisional(application, cal)
         session.add(application)
         if application.sla_paused_at is None and application.status == CaseStatus.awaiting_audit:
             # Re-arms only timers still pending (fired ones are facts; a paused clock has

@@ -62,7 +62,7 @@ def start_clock(*, session: Session, application: Application, at: datetime, set
     application.sla_started_at = clock.started_at
     application.sla_due_at = clock.due_at
     # A due time in a year without an official schedule is provisional, never an error.
-    application.sla_provisional = cal.is_provisional_between(clock.started_at, clock.due_at)
+    application.sla_provisional = due_is_provisional(application, cal)
     session.add(application)
     _schedule_ladder(session=session, application=application, cal=cal)
     data = {"due_at": clock.due_at.isoformat(), "channel": clock.channel.value}
@@ -90,6 +90,19 @@ def _put_timer(
     return timer
 
 
+def due_is_provisional(application: Application, cal: sla.WorkingCalendar) -> bool:
+    """Whether the case's due time depends on a year without an official schedule. A
+    counter case's due time counts clock hours (R10): it never does."""
+    return _step_is_provisional(application, cal, application.sla_due_at)
+
+
+def _step_is_provisional(application: Application, cal: sla.WorkingCalendar, at: datetime) -> bool:
+    if channel_of(application) is sla.Channel.ONLINE:
+        return cal.is_provisional_between(application.sla_started_at, at)
+    # Counter: only the steps after the due time count working days (the overdue rungs).
+    return at > application.sla_due_at and cal.is_provisional_between(application.sla_due_at, at)
+
+
 def _schedule_ladder(*, session: Session, application: Application, cal: sla.WorkingCalendar) -> None:
     steps = sla.build_ladder(
         started_at=application.sla_started_at,
@@ -101,7 +114,7 @@ def _schedule_ladder(*, session: Session, application: Application, cal: sla.Wor
     # One read of the case's timers for the whole ladder (none yet when the clock first starts).
     existing = {t.kind: t for t in session.exec(select(SlaTimer).where(SlaTimer.application_id == application.id))}
     for step in steps:
-        provisional = cal.is_provisional_between(application.sla_started_at, step.at)
+        provisional = _step_is_provisional(application, cal, step.at)
         _put_timer(session, timer=existing.get(step.name), application_id=application.id, kind=step.name, due_at=step.at, level=step.level.value, provisional=provisional)
 
 
@@ -139,7 +152,7 @@ def resume_clock(*, session: Session, application: Application, at: datetime, se
     )
     clock = sla.resume(clock, at=at, calendar=cal)
     application.sla_due_at = clock.due_at
-    application.sla_provisional = cal.is_provisional_between(application.sla_started_at, clock.due_at)
+    application.sla_provisional = due_is_provisional(application, cal)
     application.sla_paused_at = None
     application.sla_paused_seconds = clock.paused_total.total_seconds()
     session.add(application)

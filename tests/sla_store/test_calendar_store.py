@@ -196,3 +196,14 @@ def test_r11_missing_schedule_notice_is_once_under_concurrent_sweeps(store, cloc
     # SQLite may refuse a concurrent writer ("database is locked"): that sweep notifies nothing.
     assert all("locked" in str(e) for e in errors), errors
     assert len(rows) == 1
+
+
+def test_r10_counter_due_counts_clock_hours_and_is_not_provisional(store, clock):
+    clock.set(local("2026-12-31 15:00"))
+    seed_store(store, clock)
+    case, _ = open_case(store, clock, channel="counter")
+    with store.session() as s:
+        app = s.get(Application, case)
+        assert show(app.sla_due_at) == "2026-12-31 21:00" and not app.sla_provisional
+        ladder = timers(s, case)
+        assert not ladder["breach"].provisional and ladder["city_1wd"].provisional  # a working day after: 2027
