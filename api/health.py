@@ -1,6 +1,7 @@
 """GET /healthz: the store, Prefect and the working calendar's coverage."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -28,16 +29,33 @@ def healthz(session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str
     except httpx.HTTPError as exc:
         prefect.update(ok=False, error=type(exc).__name__)
     warnings = []
-    local = now.astimezone(SHANGHAI)
-    if store["ok"]:
-        cal = sla_service.calendar(session, settings)
-        if not cal.covers(local.year):
-            warnings.append(f"the working calendar does not cover {local.year}: SLA due times cannot be computed")
-        elif local.month >= 11 and not cal.covers(local.year + 1):
-            warnings.append(f"the working calendar does not cover {local.year + 1} yet: add the State Council's holidays (healthpass calendar set) or upgrade chinesecalendar")
+    calendar = _calendar_component(session, settings, now) if store["ok"] else {"status": "unknown", "reason": "the store is unreachable"}
+    if calendar["status"] == "degraded":
+        warnings.append(calendar["reason"])
     # Revocation push (R4): when its channel is down each PASS is checked in the store instead.
     from cases import revocation_feed
 
     revocations = revocation_feed.status(session.get_bind())
     # Prefect down is degraded, not down: cases are still accepted and driven later.
-    return {"status": "ok" if store["ok"] else "error", "store": store, "prefect": prefect, "revocations": revocations, "warnings": warnings, "time": now}
+    status = "error" if not store["ok"] else "degraded" if calendar["status"] == "degraded" else "ok"
+    return {"status": status, "store": store, "prefect": prefect, "calendar": calendar, "revocations": revocations, "warnings": warnings, "time": now}
+
+
+def _calendar_component(session, settings, now: datetime) -> dict[str, Any]:
+    """The working calendar (R11): degraded while this year's official schedule is missing,
+    or next year's from 1 November. Deadlines are still computed (provisionally)."""
+    from cases.services.calendar_service import missing_years
+
+    cal = sla_service.calendar(session, settings)
+    local = now.astimezone(SHANGHAI)
+    official = sorted(y for y in range(local.year - 1, local.year + 3) if cal.covers(y))
+    missing = missing_years(cal, now)
+    component: dict[str, Any] = {"status": "ok", "official_years": official, "provisional_years": missing}
+    if missing:
+        years = ", ".join(str(y) for y in missing)
+        component.update(
+            status="degraded",
+            reason=f"no official working calendar for {years}: deadlines there are provisional (statutory holidays only); "
+            f"import the State Council's schedule with `healthpass calendar import FILE`",
+        )
+    return component

@@ -20,7 +20,7 @@ app = typer.Typer(help="healthpass: Shandong Health Pass Card case management.",
 db_app = typer.Typer(help="The case store.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 sla_app = typer.Typer(help="SLA clocks (R10-R13).", no_args_is_help=True)
-calendar_app = typer.Typer(help="The working calendar's provincial overrides.", no_args_is_help=True)
+calendar_app = typer.Typer(help="The working calendar: official schedules and provincial overrides.", no_args_is_help=True)
 keys_app = typer.Typer(help="Pass signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
@@ -203,6 +203,84 @@ def calendar_set(day: str = typer.Argument(..., help="YYYY-MM-DD"), kind: DayKin
         row.is_workday, row.reason, row.created_at = kind == DayKind.workday, reason, now()
         session.add(row)
     typer.echo(f"{d} is now a {kind.value} ({reason})")
+
+
+@calendar_app.command("import")
+def calendar_import(
+    file: str = typer.Argument(..., help="the year's official schedule; format: see the README or docs/calendar-2027.example.txt"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="validate the file and show what it holds; store nothing"),
+) -> None:
+    """Load a year's official schedule (the State Council's holidays and adjusted working days).
+    Open deadlines computed on the provisional calendar are recomputed and evented."""
+    import hashlib
+    from pathlib import Path
+
+    from cases.services.calendar_service import import_schedule
+    from sla.schedule import ScheduleError, parse_schedule
+
+    path = Path(file)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    if len(raw) > 256 * 1024:
+        fail(f"{file} is {len(raw)} bytes: a year's schedule is a few dozen lines")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{file} is not UTF-8 text (byte {exc.start})")
+    try:
+        schedule = parse_schedule(text)
+    except ScheduleError as exc:
+        for lineno, message in exc.problems:
+            typer.secho(f"{file}:{lineno}: {message}" if lineno else f"{file}: {message}", fg=typer.colors.RED, err=True)
+        fail(f"{file}: {len(exc.problems)} problem(s); nothing imported")
+    summary = f"{schedule.year}: {len(schedule.holidays)} holidays, {len(schedule.workdays)} adjusted working days"
+    if dry_run:
+        for d, (working, name) in schedule.days().items():
+            typer.echo(f"  {d} {d:%a}  {'workday' if working else 'holiday'}  {name}")
+        typer.echo(f"valid: {summary} (dry run, nothing stored)")
+        return
+    with _session() as session:
+        result = import_schedule(
+            session=session, schedule=schedule, at=now(), by=os.environ.get("USER") or "cli", source_name=path.name,
+            sha256=hashlib.sha256(raw).hexdigest(), settings=get_settings(),
+        )
+    typer.echo(f"imported the official schedule of {summary}{' (replacing the earlier import)' if result.replaced else ''}")
+    for d in result.kept_provincial:
+        typer.echo(f"  kept the provincial override of {d} (it wins over the official day)")
+    typer.echo(f"recomputed {len(result.recomputed)} provisional deadline(s)")
+    for case, old, new in result.recomputed:
+        show = lambda v: v.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if v else "-"  # noqa: E731
+        typer.echo(f"  {case}: {show(old)} -> {show(new)}")
+
+
+@calendar_app.command("status")
+def calendar_status() -> None:
+    """Which years run on an official schedule and which on the provisional calendar."""
+    from sqlmodel import select
+
+    from cases.models import CalendarYear
+    from cases.services import sla_service
+    from cases.services.calendar_service import missing_years
+
+    at = now()
+    with _session() as session:
+        cal = sla_service.calendar(session, get_settings())
+        rows = {r.year: r for r in session.exec(select(CalendarYear))}
+    year = at.astimezone(SHANGHAI).year
+    for y in range(year - 1, year + 3):
+        r = rows.get(y)
+        if r is not None and r.imported_at is not None:
+            state = f"official (imported {r.imported_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} from {r.source_name}, sha256 {(r.sha256 or '')[:12]})"
+        elif cal.covers(y):
+            state = "official (chinesecalendar)"
+        else:
+            state = "PROVISIONAL: statutory holidays only, no adjusted working days"
+        typer.echo(f"{y}: {state}")
+    missing = missing_years(cal, at)
+    if missing:
+        typer.secho(f"warning: import the official schedule of {', '.join(map(str, missing))} (healthpass calendar import FILE)", fg=typer.colors.YELLOW, err=True)
 
 
 # -------------------------------------------------------------------- keys ---

@@ -168,6 +168,9 @@ class Application(ApplicationBase, table=True):
     sla_due_at: Optional[datetime] = ts(default=None)
     sla_paused_at: Optional[datetime] = ts(default=None)
     sla_paused_seconds: float = 0.0
+    # The due time depends on a year without an official schedule (sla/provisional.py);
+    # recomputed when the year's schedule is imported.
+    sla_provisional: bool = Field(default=False)
     breached_at: Optional[datetime] = ts(default=None)
     observation_ends_at: Optional[datetime] = ts(default=None)
     flow_run_id: Optional[str] = None
@@ -278,6 +281,7 @@ class SlaTimer(SQLModel, table=True):
     fired_at: Optional[datetime] = ts(default=None)
     cancelled_at: Optional[datetime] = ts(default=None)
     pending: bool = Field(default=True)  # fired or cancelled -> False; the sweep reads (pending, due_at)
+    provisional: bool = Field(default=False)  # due_at computed on the provisional calendar
 
 
 class Notification(SQLModel, table=True):
@@ -321,12 +325,29 @@ class ProvincialAuditItem(SQLModel, table=True):
 
 
 class CalendarOverride(SQLModel, table=True):
-    """Provincial changes to the working calendar (e.g. an extended Spring Festival)."""
+    """Days whose status is fixed: provincial changes (e.g. an extended Spring Festival,
+    source "provincial") and the days of an imported State Council schedule ("official").
+    A provincial change wins over the official day of the same date."""
 
     day: date = Field(primary_key=True)
     is_workday: bool
     reason: str
+    source: str = Field(default="provincial")  # provincial | official
     created_at: datetime = ts()
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year of the working calendar: whether its official schedule was imported (and from
+    what), and whether the provincial office was told it is missing (once: the primary key)."""
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    imported_at: Optional[datetime] = ts(default=None)  # official schedule loaded
+    imported_by: Optional[str] = None
+    source_name: Optional[str] = None  # the file's name as given
+    sha256: Optional[str] = None  # of the file's bytes
+    holidays: int = 0
+    workdays: int = 0
+    missing_notified_at: Optional[datetime] = ts(default=None)
 
 
 # -------------------------------------------------------------- event log ---

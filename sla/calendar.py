@@ -1,5 +1,11 @@
-"""Working calendar for R11: official workdays (chinesecalendar) + provincial overrides,
-and working-time arithmetic over the configured working hours.
+"""Working calendar for R11: official workdays (chinesecalendar, or a year's official
+schedule imported into the store) + provincial overrides, and working-time arithmetic
+over the configured working hours.
+
+A year that neither chinesecalendar nor an imported schedule covers is never an error:
+its days come from the provisional calendar (`sla.provisional`: statutory holidays, no
+adjusted working days), and callers ask `is_provisional_between` to mark the deadlines
+that depend on it.
 
 Pure: no clock, no I/O. Every datetime in or out is timezone-aware.
 """
@@ -7,13 +13,15 @@ Pure: no clock, no I/O. Every datetime in or out is timezone-aware.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+from sla.provisional import statutory_holidays
 
 __all__ = ["CalendarNotCovered", "WorkingHours", "WorkingCalendar", "require_aware"]
 
@@ -26,7 +34,7 @@ _SPEC_PART = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
 class CalendarNotCovered(Exception):
-    """A date that neither chinesecalendar nor the overrides know: an error, never a guess."""
+    """No working interval can be found (a configuration marking a whole year off, say)."""
 
 
 def require_aware(value: datetime, name: str = "datetime") -> datetime:
@@ -39,16 +47,28 @@ def require_aware(value: datetime, name: str = "datetime") -> datetime:
 
 
 @lru_cache(maxsize=8192)
-def _official_workday(d: date) -> bool:
+def _official_workday(d: date) -> bool | None:
+    """chinesecalendar's answer, or None for a year it does not know."""
     # Cached: chinesecalendar validates and hashes on every call; the due-time hot path
-    # asks about the same few dates again and again. Exceptions are not cached.
+    # asks about the same few dates again and again.
     try:
         return chinese_calendar.is_workday(d)
-    except NotImplementedError as exc:
-        raise CalendarNotCovered(
-            f"the working calendar does not cover {d.isoformat()} (year {d.year}): "
-            f"chinesecalendar says: {exc}; add the year's days to the overrides or upgrade chinesecalendar"
-        ) from exc
+    except NotImplementedError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def library_covers(year: int) -> bool:
+    """Whether chinesecalendar carries the State Council's schedule of ``year``."""
+    return _official_workday(date(year, 1, 1)) is not None
+
+
+def _provisional_workday(d: date) -> bool:
+    try:
+        holidays = statutory_holidays(d.year)
+    except ValueError as exc:
+        raise CalendarNotCovered(f"the working calendar does not cover {d.isoformat()}: {exc}") from None
+    return d.weekday() < 5 and d not in holidays
 
 
 @dataclass(frozen=True)
@@ -106,8 +126,19 @@ class WorkingHours:
 class WorkingCalendar:
     """Workdays and working-time arithmetic. Instances are immutable after construction."""
 
-    def __init__(self, *, hours: WorkingHours = WorkingHours(), overrides: Mapping[date, bool] | None = None):
+    def __init__(
+        self,
+        *,
+        hours: WorkingHours = WorkingHours(),
+        overrides: Mapping[date, bool] | None = None,
+        official_years: Iterable[int] = (),
+    ):
+        """``overrides``: days whose status is fixed (provincial changes, and the days of
+        imported official schedules). ``official_years``: years whose official schedule was
+        imported (its days in ``overrides``; every other day of it is a plain weekday or
+        weekend day)."""
         self.hours = hours
+        self.official_years = frozenset(int(y) for y in official_years)
         self.tz = ZoneInfo(hours.tz)
         # Copy: a caller mutating its dict later must not change cached answers.
         self._overrides: dict[date, bool] = {}
@@ -118,6 +149,7 @@ class WorkingCalendar:
         # Per-date list of (start, end) aware datetimes; () for a day off. The hot path
         # of add_working_time is a dict lookup plus a few comparisons per day.
         self._day_cache: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._covers_cache: dict[int, bool] = {}
 
     def __repr__(self) -> str:
         return f"WorkingCalendar(hours={self.hours!r}, overrides={len(self._overrides)} dates)"
@@ -130,20 +162,35 @@ class WorkingCalendar:
         working = self._overrides.get(d)
         if working is not None:
             return working
-        return _official_workday(d)
+        official = _official_workday(d)
+        if official is not None:
+            return official
+        if d.year in self.official_years:
+            return d.weekday() < 5  # the imported schedule's days are in the overrides
+        return _provisional_workday(d)
 
     def covers(self, year: int) -> bool:
-        try:
-            _official_workday(date(year, 1, 1))
-            return True
-        except CalendarNotCovered:
-            pass
-        day, end = date(year, 1, 1), date(year, 12, 31)
-        while day <= end:
-            if day not in self._overrides:
-                return False
-            day += _ONE_DAY
-        return True
+        """Whether ``year`` follows an official schedule (chinesecalendar's or an imported
+        one), or overrides fix every one of its days."""
+        known = self._covers_cache.get(year)
+        if known is None:
+            known = year in self.official_years or library_covers(year)
+            day = date(year, 1, 1)
+            while not known and day.year == year and day in self._overrides:
+                day += _ONE_DAY
+            known = known or day.year != year
+            self._covers_cache[year] = known
+        return known
+
+    def is_provisional_year(self, year: int) -> bool:
+        return not self.covers(year)
+
+    def is_provisional_between(self, start: datetime, end: datetime) -> bool:
+        """Whether a result computed from ``start`` to ``end`` (either order) depends on a
+        provisional year: any local date between them lies in one."""
+        a = require_aware(start, "start").astimezone(self.tz).year
+        b = require_aware(end, "end").astimezone(self.tz).year
+        return any(self.is_provisional_year(y) for y in range(min(a, b), max(a, b) + 1))
 
     def intervals_on(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
         """Working intervals of local date ``d`` as aware datetimes; empty on a day off."""

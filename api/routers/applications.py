@@ -121,7 +121,7 @@ def case_view(session: Session, app: Application, settings: Settings, now: datet
         "unit_code": app.unit_code,
         "comparison": None if comparison is None else {"outcome": comparison.outcome, "red_list": comparison.red_list, "hits": comparison.hits, "sources": comparison.sources, "rule_version": comparison.rule_version},
         "audit": None if task is None else {"task_id": task.id, "holder_kind": task.holder_kind, "holder_code": task.holder_code, "status": task.status, "missing_items": task.missing_items},
-        "sla": {"started_at": app.sla_started_at, "due_at": app.sla_due_at, "paused_at": app.sla_paused_at, "breached_at": app.breached_at},
+        "sla": {"started_at": app.sla_started_at, "due_at": app.sla_due_at, "provisional": bool(app.sla_provisional), "paused_at": app.sla_paused_at, "breached_at": app.breached_at},
         "observation_ends_at": app.observation_ends_at,
         "responsibility": None if responsibility is None else {"kind": responsibility.responsible_kind, "code": responsibility.responsible_code, "breach_at": responsibility.breach_at, "outcome": responsibility.outcome},
         "pass": pass_summary(session, app.id),

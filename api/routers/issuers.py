@@ -52,6 +52,8 @@ def task_view(task, app, now: datetime, cal, contacts: int, hits: list | None = 
         "holder": {"kind": task.holder_kind, "code": task.holder_code},
         "claimed_by": task.claimed_by,
         "due_at": app.sla_due_at,
+        # The due time lies in a year without an official schedule yet (R11): recomputed on import.
+        "provisional": bool(app.sla_provisional),
         "time_left_seconds": left,
         "sla_colour": colour,
         "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list, "hits": hits or []},

@@ -18,6 +18,7 @@ from cases.models import (
     Application,
     AuditTask,
     CalendarOverride,
+    CalendarYear,
     CaseStatus,
     Notification,
     ProvincialAuditItem,
@@ -33,7 +34,8 @@ WAITING = (CaseStatus.awaiting_audit,)
 
 def calendar(session: Session, settings: Settings) -> sla.WorkingCalendar:
     overrides = {row.day: row.is_workday for row in session.exec(select(CalendarOverride))}
-    return sla.WorkingCalendar(hours=sla.WorkingHours.parse(settings.working_hours), overrides=overrides)
+    official = session.exec(select(CalendarYear.year).where(CalendarYear.imported_at != None)).all()  # noqa: E711
+    return sla.WorkingCalendar(hours=sla.WorkingHours.parse(settings.working_hours), overrides=overrides, official_years=official)
 
 
 def policy(settings: Settings) -> sla.SlaPolicy:
@@ -59,32 +61,46 @@ def start_clock(*, session: Session, application: Application, at: datetime, set
     )
     application.sla_started_at = clock.started_at
     application.sla_due_at = clock.due_at
+    # A due time in a year without an official schedule is provisional, never an error.
+    application.sla_provisional = due_is_provisional(application, cal)
     session.add(application)
     _schedule_ladder(session=session, application=application, cal=cal)
-    record_event(
-        session,
-        application_id=application.id,
-        actor="system",
-        action="sla_started",
-        at=at,
-        data={"due_at": clock.due_at.isoformat(), "channel": clock.channel.value},
-    )
+    data = {"due_at": clock.due_at.isoformat(), "channel": clock.channel.value}
+    if application.sla_provisional:
+        data["provisional"] = True
+    record_event(session, application_id=application.id, actor="system", action="sla_started", at=at, data=data)
 
 
-def _set_timer(session: Session, *, application_id: str, kind: str, due_at: datetime, level: str | None) -> None:
+def _set_timer(session: Session, *, application_id: str, kind: str, due_at: datetime, level: str | None, provisional: bool = False) -> None:
     timer = session.exec(select(SlaTimer).where(SlaTimer.application_id == application_id, SlaTimer.kind == kind)).first()
-    _put_timer(session, timer=timer, application_id=application_id, kind=kind, due_at=due_at, level=level)
+    _put_timer(session, timer=timer, application_id=application_id, kind=kind, due_at=due_at, level=level, provisional=provisional)
 
 
-def _put_timer(session: Session, *, timer: SlaTimer | None, application_id: str, kind: str, due_at: datetime, level: str | None) -> SlaTimer:
+def _put_timer(
+    session: Session, *, timer: SlaTimer | None, application_id: str, kind: str, due_at: datetime, level: str | None, provisional: bool = False
+) -> SlaTimer:
     """Create the timer, or re-arm `timer` (the row of this case and kind) unless it fired."""
     if timer is None:
-        timer = SlaTimer(application_id=application_id, kind=kind, level=level, due_at=due_at)
+        timer = SlaTimer(application_id=application_id, kind=kind, level=level, due_at=due_at, provisional=provisional)
         session.add(timer)
     elif timer.fired_at is None:
         timer.due_at, timer.pending, timer.cancelled_at, timer.level = due_at, True, None, level
+        timer.provisional = provisional
         session.add(timer)
     return timer
+
+
+def due_is_provisional(application: Application, cal: sla.WorkingCalendar) -> bool:
+    """Whether the case's due time depends on a year without an official schedule. A
+    counter case's due time counts clock hours (R10): it never does."""
+    return _step_is_provisional(application, cal, application.sla_due_at)
+
+
+def _step_is_provisional(application: Application, cal: sla.WorkingCalendar, at: datetime) -> bool:
+    if channel_of(application) is sla.Channel.ONLINE:
+        return cal.is_provisional_between(application.sla_started_at, at)
+    # Counter: only the steps after the due time count working days (the overdue rungs).
+    return at > application.sla_due_at and cal.is_provisional_between(application.sla_due_at, at)
 
 
 def _schedule_ladder(*, session: Session, application: Application, cal: sla.WorkingCalendar) -> None:
@@ -98,7 +114,8 @@ def _schedule_ladder(*, session: Session, application: Application, cal: sla.Wor
     # One read of the case's timers for the whole ladder (none yet when the clock first starts).
     existing = {t.kind: t for t in session.exec(select(SlaTimer).where(SlaTimer.application_id == application.id))}
     for step in steps:
-        _put_timer(session, timer=existing.get(step.name), application_id=application.id, kind=step.name, due_at=step.at, level=step.level.value)
+        provisional = _step_is_provisional(application, cal, step.at)
+        _put_timer(session, timer=existing.get(step.name), application_id=application.id, kind=step.name, due_at=step.at, level=step.level.value, provisional=provisional)
 
 
 def cancel_timers(session: Session, *, application_id: str, at: datetime, kinds: tuple[str, ...] | None = None) -> int:
@@ -135,6 +152,7 @@ def resume_clock(*, session: Session, application: Application, at: datetime, se
     )
     clock = sla.resume(clock, at=at, calendar=cal)
     application.sla_due_at = clock.due_at
+    application.sla_provisional = due_is_provisional(application, cal)
     application.sla_paused_at = None
     application.sla_paused_seconds = clock.paused_total.total_seconds()
     session.add(application)
@@ -145,6 +163,7 @@ def resume_clock(*, session: Session, application: Application, at: datetime, se
         auto = session.exec(select(SlaTimer).where(SlaTimer.application_id == application.id, SlaTimer.kind == "auto_issue")).first()
         if auto is not None and auto.fired_at is not None:
             auto.due_at, auto.pending, auto.fired_at, auto.cancelled_at = sla.auto_issue_at(breach_at=at, calendar=cal, policy=policy(settings)), True, None, None
+            auto.provisional = cal.is_provisional_between(at, auto.due_at)
             session.add(auto)
     record_event(
         session, application_id=application.id, actor=by, action="sla_resumed", at=at, data={"due_at": clock.due_at.isoformat()}
@@ -173,6 +192,11 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
     once, and the events and notifications go out as multi-row INSERTs at commit. A
     case's later timers in the same batch (a sweep catching up) are claimed one by one
     after the earlier ones fired, since firing one may cancel the next (a decision does)."""
+    from cases.services.calendar_service import notify_missing_schedule
+
+    # From 1 November, the provincial office hears once that next year's schedule is missing.
+    if notify_missing_schedule(session=session, now=now, settings=settings):
+        session.commit()
     fired: dict[str, int] = {}
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:
@@ -413,10 +437,11 @@ def _breach(
         record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=now, reason="red-list comparison hit: escalates instead (R12)")
         return None
     at = sla.auto_issue_at(breach_at=breach_at, calendar=cal, policy=policy(settings))
+    provisional = cal.is_provisional_between(breach_at, at)
     if known is not None:
-        _put_timer(session, timer=known.auto_issue.get(application.id), application_id=application.id, kind="auto_issue", due_at=at, level=None)
+        _put_timer(session, timer=known.auto_issue.get(application.id), application_id=application.id, kind="auto_issue", due_at=at, level=None, provisional=provisional)
     else:
-        _set_timer(session, application_id=application.id, kind="auto_issue", due_at=at, level=None)
+        _set_timer(session, application_id=application.id, kind="auto_issue", due_at=at, level=None, provisional=provisional)
     record_event(session, application_id=application.id, actor="system", action="auto_issue_scheduled", at=now, data={"at": at.isoformat(), "latest": sla.auto_issue_by(breach_at=breach_at).isoformat()})
     return at
 

@@ -180,28 +180,45 @@ def test_r11_naive_datetime_rejected(call):
         call()
 
 
-# --- coverage: a year the calendar does not know is an error --------------------------------
+# --- coverage: a year without an official schedule runs on the provisional calendar -----------
 
 
-def test_r11_year_2027_not_covered_raises():
-    with pytest.raises(CalendarNotCovered, match="2027"):
-        CAL.is_workday(date(2027, 1, 4))
+def test_r11_year_2027_not_covered_is_provisional_not_an_error():
+    # Mon 2027-01-04: no statutory holiday, a working day on the provisional calendar.
+    assert CAL.is_workday(date(2027, 1, 4))
+    assert not CAL.is_workday(date(2027, 1, 1))  # New Year's Day
+    assert CAL.is_provisional_year(2027) and not CAL.is_provisional_year(2026)
 
 
-def test_r11_due_running_into_2027_raises_not_guesses():
-    # Thu 2026-12-31 16:00: 1.5 h that day, the other 4.5 h would need 2027.
-    with pytest.raises(CalendarNotCovered, match="2027-01-01"):
-        CAL.add_working_hours(sh(2026, 12, 31, 16), 6)
+def test_r11_due_running_into_2027_is_computed_and_provisional():
+    # Thu 2026-12-31 16:00: 1.5 h that day; Fri 1 Jan is New Year's Day, then the weekend;
+    # Mon 4 Jan 08:30 + 3.5 h + 13:30 + 1 h.
+    due = CAL.add_working_hours(sh(2026, 12, 31, 16), 6)
+    assert due == sh(2027, 1, 4, 14, 30)
+    assert CAL.is_provisional_between(sh(2026, 12, 31, 16), due)
+    assert not CAL.is_provisional_between(sh(2026, 12, 30, 9), sh(2026, 12, 31, 17))
 
 
-def test_r11_year_2003_not_covered_raises():
-    with pytest.raises(CalendarNotCovered, match="2003"):
-        CAL.is_workday(date(2003, 12, 31))
+def test_r11_year_2003_is_provisional():
+    assert CAL.is_workday(date(2003, 12, 31)) and CAL.is_provisional_year(2003)
+
+
+def test_r11_year_beyond_the_lunar_tables_is_an_error_not_a_guess():
+    with pytest.raises(CalendarNotCovered, match="2100"):
+        CAL.is_workday(date(2100, 1, 4))
 
 
 @pytest.mark.parametrize(("year", "covered"), [(2003, False), (2004, True), (2025, True), (2026, True), (2027, False)])
 def test_r11_covers_years_of_chinesecalendar(year, covered):
     assert CAL.covers(year) is covered
+
+
+def test_r11_imported_official_year_is_covered_and_its_plain_days_follow_the_week():
+    cal = WorkingCalendar(overrides={date(2027, 1, 1): False, date(2027, 2, 7): True}, official_years=[2027])
+    assert cal.covers(2027) and not cal.is_provisional_between(sh(2027, 1, 1, 9), sh(2027, 12, 31, 9))
+    assert cal.is_workday(date(2027, 2, 7))  # a Sunday the schedule makes a working day
+    assert cal.is_workday(date(2027, 4, 5))  # Qingming is not in this (partial) schedule: a Monday
+    assert not cal.is_workday(date(2027, 1, 2))  # a Saturday
 
 
 def _full_year(year):
@@ -223,9 +240,8 @@ def test_r11_partial_overrides_do_not_cover_the_year_but_serve_the_days_they_nam
     cal = WorkingCalendar(overrides={date(2027, 1, 1): True})
     assert not cal.covers(2027)
     assert cal.add_working_hours(sh(2026, 12, 31, 16), 6) == sh(2027, 1, 1, 14, 30)
-    off = WorkingCalendar(overrides={date(2027, 1, 1): False})
-    with pytest.raises(CalendarNotCovered, match="2027-01-02"):
-        off.add_working_hours(sh(2026, 12, 31, 16), 6)
+    off = WorkingCalendar(overrides={date(2027, 1, 4): False})  # the rest: provisional
+    assert off.add_working_hours(sh(2026, 12, 31, 16), 6) == sh(2027, 1, 5, 14, 30)
 
 
 # --- provincial overrides ------------------------------------------------------------------
@@ -264,7 +280,7 @@ def test_r11_override_keys_must_be_dates():
 
 
 def test_r11_all_days_off_is_an_error_not_a_hang():
-    cal = WorkingCalendar(overrides={d: False for d in _full_year(2026)})
+    cal = WorkingCalendar(overrides={d: False for d in [*_full_year(2026), *_full_year(2027)]})
     with pytest.raises(CalendarNotCovered):
         cal.add_working_hours(sh(2026, 1, 5, 10), 6)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sla.calendar import CalendarNotCovered, WorkingCalendar
+from sla.calendar import WorkingCalendar
 from sla.policy import (
     Channel,
     Clock,
@@ -84,11 +84,11 @@ def test_r11_compute_due_uses_policy_hours():
     )  # 11–12 = 1h, 13:30+1h
 
 
-def test_r11_compute_due_rejects_naive_and_uncovered():
+def test_r11_compute_due_rejects_naive_and_computes_uncovered_years_provisionally():
     with pytest.raises(ValueError):
         compute_due(submitted_at=datetime(2026, 3, 3, 10), channel=Channel.ONLINE, calendar=CAL)
-    with pytest.raises(CalendarNotCovered):
-        compute_due(submitted_at=sh(2027, 3, 3, 10), channel=Channel.ONLINE, calendar=CAL)
+    # Wed 2027-03-03 is a working day on the provisional calendar: 10:00 + 2 h, 13:30 + 4 h.
+    assert compute_due(submitted_at=sh(2027, 3, 3, 10), channel=Channel.ONLINE, calendar=CAL) == sh(2027, 3, 3, 17, 30)
 
 
 # --- R12: auto-issue ------------------------------------------------------------------------
