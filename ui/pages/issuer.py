@@ -43,6 +43,7 @@ def issuer_queue(p: PageDep, done: str | None = None) -> HTMLResponse:
         view = task_view(task, app, p.now, cal, contacts)
         record = p.session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
         view["hits"] = len(record.hits) if record else 0
+        view["amended_hits"] = sum(1 for h in record.hits if h.get("from_amendment")) if record else 0  # R15
         view["mine"] = task.claimed_by == user.id
         view.update(channel=_value(view["channel"]), kind=_value(view["kind"]), status=_value(view["status"]))
         items.append(view)
