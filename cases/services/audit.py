@@ -70,6 +70,7 @@ def claim(*, session: Session, task_id: str, user: User, at: datetime) -> AuditT
         raise Forbidden("this task belongs to another community or unit")
     if task.claimed_by == user.id:
         return task
+    _lock_case(session, task.application_id)  # case before task, as a decision and the sweep take them
     won = session.exec(
         update(AuditTask)
         .where(AuditTask.id == task_id, AuditTask.status == AuditStatus.open, AuditTask.claimed_by == None)
@@ -254,7 +255,8 @@ def system_decision(*, session: Session, application: Application, at: datetime,
 
 def supply(*, session: Session, application: Application, items: dict, at: datetime, settings: Settings) -> None:
     """The applicant answers a supplement request: the clock resumes where it stopped."""
-    task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
+    application = _lock_case(session, application.id)  # case before task, as a decision takes them
+    task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id).execution_options(populate_existing=True)).first()
     if task is None or task.status != AuditStatus.waiting_applicant:
         raise Conflict("nothing was requested from the applicant")
     missing = [m for m in task.missing_items if m not in items]
@@ -284,6 +286,8 @@ def reassign(*, session: Session, task_id: str, by: User, at: datetime, to_user:
     """Release a claim or hand the task to another issuer of the same holder. The SLA clock is
     the case's, not the issuer's: reassignment never restarts or extends it."""
     task = _task(session, task_id)
+    _lock_case(session, task.application_id)  # case before task, as a decision takes them
+    session.refresh(task)
     if task.status not in (AuditStatus.open, AuditStatus.claimed):
         raise Conflict(f"task is {task.status.value}; it cannot be reassigned")
     # Supervisors whose area covers the holder (community head, county, city) may reassign.

@@ -175,3 +175,18 @@ def test_r14_issuer_page_shows_who_decided_first_instead_of_an_error(api, seeded
     assert "already decided" in words and "approve" in words and ONE in words, words[:2000]
     with seeded.session() as s:
         assert [e.action for e in _decision_events(s, app_id)] == ["decision_approve"]
+
+
+def test_r14_a_claim_racing_a_decision_is_one_or_the_other_never_an_error(api, seeded, clock):
+    """Issuer one takes the case at the instant issuer two approves it: one of them wins, the
+    other gets 409 (on PostgreSQL both lock the case before its task, so no deadlock, no 500)."""
+    one, two = login(api, ONE), login(api, TWO)
+    for app_id, task_id in _cases(seeded, clock, ROUNDS):
+        claimed, decided = _at_once(
+            lambda task_id=task_id: api.post(f"/api/v1/audit-tasks/{task_id}/claim", headers=one),
+            lambda task_id=task_id: api.post(f"/api/v1/audit-tasks/{task_id}/decision", json=APPROVE, headers=two),
+        )
+        assert sorted([claimed.status_code, decided.status_code]) == [200, 409], (claimed.text, decided.text)
+        with seeded.session() as s:
+            events = [e.action for e in _decision_events(s, app_id)]
+            assert events == (["decision_approve"] if decided.status_code == 200 else [])
