@@ -39,3 +39,17 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"
+
+
+class DecisionConflict(Conflict):
+    """Another decision on the same task won the race: `decision` says which (action, by, at),
+    so the loser can be told what now stands instead of a bare refusal."""
+
+    code = "decision_conflict"
+
+    def __init__(self, message: str, *, decision: dict):
+        super().__init__(message)
+        self.decision = decision
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "decision": self.decision}

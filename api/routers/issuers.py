@@ -5,11 +5,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
+from cases.errors import DecisionConflict
 from cases.models import ComparisonRecord, ContactAttempt, IssuerSignIn, Role, User
 from cases.services import audit, sla_service
 
@@ -91,7 +93,22 @@ def claim(task_id: str, user: IssuerDep, session: SessionDep, now: NowDep) -> di
     return {"task_id": task.id, "status": task.status, "claimed_by": task.claimed_by}
 
 
-@router.post("/audit-tasks/{task_id}/decision", summary="Decide: approve, reject, request a supplement, or record a contact attempt")
+class DecisionStands(BaseModel):
+    action: str = Field(description="approve, reject or auto_issue (R12)")
+    by: str = Field(description="the issuer's username, or 'system'")
+    at: datetime | None
+
+
+class DecisionConflictOut(BaseModel):
+    detail: str
+    decision: DecisionStands | None = Field(default=None, description="the decision that won, when the task was decided by another")
+
+
+@router.post(
+    "/audit-tasks/{task_id}/decision",
+    summary="Decide: approve, reject, request a supplement, or record a contact attempt",
+    responses={409: {"model": DecisionConflictOut, "description": "Another decision got there first (named in `decision`), or the task is claimed by another issuer"}},
+)
 def decide(
     task_id: str,
     body: Annotated[DecisionIn, Body(openapi_examples=DECISION_EXAMPLES)],
@@ -100,7 +117,10 @@ def decide(
     settings: SettingsDep,
     now: NowDep,
 ) -> dict[str, Any]:
-    task = audit.decide(session=session, task_id=task_id, user=user, action=body.action, at=now, settings=settings, reason_code=body.reason_code, explanation=body.explanation, missing_items=body.missing_items, contact_method=body.contact_method)
+    try:
+        task = audit.decide(session=session, task_id=task_id, user=user, action=body.action, at=now, settings=settings, reason_code=body.reason_code, explanation=body.explanation, missing_items=body.missing_items, contact_method=body.contact_method)
+    except DecisionConflict as exc:  # exactly one decision wins; the loser learns which (action, by, when)
+        return JSONResponse(status_code=409, content={"detail": exc.message, "decision": exc.decision})
     session.commit()
     return {"task_id": task.id, "status": task.status, "decision": task.decision}
 

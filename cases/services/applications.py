@@ -242,9 +242,18 @@ def latest_declaration(session: Session, application_id: str) -> Declaration:
 
 def amend_declaration(*, session: Session, application: Application, payload, content: dict, settings: Settings, at: datetime) -> Declaration:
     """A later edit is a new version of the statement; earlier versions are never overwritten (R15).
-    The person and the case's community stay the same: another person needs another application."""
+    The person and the case's community stay the same: another person needs another application.
+    The new version is compared again (R15), like the first one."""
     from cases.errors import Conflict
+    from cases.services.comparison import compare_amendment
 
+    # The case afresh, under its row lock on PostgreSQL (as a decision and the sweep take it): a
+    # decision or an automatic pass that committed meanwhile closes the case to amendments, and
+    # the flow's comparison step, which takes the same lock, sees this version or is seen by it.
+    query = select(Application).where(Application.id == application.id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    application = session.exec(query).one()
     if application.status not in (
         CaseStatus.submitted, CaseStatus.declared, CaseStatus.compared, CaseStatus.observing,
         CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant,
@@ -261,4 +270,8 @@ def amend_declaration(*, session: Session, application: Application, payload, co
     declaration = Declaration(application_id=application.id, version=previous.version + 1, channel=previous.channel, content=content, content_hash=content_hash, signature=signature, declared_at=at)
     session.add(declaration)
     record_event(session, application_id=application.id, actor="applicant", action="declaration_amended", at=at, data={"version": declaration.version, "declaration_hash": content_hash, "previous_hash": previous.content_hash})
+    # The new version is written (flushed) before the comparison record is looked up, so on
+    # SQLite too either this finds the flow's record or the flow's step finds this version.
+    session.flush()
+    compare_amendment(session=session, application=application, declaration=declaration, at=at, settings=settings)
     return declaration

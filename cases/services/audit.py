@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
-from cases.errors import Conflict, Forbidden, Invalid, NotFound
+from cases.clock import SHANGHAI
+from cases.errors import Conflict, DecisionConflict, Forbidden, Invalid, NotFound
 from cases.events import record_event
 from cases.models import (
     Application,
@@ -69,9 +70,10 @@ def claim(*, session: Session, task_id: str, user: User, at: datetime) -> AuditT
         raise Forbidden("this task belongs to another community or unit")
     if task.claimed_by == user.id:
         return task
+    _lock_case(session, task.application_id)  # case before task, as a decision and the sweep take them
     won = session.exec(
         update(AuditTask)
-        .where(AuditTask.id == task_id, AuditTask.status == AuditStatus.open, AuditTask.claimed_by == None)  # noqa: E711
+        .where(AuditTask.id == task_id, AuditTask.status == AuditStatus.open, AuditTask.claimed_by == None)
         .values(status=AuditStatus.claimed, claimed_by=user.id, claimed_at=at)
     ).rowcount
     if not won:
@@ -97,6 +99,58 @@ def _check_reason(reason_code: str | None, explanation: str | None) -> None:
         raise Invalid("a rejection needs an explanation of at least one full sentence", field="explanation")
 
 
+OPEN_TASK = (AuditStatus.open, AuditStatus.claimed)  # the states a decision may leave
+
+
+def _lock_case(session: Session, application_id: str) -> Application:
+    """Read the case afresh under its row lock (PostgreSQL), taken before the audit task's: the
+    sweep locks cases first too (FOR UPDATE OF application SKIP LOCKED), so an issuer's
+    decision and the automatic one (R12) queue up instead of deadlocking. SQLite has one
+    writer at a time; the conditional update below decides there."""
+    query = select(Application).where(Application.id == application_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE, as the event log takes it
+    return session.exec(query).one()
+
+
+def _transition(session: Session, *, task: AuditTask, by: str | None, values: dict) -> bool:
+    """Move the task out of an open state only if it is still in one (and, for an issuer, not
+    claimed by somebody else): one statement, so of two decisions at the same instant exactly
+    one changes the row. False when another decision got there first."""
+    query = update(AuditTask).where(AuditTask.id == task.id, AuditTask.status.in_(OPEN_TASK))
+    if by is not None:
+        query = query.where(or_(AuditTask.claimed_by == None, AuditTask.claimed_by == by))
+    won = session.exec(query.values(**values), execution_options={"synchronize_session": False}).rowcount == 1
+    if won:
+        session.refresh(task)
+    return won
+
+
+def winner(session: Session, task: AuditTask) -> dict:
+    """The decision that stands on a decided task: action, who (username) and when."""
+    by = task.decided_by
+    if by and by != "system":
+        user = session.get(User, by)
+        by = user.username if user is not None else by
+    return {"action": task.decision, "by": by, "at": task.decided_at.isoformat() if task.decided_at else None}
+
+
+def _refused(session: Session, task_id: str, user: User, action: str) -> AuditTask:
+    """The transition lost: roll back what this request did and say what stands instead.
+    A repeat of the winning decision by the same issuer (a double click) is answered as done."""
+    session.rollback()
+    task = session.exec(select(AuditTask).where(AuditTask.id == task_id).execution_options(populate_existing=True)).one()
+    if task.status == AuditStatus.decided:
+        if task.decision == action and task.decided_by == user.id:
+            return task
+        stands = winner(session, task)
+        when = task.decided_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if task.decided_at else "?"
+        raise DecisionConflict(f"this task was already decided: {stands['action']} by {stands['by']} at {when} (Asia/Shanghai)", decision=stands)
+    if task.claimed_by is not None and task.claimed_by != user.id:
+        raise Conflict("this task is claimed by another issuer")
+    raise Conflict(f"task is {task.status.value}; it cannot be decided now")
+
+
 def decide(
     *,
     session: Session,
@@ -110,19 +164,18 @@ def decide(
     missing_items: list[str] | None = None,
     contact_method: str | None = None,
 ) -> AuditTask:
-    """Record a decision; idempotent (a double click issues one pass)."""
+    """Record a decision. Of two at the same instant exactly one wins; the other gets a
+    DecisionConflict naming it (409). The same issuer repeating the same decision (a double
+    click) gets the task back and changes nothing."""
     task = _task(session, task_id)
     if not can_work(user, task):
         raise Forbidden("this task belongs to another community or unit")
-    if task.claimed_by is not None and task.claimed_by != user.id and task.status != AuditStatus.decided:
-        raise Conflict("this task is claimed by another issuer")
-    application = session.get(Application, task.application_id)
     if action not in ACTIONS:
         raise Invalid(f"action must be one of {list(ACTIONS)}", field="action")
-    if task.status == AuditStatus.decided:
-        if task.decision == action and action in ("approve", "reject"):
-            return task
-        raise Conflict(f"task already decided: {task.decision}")
+    application = _lock_case(session, task.application_id)
+    task = session.exec(select(AuditTask).where(AuditTask.id == task_id).execution_options(populate_existing=True)).one()
+    if task.status == AuditStatus.decided or (task.claimed_by is not None and task.claimed_by != user.id):
+        return _refused(session, task_id, user, action)
 
     if action == "verify_contact":
         if not contact_method or not explanation:
@@ -134,10 +187,11 @@ def decide(
     if action == "request_supplement":
         if not missing_items:
             raise Invalid("name the missing required item(s)", field="missing_items")
-        task.status, task.missing_items = AuditStatus.waiting_applicant, list(missing_items)
+        if not _transition(session, task=task, by=user.id, values={"status": AuditStatus.waiting_applicant, "missing_items": list(missing_items)}):
+            return _refused(session, task_id, user, action)
         before = application.status
         application.status = CaseStatus.awaiting_applicant
-        session.add_all([task, application])
+        session.add(application)
         sla_service.pause_clock(session=session, application=application, at=at, reason=f"waiting for applicant: {', '.join(missing_items)}", by=user.id)
         session.add(Notification(application_id=application.id, recipient_level="applicant", kind="supplement_requested", message=f"Please supply: {', '.join(missing_items)}", created_at=at))
         record_event(session, application_id=application.id, actor=user.id, action="supplement_requested", at=at, before=before, after=application.status, data={"missing_items": missing_items})
@@ -149,26 +203,30 @@ def decide(
             attempts = session.exec(select(ContactAttempt).where(ContactAttempt.audit_task_id == task.id)).all()
             if not attempts:
                 raise Invalid("record contact attempts before rejecting for identity (R19)", field="reason_code", rule="R19")
-    if action == "approve" and application.red_list:
+    if action == "approve" and application.red_list and (not explanation or len(explanation.strip()) < 20):
         # A red-list hit can be wrong (a registry error); overriding it needs reasons the province reviews.
-        if not explanation or len(explanation.strip()) < 20:
-            raise Invalid("this case hit a red list: approving needs an explanation of why the record does not apply", field="explanation", rule="R21")
-        session.add(ProvincialAuditItem(kind="red_list_override", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} approved despite a red-list hit: {explanation}", created_at=at))
-    if task.status not in (AuditStatus.open, AuditStatus.claimed):
+        raise Invalid("this case hit a red list: approving needs an explanation of why the record does not apply", field="explanation", rule="R21")
+    if task.status not in OPEN_TASK:
         raise Conflict(f"task is {task.status.value}; it cannot be decided now")
-    _close(session=session, task=task, application=application, action=action, by=user.id, at=at, reason_code=reason_code, explanation=explanation)
+    if not _close(session=session, task=task, application=application, action=action, by=user.id, at=at, reason_code=reason_code, explanation=explanation):
+        return _refused(session, task_id, user, action)
+    if action == "approve" and application.red_list:
+        session.add(ProvincialAuditItem(kind="red_list_override", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} approved despite a red-list hit: {explanation}", created_at=at))
     if action == "reject":
         session.add(ProvincialAuditItem(kind="rejection", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} rejected ({reason_code}): {explanation}", created_at=at))
     return task
 
 
-def _close(*, session: Session, task: AuditTask, application: Application, action: str, by: str, at: datetime, reason_code=None, explanation=None) -> None:
-    task.status, task.decision, task.decided_by, task.decided_at = AuditStatus.decided, action, by, at
-    task.reason_code, task.explanation = reason_code, explanation
+def _close(*, session: Session, task: AuditTask, application: Application, action: str, by: str, at: datetime, reason_code=None, explanation=None) -> bool:
+    """The decision itself: the task's conditional transition first; only its winner changes
+    the case, cancels the timers, closes the R13 record and writes the decision event."""
+    values = {"status": AuditStatus.decided, "decision": action, "decided_by": by, "decided_at": at, "reason_code": reason_code, "explanation": explanation}
+    if not _transition(session, task=task, by=None if by == "system" else by, values=values):
+        return False
     before = application.status
     application.status = {"approve": CaseStatus.approved, "reject": CaseStatus.rejected, "auto_issue": CaseStatus.auto_issued}[action]
     application.decision, application.decided_at, application.updated_at = action, at, at
-    session.add_all([task, application])
+    session.add(application)
     sla_service.cancel_timers(session, application_id=application.id, at=at)
     record = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == application.id)).first()
     if record is not None and record.outcome is None:
@@ -178,16 +236,27 @@ def _close(*, session: Session, task: AuditTask, application: Application, actio
         session.add(record)
     record_event(session, application_id=application.id, actor=by, action=f"decision_{action}", at=at, before=before, after=application.status, reason=explanation, data={"reason_code": reason_code} if reason_code else {})
     dispatch.enqueue(session, application_id=application.id, action="resume", at=at)
+    return True
 
 
-def system_decision(*, session: Session, application: Application, at: datetime, scheduled_for: datetime) -> None:
+def system_decision(*, session: Session, application: Application, at: datetime, scheduled_for: datetime) -> bool:
+    """R12's automatic green pass. It loses to an issuer's decision that got there first (that
+    decision stands; nothing is written), and it never issues green on a red-list hit, even one
+    found after it was scheduled (a re-compared amendment, R15)."""
+    if application.red_list:
+        sla_service.cancel_timers(session, application_id=application.id, at=at, kinds=("auto_issue",))
+        record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=at, reason="red-list comparison hit: escalates instead (R12)")
+        return False
     task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
-    _close(session=session, task=task, application=application, action="auto_issue", by="system", at=at, explanation=f"no audit opinion after the timeout; auto-issue scheduled for {scheduled_for.isoformat()} (R12)")
+    if task is None:
+        return False
+    return _close(session=session, task=task, application=application, action="auto_issue", by="system", at=at, explanation=f"no audit opinion after the timeout; auto-issue scheduled for {scheduled_for.isoformat()} (R12)")
 
 
 def supply(*, session: Session, application: Application, items: dict, at: datetime, settings: Settings) -> None:
     """The applicant answers a supplement request: the clock resumes where it stopped."""
-    task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
+    application = _lock_case(session, application.id)  # case before task, as a decision takes them
+    task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id).execution_options(populate_existing=True)).first()
     if task is None or task.status != AuditStatus.waiting_applicant:
         raise Conflict("nothing was requested from the applicant")
     missing = [m for m in task.missing_items if m not in items]
@@ -217,6 +286,8 @@ def reassign(*, session: Session, task_id: str, by: User, at: datetime, to_user:
     """Release a claim or hand the task to another issuer of the same holder. The SLA clock is
     the case's, not the issuer's: reassignment never restarts or extends it."""
     task = _task(session, task_id)
+    _lock_case(session, task.application_id)  # case before task, as a decision takes them
+    session.refresh(task)
     if task.status not in (AuditStatus.open, AuditStatus.claimed):
         raise Conflict(f"task is {task.status.value}; it cannot be reassigned")
     # Supervisors whose area covers the holder (community head, county, city; cases.scope) may reassign.

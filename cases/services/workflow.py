@@ -45,9 +45,18 @@ def compare(*, session: Session, application: Application, at: datetime, setting
     this is the last attempt, where the case is marked 'incomplete' — never a silent clear."""
     existing = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == application.id)).first()
     if existing is None:
-        from cases.services.comparison import run_comparison
+        from cases.services.comparison import compare_amendment, run_comparison
 
-        existing = run_comparison(session=session, application=application, at=at, settings=settings, accept_incomplete=accept_incomplete)
+        if session.get_bind().dialect.name == "postgresql":
+            # The case's row lock, as an amendment takes it: one of the two runs after the other.
+            session.exec(select(Application.id).where(Application.id == application.id).with_for_update(key_share=True)).one()
+        declaration = latest_declaration(session, application.id)
+        existing = run_comparison(session=session, application=application, at=at, settings=settings, accept_incomplete=accept_incomplete, declaration=declaration)
+        # The record is written (on SQLite, under the one write lock); an amendment stored while
+        # this compared found no record, so it is compared here (R15).
+        latest = latest_declaration(session, application.id)
+        if latest.version != declaration.version:
+            compare_amendment(session=session, application=application, declaration=latest, at=at, settings=settings)
     if application.status == CaseStatus.declared:
         application.comparison_outcome, application.red_list, application.rule_version = existing.outcome, existing.red_list, existing.rule_version
         _set_status(session, application, CaseStatus.compared, at=at, actor="flow:compare", action="compared", data={"outcome": existing.outcome, "hits": len(existing.hits)})

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
 from cases.clock import SHANGHAI
-from cases.errors import DomainError
+from cases.errors import DecisionConflict, DomainError
 from cases.models import Application, AuditTask, ComparisonRecord, ContactAttempt, IssuerSignIn, Region, Role, Unit, User
 from ui.pages.common import _value, redirect
 from ui.pages.session import FormDep, Page, PageDep, PageRefused
@@ -43,6 +43,7 @@ def issuer_queue(p: PageDep, done: str | None = None) -> HTMLResponse:
         view = task_view(task, app, p.now, cal, contacts)
         record = p.session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
         view["hits"] = len(record.hits) if record else 0
+        view["amended_hits"] = sum(1 for h in record.hits if h.get("from_amendment")) if record else 0  # R15
         view["mine"] = task.claimed_by == user.id
         view.update(channel=_value(view["channel"]), kind=_value(view["kind"]), status=_value(view["status"]))
         items.append(view)
@@ -157,6 +158,9 @@ def issuer_decide(task_id: str, p: PageDep, form: FormDep) -> Response:
     except DomainError as exc:
         p.session.rollback()
         message = exc.message + (f" (rule {exc.rule})" if exc.rule and exc.rule not in exc.message else "")
+        if isinstance(exc, DecisionConflict):
+            # Another decision won: the forms are gone from the decided task, so say it at the top.
+            return _render_task(p, _task_for(p, task_id, user), errors={"conflict": message}, status=exc.status_code)
         return _render_task(p, _task_for(p, task_id, user), errors={error_key: message, "field": exc.field or ""}, status=exc.status_code, form_values=values)
     if action in ("approve", "reject"):
         return redirect(f"/issuer?done={action}")
