@@ -11,6 +11,8 @@ malformed       the text is not a pass token (bad shape, encoding, alg, claims)
 unknown_key     the ``kid`` is not a trusted key (never ours, or retired long ago)
 forged          the signature does not verify: forged or tampered
 revoked         the pass id is in the revocation set
+superseded      the pass id is in the revocation set as ``superseded``: its holder has
+                a later pass (R2, one valid pass per person); instead of ``revoked``
 not_yet_valid   ``now < iat``
 expired         ``now >= exp``
 yellow          colour yellow (observation, R7)
@@ -46,6 +48,7 @@ REASONS = (
     "unknown_key",
     "forged",
     "revoked",
+    "superseded",
     "not_yet_valid",
     "expired",
     "yellow",
@@ -63,6 +66,8 @@ class Decision:
     masked_name: str | None = None
     pass_id: str | None = None
     card_name: str | None = None  # R1: always the current name for a trusted pass
+    # The per-pass ID hash, for ``claims.idh_matches``; not shown, not part of equality.
+    idh: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -77,13 +82,16 @@ def decide(
     *,
     token: str,
     keys: Mapping[str, ec.EllipticCurvePublicKey],
-    revoked: Set[str],
+    revoked: Set[str] | Mapping[str, str | None],
     now: datetime,
     temperature: float,
     fever_threshold: float = DEFAULT_FEVER_THRESHOLD,
     leeway: timedelta = timedelta(0),
 ) -> Decision:
     """Decide at a checkpoint. ``token`` is the scanned text (``SDHP1:`` prefix optional).
+
+    ``revoked`` holds revoked pass ids; a mapping pass id → ``revoke_reason`` also tells
+    a superseded pass (reason ``superseded``) from a revoked one.
 
     ``leeway`` (default 0) tolerates a checkpoint clock that is behind the issuer's:
     a pass counts as not yet valid only when ``now + leeway < iat``. It never extends
@@ -117,7 +125,8 @@ def decide(
 
     reasons: list[str] = []
     if pid in revoked:
-        reasons.append("revoked")
+        superseded = isinstance(revoked, Mapping) and revoked.get(pid) == "superseded"
+        reasons.append("superseded" if superseded else "revoked")
     ts = now.timestamp()
     if ts + leeway.total_seconds() < iat:
         reasons.append("not_yet_valid")
@@ -136,4 +145,5 @@ def decide(
         masked_name=name if isinstance(name, str) else None,
         pass_id=pid,
         card_name=display_card_name(claims.get("crd")),
+        idh=claims.get("idh") if isinstance(claims.get("idh"), str) else None,
     )

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -24,7 +25,7 @@ REFRESH_SECONDS = 5.0
 class _Cache:
     # Immutable and swapped whole: readers (the event loop) take no lock and never see half a refresh.
     keys: dict = field(default_factory=dict)
-    revoked: frozenset = frozenset()
+    revoked: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # pass id -> revoke_reason (R2: "superseded")
     version: int = 0
     loaded_at: float = 0.0
     source: tuple = ()
@@ -34,9 +35,11 @@ _cache = _Cache()
 _lock = threading.Lock()
 
 
-def revocation_version(session: Session) -> tuple[int, frozenset[str]]:
-    rows = session.exec(select(Pass.id).where(Pass.revoked_at != None)).all()  # noqa: E711
-    return len(rows), frozenset(rows)
+def revocation_version(session: Session) -> tuple[int, MappingProxyType]:
+    """(count, read-only mapping revoked pass id -> revoke_reason). Iterating it gives the ids;
+    the reason lets the checkpoint answer ``superseded`` rather than ``revoked`` (R2)."""
+    rows = session.exec(select(Pass.id, Pass.revoke_reason).where(Pass.revoked_at != None)).all()
+    return len(rows), MappingProxyType({pid: reason for pid, reason in rows})
 
 
 def _source(settings: Settings, engine: Engine) -> tuple:
