@@ -250,6 +250,7 @@ def pass_verify(
     jwks: Optional[str] = typer.Option(None, help="JWKS file or URL (/.well-known/jwks.json); default: this system's keys"),
     revocations: Optional[str] = typer.Option(None, help="revocation list file or URL (/api/v1/passes/revocations)"),
     cache_dir: str = typer.Option("var/checkpoint-cache", help="where fetched lists are kept for offline use"),
+    id_number: Optional[str] = typer.Option(None, "--id-number", help="the number of the ID document shown: says whether the pass was issued to it (needs this system's idhash secret)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Verify a pass offline (same decision as POST /api/v1/checkpoint/verify)."""
@@ -263,23 +264,37 @@ def pass_verify(
         keys = keys_from_jwks(_load_json(jwks, cache=f"{cache_dir}/jwks.json" if jwks.startswith("http") else None))
     else:
         keys = keystore(str(settings.keys_dir)).public_keys(now=now(), validity=timedelta(days=settings.pass_validity_days))
-    revoked: set[str] = set()
+    revoked: set[str] | dict[str, str | None] = set()
     if revocations:
         revoked = set(_load_json(revocations, cache=f"{cache_dir}/revocations.json" if revocations.startswith("http") else None).get("revoked", []))
     elif not jwks:
         from cases.services.checkpoint import revocation_version
 
         with _session() as session:
-            revoked = set(revocation_version(session)[1])
+            revoked = dict(revocation_version(session)[1])  # id -> reason: tells "superseded" (R2)
     d = decide(token=qr_text, keys=keys, revoked=revoked, now=now(), temperature=temperature, fever_threshold=settings.fever_threshold)
     out = {"result": d.result, "reasons": d.reasons, "colour": d.colour, "valid_until": d.valid_until.isoformat() if d.valid_until else None, "masked_name": d.masked_name}
+    if id_number is not None:
+        out["id_match"] = _id_match(d, id_number, settings)
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
     else:
         typer.secho(f"{d.result}  {', '.join(d.reasons) or 'valid pass, normal temperature'}", fg=typer.colors.GREEN if d.passed else typer.colors.RED)
         if d.colour:
             typer.echo(f"{d.masked_name}  {d.colour}  valid until {out['valid_until']}")
+        if id_number is not None:
+            typer.echo({True: "ID document: matches this pass", False: "ID document: does NOT match this pass", None: "ID document: this pass cannot tell"}[out["id_match"]])
     raise typer.Exit(0 if d.passed else 1)
+
+
+def _id_match(d, id_number: str, settings) -> bool | None:
+    """The idh check needs the checkpoint key, derived from this system's idhash secret; a
+    machine without that secret cannot check (never a guessed answer)."""
+    from cases.services.checkpoint import id_document_matches
+
+    if not (settings.data_dir / "secrets" / "idhash.key").exists():
+        fail("--id-number: this machine has no idhash secret (data_dir/secrets/idhash.key), so the ID document cannot be checked here")
+    return id_document_matches(d, id_number, settings=settings)
 
 
 @pass_app.command("revoke")

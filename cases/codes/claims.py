@@ -188,9 +188,11 @@ def idh_matches(claims: dict, id_number: str, *, key: bytes) -> bool | None:
     idh, pid = claims.get("idh"), claims.get("pid")
     if not isinstance(idh, str) or not idh.startswith(IDH_PREFIX) or not isinstance(pid, str) or not pid:
         return None
-    if not normalise_document_number(id_number):
+    try:
+        expected = pass_id_hash(pass_id=pid, id_number=id_number, key=key)
+    except ValueError:  # empty, or not encodable (a lone surrogate): no document number matches
         return False
-    return hmac.compare_digest(idh, pass_id_hash(pass_id=pid, id_number=id_number, key=key))
+    return hmac.compare_digest(idh, expected)
 
 
 def _epoch(name: str, value: datetime) -> int:

@@ -118,3 +118,13 @@ def decide_cached(*, settings: Settings, engine: Engine, now: datetime, temperat
         return None
     decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
     return None if _key_may_be_new(decision, cache) else decision
+
+
+def id_document_matches(decision: Decision, id_number: str, *, settings: Settings) -> bool | None:
+    """Was this pass issued to the ID document shown? Only for a pass whose signature verified
+    (its claims are trusted); ``None`` when the pass cannot tell (an idh of the old kind)."""
+    from cases.codes.claims import checkpoint_idh_key, idh_matches
+
+    if decision.pass_id is None or decision.idh is None:
+        return None
+    return idh_matches({"pid": decision.pass_id, "idh": decision.idh}, id_number, key=checkpoint_idh_key(settings.secret("idhash")))

@@ -45,6 +45,7 @@ def test_r4_another_persons_document_or_the_wrong_key_does_not_match():
     claims = claims_for("a" * 32)
     assert idh_matches(claims, OTHER_ID, key=key) is False
     assert idh_matches(claims, "", key=key) is False
+    assert idh_matches(claims, "\ud800", key=key) is False  # not encodable: no match, no error
     assert idh_matches(claims, ID_NUMBER, key=checkpoint_idh_key(SECRET + b"!")) is False
     # The pass id is part of the hash: another pass's idh copied in does not match.
     assert idh_matches({**claims, "idh": claims_for("b" * 32)["idh"]}, ID_NUMBER, key=key) is False

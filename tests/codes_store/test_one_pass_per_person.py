@@ -11,7 +11,6 @@ from sqlmodel import select
 from cases.events import timeline
 from cases.models import Application, Pass
 from cases.services import workflow
-from cases.services.legacy import import_legacy_cards
 from tests.conftest import login
 from tests.helpers import example, to_audit
 
@@ -53,7 +52,7 @@ def green_case(api, store, clock, issuer: str = "qingdao-issuer") -> tuple[dict,
 
 def live_passes(store, case_id: str) -> list[Pass]:
     with store.session() as s:
-        return list(s.exec(select(Pass).where(Pass.application_id == case_id, Pass.revoked_at == None)).all())  # noqa: E711
+        return list(s.exec(select(Pass).where(Pass.application_id == case_id, Pass.revoked_at == None)).all())
 
 
 def events(store, case_id: str) -> list:
