@@ -290,7 +290,7 @@ def import_legacy_cards(*, session: Session, text: str, at: datetime, settings: 
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("at must be a timezone-aware datetime")
     from cases.clock import SHANGHAI
-    from cases.services.passes import keystore
+    from cases.services.passes import keystore, settle_imported
 
     at = at.astimezone(timezone.utc)
     today = at.astimezone(SHANGHAI).date()
@@ -381,6 +381,7 @@ def import_legacy_cards(*, session: Session, text: str, at: datetime, settings: 
             else:
                 report.rejected.append({"line": line, "reason": "card number clashes with another pass; not imported"})
             continue
+        settle_imported(session=session, new=new, id_number=id_number, by=ISSUED_BY, at=at, settings=settings)  # R2: one valid pass per person
         report.cards.append(_card(line, "imported", new, legacy_number, at))
     if header is None:
         raise ValueError("legacy cards: the file has no header line")

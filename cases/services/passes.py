@@ -165,12 +165,14 @@ def issue_pass(
     return new
 
 
-def _supersede(session: Session, *, old: Pass, new: Pass, application: Application, by: str, at: datetime) -> None:
+def _supersede(session: Session, *, old: Pass, new: Pass, application: Application | None, by: str, at: datetime) -> None:
     """R2: the old pass is revoked with reason ``superseded``; the old case's timeline names the
-    new pass and its case, the new case's timeline names the old pass (once, if it is another case's)."""
+    new pass and its case, the new case's timeline names the old pass (once, if it is another
+    case's). An imported card (no case) has no timeline of its own."""
     old_case = session.get(Application, old.application_id) if old.application_id else None
-    _revoke_one(session, old, reason=SUPERSEDED, by=by, at=at, data={"superseded_by": new.id, "by_case": application.reference})
-    if old.application_id != application.id:
+    by_case = application.reference if application is not None else None
+    _revoke_one(session, old, reason=SUPERSEDED, by=by, at=at, data={"superseded_by": new.id, "by_case": by_case})
+    if application is not None and old.application_id != application.id:
         record_event(
             session,
             application_id=application.id,
@@ -181,6 +183,27 @@ def _supersede(session: Session, *, old: Pass, new: Pass, application: Applicati
             before=old.colour,
             data={"pass_id": old.id, "case": old_case.reference if old_case else None, "card_number": old.card_number, "by_pass": new.id},
         )
+
+
+def settle_imported(*, session: Session, new: Pass, id_number: str, by: str, at: datetime, settings: Settings) -> None:
+    """R2 for a card just imported (R1): of the person's live passes and this card, the one
+    issued last stays valid, every other is superseded - an old card imported after a newer
+    pass is imported superseded, and a newer imported card supersedes the older passes."""
+    if new.revoked_at is not None or new.valid_until <= at:
+        return
+    from cases.validation import hash_id_number
+
+    id_hash = hash_id_number(id_number, key=settings.secret("idhash"))
+    applicant_ids = _lock_person(session, id_hash)
+    others = [p for p in person_live_passes(session, applicant_ids=applicant_ids, id_hash=id_hash, id_number=id_number, at=at, settings=settings) if p.id != new.id]
+    if not others:
+        return
+    everyone = [new, *others]
+    latest = max(everyone, key=lambda p: (p.issued_at, p.id == new.id))
+    latest_case = session.get(Application, latest.application_id) if latest.application_id else None
+    for p in everyone:
+        if p is not latest:
+            _supersede(session, old=p, new=latest, application=latest_case, by=by, at=at)
 
 
 _PENDING = "healthpass.revocations_pending"
