@@ -179,3 +179,50 @@ def test_r2_an_old_card_imported_after_a_newer_pass_is_imported_superseded(api, 
     for d in both_ways(api, card):
         assert (d["result"], d["reasons"]) == ("DENY", ["superseded"])
     assert [d["result"] for d in both_ways(api, green)] == ["PASS", "PASS"]
+
+
+def race_issue_and_import(api, seeded, clock, issued_at: str) -> str:
+    """Approve a new case of the person, then issue its pass and import a card of the same
+    person in two threads that start together; returns the case id."""
+    import threading
+
+    created = submit(api, clock, "standard")
+    task_id = to_audit(seeded, clock, created["id"])
+    r = api.post(f"/api/v1/audit-tasks/{task_id}/decision", json={"action": "approve"}, headers=login(api, "qingdao-issuer"))
+    assert r.status_code == 200, r.text
+    text = f"card_name,name,id_type,id_number,colour,issued_at,region\nHealth Pass Card for Returned Overseas Students,王强,resident_id,{STANDARD_ID},green,{issued_at},370202\n"
+    barrier, errors = threading.Barrier(2), []
+
+    def issue(s):
+        workflow.finish(session=s, application=s.get(Application, created["id"]), at=clock.now(), settings=seeded.settings)
+
+    def import_card(s):
+        import_legacy_cards(session=s, text=text, at=clock.now(), settings=seeded.settings)
+
+    def run(work):
+        try:
+            with seeded.session() as s:
+                barrier.wait(timeout=10)
+                work(s)
+                s.commit()
+        except Exception as exc:  # noqa: BLE001 - a thread's failure is reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in (issue, import_card)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    return created["id"]
+
+
+def test_r2_a_pass_issued_while_a_card_of_the_same_person_is_imported_leaves_one_valid(api, seeded, clock):
+    """Real concurrency: the flow issues the green pass while an operator imports an older card
+    of the same person; in whatever order they commit, exactly one pass stays valid."""
+    for round_ in range(3):
+        clock.advance(timedelta(days=1))
+        case_id = race_issue_and_import(api, seeded, clock, f"2026-03-0{round_ + 1}T08:00:00+08:00")
+        with seeded.session() as s:
+            live = s.exec(select(Pass).where(Pass.revoked_at == None, Pass.valid_until > clock.now())).all()
+        assert [(p.application_id, p.colour) for p in live] == [(case_id, "green")], round_
