@@ -9,6 +9,7 @@ checkpoint cache carry it; the checkpoint answers DENY ``superseded``), evented 
 cases' timelines. :func:`revoke` likewise revokes every live pass of the person."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -45,8 +46,6 @@ def active_pass(session: Session, application_id: str) -> Pass | None:
 def _claims_of(token: str) -> dict:
     """The payload of a token from our own store (signed by us; no signature check needed)."""
     try:
-        import json
-
         return json.loads(b64u_decode(token.split(".")[1]))
     except (IndexError, ValueError):
         return {}
@@ -81,7 +80,7 @@ def person_live_passes(session: Session, *, applicant_ids: list[str], id_hash: s
     """Every unexpired, unrevoked pass of one person: of their cases, and the imported legacy
     cards that can be tied to them. Legacy cards are few and expire 14 days after issue (R2),
     so checking the live ones one by one is cheap."""
-    live = (Pass.revoked_at == None, Pass.valid_until > at)
+    live = (Pass.revoked_at.is_(None), Pass.valid_until > at)
     found: list[Pass] = []
     if applicant_ids:
         found += session.exec(
@@ -89,7 +88,7 @@ def person_live_passes(session: Session, *, applicant_ids: list[str], id_hash: s
         ).all()
     secret = settings.secret("idhash")
     found += [
-        p for p in session.exec(select(Pass).where(Pass.application_id == None, *live).order_by(Pass.issued_at)).all()
+        p for p in session.exec(select(Pass).where(Pass.application_id.is_(None), *live).order_by(Pass.issued_at)).all()
         if _legacy_of_person(p, id_number=id_number, id_hash=id_hash, secret=secret)
     ]
     return found
