@@ -28,6 +28,11 @@ Each valid row becomes a ``Pass`` with ``application_id=None``, ``issued_by="leg
 ``valid_until = issued_at + pass_validity_days`` (R2). A card already expired at import is
 imported all the same and reported as expired: a checkpoint answers DENY ``expired``.
 
+One valid pass per person (R2): an imported card is settled with the holder's live passes (their
+cases' passes, matched by ``applicant.id_hash``, and other imported cards, matched by ``idh``):
+the pass issued last stays valid and every other is revoked ``superseded``
+(``passes.settle_imported``). An old card imported after a newer pass is imported superseded.
+
 Idempotency (the choice, documented)
 ------------------------------------
 The row's identity is a digest of ``card_name``, the keyed hash of the ID number, ``issued_at``
