@@ -408,6 +408,7 @@ def pass_verify(
     revocations: Optional[str] = typer.Option(None, help="signed revocation list, file or URL (/.well-known/revocations.jws); default: fetched from the server"),
     server: Optional[str] = typer.Option(None, help="the healthpass server (e.g. https://hp.example.gov.cn): keys and revocation list are fetched from it"),
     cache_dir: str = typer.Option("var/checkpoint-cache", help="where fetched keys and lists are kept for offline use"),
+    id_number: Optional[str] = typer.Option(None, "--id-number", help="the number of the ID document shown: says whether the pass was issued to it (needs this system's idhash secret)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Verify a pass offline (same decision as POST /api/v1/checkpoint/verify).
@@ -459,6 +460,8 @@ def pass_verify(
         "masked_name": d.masked_name,
         "revocations": {"version": listed.version, "issued_at": listed.issued_at.isoformat(), "next_update": listed.next_update.isoformat()},
     }
+    if id_number is not None:
+        out["id_match"] = _id_match(d, id_number, settings)
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
     else:
@@ -466,7 +469,19 @@ def pass_verify(
         if d.colour:
             typer.echo(f"{d.masked_name}  {d.colour}  valid until {out['valid_until']}")
         typer.echo(f"revocation list of {out['revocations']['issued_at']}, fresh until {out['revocations']['next_update']}")
+        if id_number is not None:
+            typer.echo({True: "ID document: matches this pass", False: "ID document: does NOT match this pass", None: "ID document: this pass cannot tell"}[out["id_match"]])
     raise typer.Exit(0 if d.passed else 1)
+
+
+def _id_match(d, id_number: str, settings) -> bool | None:
+    """The idh check needs the checkpoint key, derived from this system's idhash secret; a
+    machine without that secret cannot check (never a guessed answer)."""
+    from cases.services.checkpoint import id_document_matches
+
+    if not (settings.data_dir / "secrets" / "idhash.key").exists():
+        fail("--id-number: this machine has no idhash secret (data_dir/secrets/idhash.key), so the ID document cannot be checked here")
+    return id_document_matches(d, id_number, settings=settings)
 
 
 @pass_app.command("revoke")

@@ -27,7 +27,7 @@ import select as _select
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,11 +45,11 @@ _PENDING = "healthpass_revoked_ids"
 FALLBACK = "each pass is looked up in the store before PASS"
 
 # Callbacks of the in-memory caches (the checkpoint registers its own): cases/ stays free of cycles.
-_on_revoked: list[Callable[[frozenset[str]], None]] = []
+_on_revoked: list[Callable[[Mapping[str, str | None]], None]] = []  # pass id -> revoke_reason
 _on_reconnect: list[Callable[[], None]] = []
 
 
-def on_revoked(callback: Callable[[frozenset[str]], None]) -> None:
+def on_revoked(callback: Callable[[Mapping[str, str | None]], None]) -> None:
     _on_revoked.append(callback)
 
 
@@ -57,22 +57,24 @@ def on_reconnect(callback: Callable[[], None]) -> None:
     _on_reconnect.append(callback)
 
 
-def _apply(ids: Iterable[str]) -> None:
-    ids = frozenset(ids)
-    if ids:
+def _apply(revoked: Mapping[str, str | None]) -> None:
+    # The reason travels with the id: the checkpoint answers "superseded" rather than "revoked" (R2).
+    if revoked:
         for callback in _on_revoked:
-            callback(ids)
+            callback(dict(revoked))
 
 
 # ------------------------------------------------------------------ publishing ---
 
-def note_revoked(session: Session, pass_ids: Iterable[str]) -> None:
+def note_revoked(session: Session, pass_ids: Iterable[str] | Mapping[str, str | None]) -> None:
     """Announce revocations made without the ORM (a bulk UPDATE of ``pass.revoked_at``); ORM
-    changes of ``Pass.revoked_at`` are found by the flush hook below."""
-    ids = [str(i) for i in pass_ids]
+    changes of ``Pass.revoked_at`` are found by the flush hook below. A mapping gives each
+    pass's ``revoke_reason``."""
+    reasons = dict(pass_ids) if isinstance(pass_ids, Mapping) else dict.fromkeys(pass_ids)
+    ids = [str(i) for i in reasons]
     if not ids:
         return
-    session.info.setdefault(_PENDING, set()).update(ids)
+    session.info.setdefault(_PENDING, {}).update({str(k): v for k, v in reasons.items()})
     if _channel(session.get_bind()) == "postgres":
         conn = session.connection()
         for pid in ids:
@@ -83,13 +85,13 @@ def note_revoked(session: Session, pass_ids: Iterable[str]) -> None:
 def _collect(session: Session, _ctx) -> None:
     from cases.models import Pass
 
-    ids = []
+    revoked: dict[str, str | None] = {}
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, Pass):
             added = inspect(obj).attrs.revoked_at.history.added
             if added and added[0] is not None:
-                ids.append(obj.id)
-    note_revoked(session, ids)
+                revoked[obj.id] = obj.revoke_reason
+    note_revoked(session, revoked)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -264,8 +266,8 @@ class _Listener(_Feed, threading.Thread):
         from cases.models import Pass
 
         with Session(self.engine) as session:
-            rows = session.execute(select(Pass.id).where(Pass.id.in_(sorted(ids)), Pass.revoked_at.is_not(None))).scalars().all()
-        _apply(rows)
+            rows = session.execute(select(Pass.id, Pass.revoke_reason).where(Pass.id.in_(sorted(ids)), Pass.revoked_at.is_not(None))).all()
+        _apply({pid: reason for pid, reason in rows})
 
 
 class _PgListener(_Listener):

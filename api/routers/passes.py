@@ -130,6 +130,7 @@ class VerifyIn(BaseModel):
     qr: str | None = Field(default=None, max_length=4096, description="the scanned QR text (SDHP1: prefix optional)")
     card_number: str | None = Field(default=None, max_length=64, description="the paper card's number, typed in when the QR is damaged (full-width characters accepted; a wrong check character is a 422 'check the number')")
     temperature: float = Field(ge=30.0, le=45.0, description="°C measured at the checkpoint")
+    id_number: str | None = Field(default=None, max_length=64, description="optional: the number of the ID document shown; the answer's id_match says whether the pass was issued to it")
 
     @field_validator("card_number")
     @classmethod
@@ -158,6 +159,7 @@ class VerifyOut(BaseModel):
     masked_name: str | None
     card_name: str | None = None
     isolation_required: bool = False  # R4: a valid pass and normal temperature pass without isolation
+    id_match: bool | None = Field(default=None, description="with id_number: does the ID document belong to this pass (null: not asked, or the pass cannot tell)")
 
 
 VERIFY_EXAMPLES = {
@@ -175,7 +177,8 @@ async def verify(body: Annotated[VerifyIn, Body(openapi_examples=VERIFY_EXAMPLES
     d = checkpoint.decide_cached(settings=settings, engine=get_engine(), now=now, temperature=body.temperature, qr=body.qr) if body.qr is not None else None
     if d is None:
         d = await run_in_threadpool(_verify_in_store, body, settings, now)
-    return VerifyOut(result=d.result, reasons=d.reasons, colour=d.colour, valid_until=d.valid_until, masked_name=d.masked_name, card_name=d.card_name)
+    id_match = checkpoint.id_document_matches(d, body.id_number, settings=settings) if body.id_number else None
+    return VerifyOut(result=d.result, reasons=d.reasons, colour=d.colour, valid_until=d.valid_until, masked_name=d.masked_name, card_name=d.card_name, id_match=id_match)
 
 
 def _verify_in_store(body: VerifyIn, settings, now: datetime) -> Decision:

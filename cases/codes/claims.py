@@ -10,8 +10,11 @@ exp  valid until, epoch seconds (int); the pass is valid in ``[iat, exp)``
 reg  issuing region, GB/T 2260 code (2, 4 or 6 digits; Shandong is 37). The pass is
      valid province-wide (R2): ``reg`` says who issued it, it scopes nothing.
 nam  masked name (see :func:`mask_name`)
-idh  keyed hash of the ID number (see :func:`id_hash`): lets a checkpoint that holds
-     the key compare it with an ID document; useless to anyone without the key
+idh  per-pass keyed hash of the ID number and the pass id (see :func:`pass_id_hash`):
+     a checkpoint that holds the checkpoint key checks it against an ID document
+     (:func:`idh_matches`); two passes of one person carry unrelated values, and no
+     value equals the store's ``applicant.id_hash``. Format ``2.<base64url>``; passes
+     signed before per-pass hashes carry a bare base64url value (not checkable)
 crd  card type display name (R1: one card type, "Shandong Health Pass Card")
 ==== ============================================================================
 
@@ -28,15 +31,19 @@ import unicodedata
 from datetime import datetime
 
 __all__ = [
-    "COLOURS",
     "CARD_NAME",
     "CARD_NAME_ZH",
-    "LEGACY_CARD_NAMES",
     "CLAIM_KEYS",
-    "mask_name",
-    "id_hash",
+    "COLOURS",
+    "LEGACY_CARD_NAMES",
     "build_claims",
+    "checkpoint_idh_key",
     "display_card_name",
+    "id_hash",
+    "idh_matches",
+    "mask_name",
+    "normalise_document_number",
+    "pass_id_hash",
 ]
 
 COLOURS = ("green", "yellow", "red")
@@ -134,6 +141,60 @@ def id_hash(id_number: str, *, key: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+IDH_PREFIX = "2."  # per-pass idh; a bare value is the old person-wide hash
+_IDH_KEY_LABEL = b"SDHP idh checkpoint key v2"
+_IDH_MESSAGE_LABEL = b"SDHP-idh-v2"
+
+
+def checkpoint_idh_key(secret: bytes) -> bytes:
+    """The key a checkpoint holds to check ``idh``: HMAC-SHA256(secret, label).
+
+    Derived from the ``idhash`` secret under its own label, so a checkpoint that holds it
+    cannot compute the store's ``applicant.id_hash`` (keyed with the secret itself). Why a
+    key at all: an ID number has ~30 bits of entropy (region, birth date, sequence), so an
+    unkeyed hash over the pass id would give the number away to anyone who scans the QR."""
+    if not isinstance(secret, (bytes, bytearray)) or len(secret) < _MIN_HASH_KEY:
+        raise ValueError(f"hash key must be at least {_MIN_HASH_KEY} bytes")
+    return hmac.new(bytes(secret), _IDH_KEY_LABEL, hashlib.sha256).digest()
+
+
+def normalise_document_number(id_number: str) -> str:
+    """The normalisation of ``validation.keyed_hash`` (whitespace removed, upper case), after
+    NFKC so full-width characters typed on a Chinese keyboard read as their ASCII forms."""
+    if not isinstance(id_number, str):
+        raise TypeError("id_number must be a string")
+    return "".join(unicodedata.normalize("NFKC", id_number).split()).upper()
+
+
+def pass_id_hash(*, pass_id: str, id_number: str, key: bytes) -> str:
+    """``idh`` of one pass: ``"2." + base64url(HMAC-SHA256(key, "SDHP-idh-v2" 0x00 pid 0x00 N))``
+    without padding, where ``key`` is :func:`checkpoint_idh_key` and ``N`` the ID number after
+    :func:`normalise_document_number` (UTF-8). The pass id in the message makes the values of
+    two passes of one person unrelated."""
+    if not isinstance(pass_id, str) or not pass_id:
+        raise ValueError("pass_id is empty")
+    normalised = normalise_document_number(id_number)
+    if not normalised:
+        raise ValueError("ID number is empty")
+    message = b"\x00".join((_IDH_MESSAGE_LABEL, pass_id.encode("utf-8"), normalised.encode("utf-8")))
+    digest = hmac.new(bytes(key), message, hashlib.sha256).digest()
+    return IDH_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def idh_matches(claims: dict, id_number: str, *, key: bytes) -> bool | None:
+    """Does the ID document shown at the checkpoint belong to this pass? ``key`` is
+    :func:`checkpoint_idh_key`. ``None`` when the pass cannot tell (no ``idh``, or an
+    ``idh`` of the old person-wide kind); trust the claims (a verified pass) before asking."""
+    idh, pid = claims.get("idh"), claims.get("pid")
+    if not isinstance(idh, str) or not idh.startswith(IDH_PREFIX) or not isinstance(pid, str) or not pid:
+        return None
+    try:
+        expected = pass_id_hash(pass_id=pid, id_number=id_number, key=key)
+    except ValueError:  # empty, or not encodable (a lone surrogate): no document number matches
+        return False
+    return hmac.compare_digest(idh, expected)
+
+
 def _epoch(name: str, value: datetime) -> int:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
@@ -152,7 +213,8 @@ def build_claims(
     hash_key: bytes,
     card_name: str = CARD_NAME,
 ) -> dict:
-    """The claims of one pass. ``name`` and ``id_number`` go in masked / hashed only."""
+    """The claims of one pass. ``name`` and ``id_number`` go in masked / hashed only;
+    ``hash_key`` is the ``idhash`` secret (``idh`` uses the checkpoint key derived from it)."""
     if not isinstance(pass_id, str) or not pass_id:
         raise ValueError("pass_id is empty")
     if colour not in COLOURS:
@@ -170,7 +232,7 @@ def build_claims(
         "exp": exp,
         "reg": region,
         "nam": mask_name(name),
-        "idh": id_hash(id_number, key=hash_key),
+        "idh": pass_id_hash(pass_id=pass_id, id_number=id_number, key=checkpoint_idh_key(hash_key)),
         "crd": card_name,
     }
 

@@ -65,6 +65,8 @@ class Decision:
     masked_name: str | None = None
     pass_id: str | None = None
     card_name: str | None = None  # R1: always the current name for a trusted pass
+    # The per-pass ID hash, for ``claims.idh_matches``; not shown, not part of equality.
+    idh: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -142,4 +144,5 @@ def decide(
         masked_name=name if isinstance(name, str) else None,
         pass_id=pid,
         card_name=display_card_name(claims.get("crd")),
+        idh=claims.get("idh") if isinstance(claims.get("idh"), str) else None,
     )

@@ -73,7 +73,7 @@ def claim(*, session: Session, task_id: str, user: User, at: datetime) -> AuditT
     _lock_case(session, task.application_id)  # case before task, as a decision and the sweep take them
     won = session.exec(
         update(AuditTask)
-        .where(AuditTask.id == task_id, AuditTask.status == AuditStatus.open, AuditTask.claimed_by == None)
+        .where(AuditTask.id == task_id, AuditTask.status == AuditStatus.open, AuditTask.claimed_by.is_(None))
         .values(status=AuditStatus.claimed, claimed_by=user.id, claimed_at=at)
     ).rowcount
     if not won:
@@ -119,7 +119,7 @@ def _transition(session: Session, *, task: AuditTask, by: str | None, values: di
     one changes the row. False when another decision got there first."""
     query = update(AuditTask).where(AuditTask.id == task.id, AuditTask.status.in_(OPEN_TASK))
     if by is not None:
-        query = query.where(or_(AuditTask.claimed_by == None, AuditTask.claimed_by == by))
+        query = query.where(or_(AuditTask.claimed_by.is_(None), AuditTask.claimed_by == by))
     won = session.exec(query.values(**values), execution_options={"synchronize_session": False}).rowcount == 1
     if won:
         session.refresh(task)

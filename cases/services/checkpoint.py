@@ -10,6 +10,8 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from collections.abc import Mapping
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -29,7 +31,7 @@ REFRESH_SECONDS = 5.0  # the keys (rotation); revocations are pushed
 class _Cache:
     # Immutable and swapped whole: readers (the event loop) take no lock and never see half a refresh.
     keys: dict = field(default_factory=dict)
-    revoked: frozenset = frozenset()
+    revoked: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # pass id -> revoke_reason (R2: "superseded")
     version: int = 0
     loaded_at: float = 0.0
     source: tuple = ()
@@ -40,9 +42,11 @@ _cache = _Cache()
 _lock = threading.Lock()
 
 
-def revocation_version(session: Session) -> tuple[int, frozenset[str]]:
-    rows = session.exec(select(Pass.id).where(Pass.revoked_at.is_not(None))).all()
-    return len(rows), frozenset(rows)
+def revocation_version(session: Session) -> tuple[int, MappingProxyType]:
+    """(count, read-only mapping revoked pass id -> revoke_reason). Iterating it gives the ids;
+    the reason lets the checkpoint answer ``superseded`` rather than ``revoked`` (R2)."""
+    rows = session.exec(select(Pass.id, Pass.revoke_reason).where(Pass.revoked_at.is_not(None))).all()
+    return len(rows), MappingProxyType({pid: reason for pid, reason in rows})
 
 
 def _source(settings: Settings, engine: Engine) -> tuple:
@@ -98,13 +102,17 @@ def invalidate() -> None:
         _cache = _Cache(revoked=_cache.revoked, version=_cache.version, source=_cache.source)
 
 
-def _pushed(ids: frozenset[str]) -> None:
+def _with(revoked: MappingProxyType, more: Mapping[str, str | None]) -> MappingProxyType:
+    return MappingProxyType({**revoked, **more})
+
+
+def _pushed(revoked: Mapping[str, str | None]) -> None:
     # Called by the feed (its listener thread, or the revoking thread after its commit) before the
     # revocation is acknowledged; under the lock so a refresh in flight cannot swap it away.
     global _cache
     with _lock:
-        if not ids <= _cache.revoked:
-            _cache = replace(_cache, revoked=_cache.revoked | ids)
+        if any(_cache.revoked.get(pid, "?") != reason for pid, reason in revoked.items()):
+            _cache = replace(_cache, revoked=_with(_cache.revoked, revoked))
 
 
 def _resubscribed() -> None:
@@ -135,11 +143,11 @@ def verify(*, session: Session, settings: Settings, now: datetime, temperature: 
         invalidate()  # a key rotated in another process since the last refresh
         cache = _refresh(session, settings, now)
         decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
-    if decision.pass_id and "revoked" not in decision.reasons and not _trusted(cache, session.get_bind()):
+    if decision.pass_id and not {"revoked", "superseded"} & set(decision.reasons) and not _trusted(cache, session.get_bind()):
         # The channel is down (or never came up): the pass is looked up in the store.
-        revoked_at = session.exec(select(Pass.revoked_at).where(Pass.id == decision.pass_id)).first()
-        if revoked_at is not None:
-            decision = _decide(replace(cache, revoked=cache.revoked | {decision.pass_id}), qr=qr, settings=settings, now=now, temperature=temperature)
+        row = session.exec(select(Pass.revoked_at, Pass.revoke_reason).where(Pass.id == decision.pass_id)).first()
+        if row is not None and row[0] is not None:
+            decision = _decide(replace(cache, revoked=_with(cache.revoked, {decision.pass_id: row[1]})), qr=qr, settings=settings, now=now, temperature=temperature)
     return decision
 
 
@@ -159,3 +167,13 @@ def decide_cached(*, settings: Settings, engine: Engine, now: datetime, temperat
         return None
     decision = _decide(cache, qr=qr, settings=settings, now=now, temperature=temperature)
     return None if _key_may_be_new(decision, cache) else decision
+
+
+def id_document_matches(decision: Decision, id_number: str, *, settings: Settings) -> bool | None:
+    """Was this pass issued to the ID document shown? Only for a pass whose signature verified
+    (its claims are trusted); ``None`` when the pass cannot tell (an idh of the old kind)."""
+    from cases.codes.claims import checkpoint_idh_key, idh_matches
+
+    if decision.pass_id is None or decision.idh is None:
+        return None
+    return idh_matches({"pid": decision.pass_id, "idh": decision.idh}, id_number, key=checkpoint_idh_key(settings.secret("idhash")))

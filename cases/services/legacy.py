@@ -28,6 +28,11 @@ Each valid row becomes a ``Pass`` with ``application_id=None``, ``issued_by="leg
 ``valid_until = issued_at + pass_validity_days`` (R2). A card already expired at import is
 imported all the same and reported as expired: a checkpoint answers DENY ``expired``.
 
+One valid pass per person (R2): an imported card is settled with the holder's live passes (their
+cases' passes, matched by ``applicant.id_hash``, and other imported cards, matched by ``idh``):
+the pass issued last stays valid and every other is revoked ``superseded``
+(``passes.settle_imported``). An old card imported after a newer pass is imported superseded.
+
 Idempotency (the choice, documented)
 ------------------------------------
 The row's identity is a digest of ``card_name``, the keyed hash of the ID number, ``issued_at``
@@ -290,7 +295,7 @@ def import_legacy_cards(*, session: Session, text: str, at: datetime, settings: 
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("at must be a timezone-aware datetime")
     from cases.clock import SHANGHAI
-    from cases.services.passes import keystore
+    from cases.services.passes import keystore, settle_imported
 
     at = at.astimezone(timezone.utc)
     today = at.astimezone(SHANGHAI).date()
@@ -381,6 +386,7 @@ def import_legacy_cards(*, session: Session, text: str, at: datetime, settings: 
             else:
                 report.rejected.append({"line": line, "reason": "card number clashes with another pass; not imported"})
             continue
+        settle_imported(session=session, new=new, id_number=id_number, by=ISSUED_BY, at=at, settings=settings)  # R2: one valid pass per person
         report.cards.append(_card(line, "imported", new, legacy_number, at))
     if header is None:
         raise ValueError("legacy cards: the file has no header line")

@@ -14,9 +14,11 @@ from cases.codes.claims import (
     CARD_NAME,
     CLAIM_KEYS,
     build_claims,
+    checkpoint_idh_key,
     display_card_name,
     id_hash,
     mask_name,
+    pass_id_hash,
 )
 from cases.codes.jws import sign
 from cases.codes.keys import SigningKey
@@ -107,9 +109,10 @@ def test_r4_build_claims_has_exactly_the_minimal_keys():
         "exp": int((NOW + timedelta(days=14)).timestamp()),
         "reg": "370102",
         "nam": "张*三",
-        "idh": id_hash(ID_NUMBER, key=HASH_KEY),
+        "idh": pass_id_hash(pass_id="P-0001", id_number=ID_NUMBER, key=checkpoint_idh_key(HASH_KEY)),
         "crd": CARD_NAME,
     }
+    assert claims["idh"] != id_hash(ID_NUMBER, key=HASH_KEY)  # not the store's applicant.id_hash
     assert all(type(claims[k]) is int for k in ("iat", "exp"))
 
 

@@ -157,17 +157,19 @@ def test_r1_reimport_is_idempotent_and_keeps_revocations(api, seeded, clock):
     assert other.imported == 1 and other.cards[0].pass_id != first.cards[0].pass_id
     with seeded.session() as s:
         assert s.exec(select(func.count()).select_from(Pass)).one() == 3
+    # R2: one valid pass per person - the other card of the same person supersedes the first.
+    assert verify(api, card_number=first.cards[0].card_number)["reasons"] == ["superseded"]
     # A revoked legacy card stays revoked when the file is imported again.
     from cases.services import checkpoint
     from cases.services.passes import revoke
 
     with seeded.session() as s:
-        revoke(session=s, pass_=s.get(Pass, first.cards[0].pass_id), reason="reported lost", by="test", at=clock.now())
+        revoke(session=s, pass_=s.get(Pass, first.cards[1].pass_id), reason="reported lost", by="test", at=clock.now())
         s.commit()
     checkpoint.invalidate()
     third = run_import(seeded, clock, text)
-    assert third.imported == 0 and third.cards[0].revoked
-    assert verify(api, card_number=first.cards[0].card_number)["reasons"] == ["revoked"]
+    assert third.imported == 0 and third.cards[0].revoked and third.cards[1].revoked
+    assert verify(api, card_number=first.cards[1].card_number)["reasons"] == ["revoked", "expired"]  # issued 1 February
 
 
 def test_r1_cli_import_legacy_writes_the_reprint_mapping_and_fails_cleanly(seeded, clock, tmp_path):

@@ -60,6 +60,7 @@ ACTION_WORDS = {
     "auto_issue_withheld": ("Automatic issue withheld: escalated", "不予自动发码，已上报"),
     "pass_issued": ("Pass issued", "已发码"),
     "pass_revoked": ("Pass revoked", "已撤销"),
+    "pass_superseded": ("Your earlier pass was replaced by this one (one valid pass per person)", "此前的通行卡已由本卡取代（每人仅一张有效卡）"),
     "observation_started": ("Isolation observation started", "开始隔离观察"),
     "daily_report": ("Daily health report", "每日健康报告"),
     "observation_reminder": ("Reminder: a daily report is missing", "提醒：尚未健康打卡"),
