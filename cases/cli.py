@@ -469,6 +469,7 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s serve: %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness probe
     exe = sys.executable
     # The API first: it answers within seconds, whatever Prefect (up to minutes on a busy machine) does.
     children = [Child("api", uvicorn_argv("api.main:app", host=host, port=port, workers=workers), ready_url=f"http://{host}:{port}/healthz")]
@@ -484,9 +485,15 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
 
 @app.command()
 def worker() -> None:
-    """Only the flow dispatcher (started by `serve`)."""
+    """Only the flow dispatcher (started by `serve`; run it alone on another machine if you like)."""
+    import signal
+
     from flows.dispatcher import main
 
+    # SIGTERM ends the process at once, as SIGKILL would: a flow run cut short is left Running,
+    # found stale by the next dispatcher and driven again from the outbox (its steps are idempotent).
+    # Left to Prefect, a SIGTERM during a run becomes an exception that must unwind it (seconds).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     try:
         main()
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; `serve` reports the stop

@@ -248,32 +248,40 @@ class Dispatcher:
                         async with AsyncClientContext.get_or_create():
                             self.heartbeat.state = heartbeat.RUNNING
                             await self._loop(stop)
+                except _PrefectAway as away:
+                    log.warning("Prefect stopped answering (%s); the outbox keeps the cases until it is back", away)
                 except Exception as exc:
                     log.warning("dispatcher: %s (waiting for Prefect again)", exc)
 
     async def wait_for_prefect(self, stop: anyio.Event, *, log_every: float = 15.0) -> bool:
         """Until Prefect's /health answers (True) or `stop` (False); says so in the heartbeat and the log."""
+        url = self._health_url()
+        since, said = time.monotonic(), 0.0
+        while not stop.is_set():
+            if await self._prefect_answers():
+                if said:
+                    log.warning("Prefect answers at %s after %.0f s", url, time.monotonic() - since)
+                return True
+            if self.heartbeat is not None:
+                self.heartbeat.state = f"waiting for Prefect at {url}"
+            if time.monotonic() - since >= said:
+                log.warning("waiting for Prefect at %s (%.0f s so far)", url, time.monotonic() - since)
+                said += log_every
+            with anyio.move_on_after(1.0):
+                await stop.wait()
+        return False
+
+    def _health_url(self) -> str:
+        return self.settings.effective_prefect_api_url.rstrip("/") + "/health"
+
+    async def _prefect_answers(self) -> bool:
         import httpx
 
-        url = self.settings.effective_prefect_api_url.rstrip("/") + "/health"
-        since, said = time.monotonic(), 0.0
-        async with httpx.AsyncClient(timeout=2) as http:
-            while not stop.is_set():
-                try:
-                    if (await http.get(url)).status_code == 200:
-                        if said:
-                            log.info("Prefect answers at %s after %.0f s", url, time.monotonic() - since)
-                        return True
-                except httpx.HTTPError:
-                    pass
-                if self.heartbeat is not None:
-                    self.heartbeat.state = f"waiting for Prefect at {url}"
-                if time.monotonic() - since >= said:
-                    log.info("waiting for Prefect at %s (%.0f s so far)", url, time.monotonic() - since)
-                    said += log_every
-                with anyio.move_on_after(1.0):
-                    await stop.wait()
-        return False
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                return (await http.get(self._health_url())).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     async def _loop(self, stop: anyio.Event) -> None:
         while True:
@@ -285,6 +293,8 @@ class Dispatcher:
                     self._next_sweep_check = anyio.current_time() + 5
                     await self.run_scheduled_sweeps()
             except Exception as exc:
+                if not await self._prefect_answers():  # back to waiting (and saying so), not a warning a second
+                    raise _PrefectAway(f"{type(exc).__name__}: {exc}") from exc
                 log.warning("dispatcher loop: %s (retrying)", exc)
                 self.deployments = {} if "deploy" in str(exc).lower() else self.deployments
                 taken = 0
@@ -296,6 +306,10 @@ class Dispatcher:
 
 
 _RUNNING: set = set()
+
+
+class _PrefectAway(Exception):
+    pass
 
 
 class Beating:
@@ -343,4 +357,5 @@ class Beating:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
+    log.setLevel(logging.INFO)
     asyncio.run(Dispatcher().run_forever())

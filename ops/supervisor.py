@@ -94,7 +94,7 @@ class Supervisor:
         child.restarts += 1
         child.restart_at = time.monotonic() + child.delay
         how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited with {code}"
-        log.warning("%s %s after %.0f s; restarting in %.0f s (restart #%d)", child.name, how, lived, child.delay, child.restarts)
+        log.warning("%s %s after %.0f s; restarting in %g s (restart #%d)", child.name, how, lived, child.delay, child.restarts)
 
     @staticmethod
     def _end_group(proc: subprocess.Popen, sig: int) -> None:
