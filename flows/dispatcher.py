@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Self
 from uuid import UUID
 
 import anyio
@@ -250,7 +251,7 @@ class Dispatcher:
                             await self._loop(stop)
                 except _PrefectAway as away:
                     log.warning("Prefect stopped answering (%s); the outbox keeps the cases until it is back", away)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 -- whatever it was, wait for Prefect and go on
                     log.warning("dispatcher: %s (waiting for Prefect again)", exc)
 
     async def wait_for_prefect(self, stop: anyio.Event, *, log_every: float = 15.0) -> bool:
@@ -340,12 +341,12 @@ class Beating:
             try:
                 with session_scope() as session:
                     heartbeat.beat(session, name=self.name, state=self._state, started_at=self.started_at, at=datetime.now(timezone.utc))
-            except Exception as exc:  # the store is away: /healthz says so itself; keep beating
+            except Exception as exc:  # noqa: BLE001 -- the store is away: /healthz says so itself; keep beating
                 log.warning("heartbeat not written: %s", exc)
             self._wake.wait(self.every)
             self._wake.clear()
 
-    def __enter__(self) -> Beating:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -120,7 +120,7 @@ def test_r14_serve_restarts_each_killed_child_while_the_api_keeps_answering(tmp_
     for step in (["db", "upgrade"], ["seed"]):  # what `make run` does before serve
         subprocess.run(cli + step, env=env, cwd=tmp_path, check=True, capture_output=True, timeout=300)
     log_path = tmp_path / "serve.log"
-    log = open(log_path, "wb")
+    log = open(log_path, "wb")  # noqa: SIM115 -- closed in the finally below, after serve has stopped
     serve = subprocess.Popen(cli + ["serve"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     poller = Poller(base)
     seen: set[int] = set()
@@ -159,15 +159,15 @@ def test_r14_serve_restarts_each_killed_child_while_the_api_keeps_answering(tmp_
             t0 = time.monotonic()
             victim = children()[name]
             os.kill(victim, signal.SIGKILL)
-            _until(f"/healthz says {name} is down", lambda: _component(poller, name) == "down", seconds=30, every=0.2)
+            _until(f"/healthz says {name} is down", lambda name=name: _component(poller, name) == "down", seconds=30, every=0.2)
             body = poller.last()
             assert body["status"] == "degraded" and name in body["reasons"], body
             case = submit()  # accepted while the child is down
             assert status(case) == "submitted"
-            _until(f"the restart of {name} is logged", lambda: re.search(rf"{name} was killed by SIGKILL after \d+ s; restarting in \d+ s", serve_log()), seconds=30)
-            _until(f"{name} is back (a new process)", lambda: children().get(name) not in (None, victim), seconds=60)
+            _until(f"the restart of {name} is logged", lambda name=name: re.search(rf"{name} was killed by SIGKILL after \d+ s; restarting in \d+ s", serve_log()), seconds=30)
+            _until(f"{name} is back (a new process)", lambda name=name, victim=victim: children().get(name) not in (None, victim), seconds=60)
             _until("Prefect and the dispatcher are up again", all_up, seconds=300, every=1)
-            _until(f"the case submitted while {name} was down is driven", lambda: status(case) == "awaiting_audit", seconds=180, every=1)
+            _until(f"the case submitted while {name} was down is driven", lambda case=case: status(case) == "awaiting_audit", seconds=180, every=1)
             answers = poller.since(t0)
             assert answers and all(code == 200 for _, code, _ in answers), [a for a in answers if a[1] != 200][:3]
             assert serve.poll() is None
