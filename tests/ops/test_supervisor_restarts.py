@@ -3,6 +3,7 @@ stops itself): real child processes, a real store, no Prefect server."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -93,3 +94,57 @@ def test_serve_dispatcher_waits_for_an_unreachable_prefect_and_says_so_in_its_he
     thread.join(30)
     assert result.get("still running"), "the dispatcher gave up while Prefect was unreachable"
     assert result["beat"] is not None and result["beat"].state.startswith("waiting for Prefect at http://127.0.0.1:9/")
+
+
+_RUN_SUPERVISOR = """
+import sys
+from ops.supervisor import Child, Supervisor
+Supervisor([Child("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"])], env={}).run()
+"""
+
+
+def _sleeper_of(supervisor_pid: int, seconds: float = 15.0) -> int:
+    from pathlib import Path
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{supervisor_pid}/task").iterdir():
+            kids = (task / "children").read_text().split()
+            if kids:
+                return int(kids[0])
+        time.sleep(0.1)
+    raise AssertionError("the supervisor started no child")
+
+
+def _gone(pid: int, seconds: float = 15.0) -> bool:
+    from pathlib import Path
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return True
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])
+def test_serve_children_stop_with_the_supervisor_however_it_ends(how):
+    """Ctrl-C and SIGTERM stop every child; SIGKILL of serve itself leaves no orphan (PR_SET_PDEATHSIG)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sup = subprocess.Popen([sys.executable, "-c", _RUN_SUPERVISOR], env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        child = _sleeper_of(sup.pid)
+        time.sleep(0.5)  # its signal handlers are set before the first child starts
+        os.kill(sup.pid, how)
+        sup.wait(20)
+        assert _gone(child), f"child {child} outlived the supervisor ({how.name})"
+    finally:
+        if sup.poll() is None:
+            sup.kill()
