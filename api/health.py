@@ -1,7 +1,9 @@
-"""GET /healthz: the store, Prefect and the working calendar's coverage."""
+"""GET /healthz: one entry per component (store, prefect, dispatcher, calendar), each with its
+status and, when it is not "ok", the reason. The answer is 200 whatever it says: the API itself
+answers, and `status` says how well the rest does."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,38 +12,36 @@ from sqlalchemy import text
 
 from api.deps import NowDep, SessionDep, SettingsDep
 from cases.clock import SHANGHAI
-from cases.services import sla_service
+from cases.services import heartbeat, sla_service
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Store and Prefect status")
-def healthz(session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
-    store: dict[str, Any] = {"ok": True, "dialect": session.get_bind().dialect.name}
+def _store_component(session) -> dict[str, Any]:
     try:
         session.exec(text("SELECT 1"))
-    except Exception as exc:  # the answer says what is wrong instead of failing
-        store = {"ok": False, "error": str(exc)}
-    prefect: dict[str, Any] = {"api_url": settings.effective_prefect_api_url}
+    except Exception as exc:  # noqa: BLE001 -- the answer says what is wrong instead of failing
+        return {"status": "down", "reason": f"the store does not answer: {type(exc).__name__}: {str(exc)[:200]}"}
+    return {"status": "ok", "dialect": session.get_bind().dialect.name}
+
+
+def _prefect_component(settings) -> dict[str, Any]:
+    url = settings.effective_prefect_api_url
     try:
-        r = httpx.get(settings.effective_prefect_api_url + "/health", timeout=2)
-        prefect["ok"] = r.status_code == 200
+        r = httpx.get(url + "/health", timeout=2)
     except httpx.HTTPError as exc:
-        prefect.update(ok=False, error=type(exc).__name__)
-    warnings = []
-    calendar = _calendar_component(session, settings, now) if store["ok"] else {"status": "unknown", "reason": "the store is unreachable"}
-    if calendar["status"] == "degraded":
-        warnings.append(calendar["reason"])
-    # Revocation push (R4): when its channel is down each PASS is checked in the store instead.
-    from cases import revocation_feed
-
-    revocations = revocation_feed.status(session.get_bind())
-    # Prefect down is degraded, not down: cases are still accepted and driven later.
-    status = "error" if not store["ok"] else "degraded" if calendar["status"] == "degraded" else "ok"
-    return {"status": status, "store": store, "prefect": prefect, "calendar": calendar, "revocations": revocations, "warnings": warnings, "time": now}
+        return {"status": "down", "api_url": url, "reason": f"Prefect does not answer at {url}: {type(exc).__name__}; cases are accepted and driven once it does"}
+    if r.status_code != 200:
+        return {"status": "down", "api_url": url, "reason": f"Prefect answers {r.status_code} at {url}/health"}
+    return {"status": "ok", "api_url": url}
 
 
-def _calendar_component(session, settings, now: datetime) -> dict[str, Any]:
+def _dispatcher_component(session) -> dict[str, Any]:
+    # Wall-clock time, not the injected case clock: a process's silence is measured in real seconds.
+    return heartbeat.component(session, name="dispatcher", now=datetime.now(UTC))
+
+
+def _calendar_component(session, settings, now) -> dict[str, Any]:
     """The working calendar (R11): degraded while this year's official schedule is missing,
     or next year's from 1 November. Deadlines are still computed (provisionally)."""
     from cases.services.calendar_service import missing_years
@@ -59,3 +59,30 @@ def _calendar_component(session, settings, now: datetime) -> dict[str, Any]:
             f"import the State Council's schedule with `healthpass calendar import FILE`",
         )
     return component
+
+
+def _revocations_component(session) -> dict[str, Any]:
+    # Revocation push (R4): while its channel is down each PASS is checked in the store instead.
+    from cases import revocation_feed
+
+    feed = revocation_feed.status(session.get_bind())
+    if feed.get("connected"):
+        return {"status": "ok", **feed}
+    return {"status": "degraded", "reason": f"revocations are not pushed to this process ({feed.get('error') or 'channel not connected'}): {feed.get('fallback', '')}", **feed}
+
+
+@router.get("/healthz", summary="Status of each component: store, Prefect, dispatcher, calendar, revocation push")
+def healthz(session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
+    components: dict[str, dict[str, Any]] = {"store": _store_component(session), "prefect": _prefect_component(settings)}
+    if components["store"]["status"] == "ok":
+        components["dispatcher"] = _dispatcher_component(session)
+        components["calendar"] = _calendar_component(session, settings, now)
+    else:  # both are read from the store
+        components["dispatcher"] = components["calendar"] = {"status": "unknown", "reason": "the store does not answer"}
+    components["revocations"] = _revocations_component(session)
+    reasons = {name: c["reason"] for name, c in components.items() if c["status"] != "ok"}
+    # Only a store that does not answer is an error: with Prefect or the dispatcher away, cases
+    # are still accepted (the outbox keeps what is owed) and driven once they are back.
+    status = "error" if components["store"]["status"] != "ok" else "degraded" if reasons else "ok"
+    warnings = [w for c in components.values() for w in c.get("warnings", ())]
+    return {"status": status, "reasons": reasons, "components": components, "warnings": warnings, "time": now}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -626,27 +625,6 @@ def simulate(
 
 # ------------------------------------------------------------------- serve ---
 
-def _die_with_parent() -> None:
-    """Children get SIGTERM if this process dies, even by SIGKILL: no orphans."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _lower_priority(nice: int) -> None:
-    """Run this child (and what it starts) behind the API on shared cores. With the kernel's
-    autogroup scheduling (on by default on desktops and many servers) a nice level only counts
-    inside its session, so the child gets a session of its own and that session's group is
-    niced too; `serve` stops its children itself, so Ctrl-C need not reach them."""
-    os.setsid()
-    try:
-        with open("/proc/self/autogroup", "w") as group:
-            group.write(str(nice))
-    except OSError:  # no autogroup here: the plain nice level below is what counts
-        pass
-    os.nice(nice)
-
-
 def prefect_env(settings) -> dict[str, str]:
     env = os.environ.copy()
     env.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
@@ -682,61 +660,44 @@ def uvicorn_argv(app: str, *, host: str, port: int, workers: int = 1) -> list[st
 
 @app.command()
 def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None), workers: int = typer.Option(1, min=1, help="API worker processes (the HTTP benchmark measures 1 and 2)")) -> None:
-    """Start the whole system: a local Prefect server (unless HEALTHPASS_PREFECT_API_URL is set),
-    the flow dispatcher and the API + UI. Ctrl-C stops them all."""
+    """Start the whole system: the API + UI, a local Prefect server (unless HEALTHPASS_PREFECT_API_URL
+    is set) and the flow dispatcher. A child that dies is restarted (back-off 1 s doubling to 30 s);
+    the API keeps accepting cases meanwhile. Ctrl-C stops them all."""
+    import logging
+
+    from ops.supervisor import Child, Supervisor
+
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    env = prefect_env(settings)
-    children: list[tuple[str, subprocess.Popen]] = []
-
-    def start(name: str, argv: list[str], *, nice: int = 0) -> subprocess.Popen:
-        def prepare() -> None:
-            _die_with_parent()
-            if nice:
-                _lower_priority(nice)
-
-        proc = subprocess.Popen(argv, env=env, preexec_fn=prepare)
-        children.append((name, proc))
-        return proc
-
-    def stop(*_):
-        for _, proc in reversed(children):
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 10
-        for _, proc in children:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        raise typer.Exit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s serve: %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness probe
     exe = sys.executable
+    # The API first: it answers within seconds, whatever Prefect (up to minutes on a busy machine) does.
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host  # a listen-on-all address is no URL host
+    children = [Child("api", uvicorn_argv("api.main:app", host=host, port=port, workers=workers), ready_url=f"http://{probe}:{port}/healthz")]
     if not settings.prefect_api_url:
         typer.echo(f"starting Prefect server on http://127.0.0.1:{settings.prefect_port} (data in {settings.prefect_home})")
-        prefect = start("prefect", [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)], nice=settings.background_nice)
-        if not wait_http(f"http://127.0.0.1:{settings.prefect_port}/api/health", seconds=90, proc=prefect):
-            typer.secho("Prefect server did not come up; the API still accepts cases and drives them once it does.", fg=typer.colors.YELLOW)
-    start("dispatcher", [exe, "-m", "cases.cli", "worker"], nice=settings.background_nice)
-    start("api", uvicorn_argv("api.main:app", host=host, port=port, workers=workers))
+        argv = [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
+        children.append(Child("prefect", argv, nice=settings.background_nice, ready_url=f"http://127.0.0.1:{settings.prefect_port}/api/health"))
+    # The dispatcher waits for Prefect itself (and says so in /healthz), so it starts at once.
+    children.append(Child("dispatcher", [exe, "-m", "cases.cli", "worker"], nice=settings.background_nice))
     typer.echo(f"healthpass API + UI on http://{host}:{port}  (Prefect UI: {settings.effective_prefect_api_url.removesuffix('/api')})")
-    while True:
-        for name, proc in children:
-            if proc.poll() is not None:
-                typer.secho(f"{name} exited with {proc.returncode}; stopping everything", fg=typer.colors.RED)
-                stop()
-        time.sleep(0.5)
+    Supervisor(children, env=prefect_env(settings)).run()
 
 
 @app.command()
 def worker() -> None:
-    """Only the flow dispatcher (started by `serve`)."""
+    """Only the flow dispatcher (started by `serve`; run it alone on another machine if you like)."""
+    import signal
+
     from flows.dispatcher import main
 
+    # SIGTERM ends the process at once, as SIGKILL would: a flow run cut short is left Running,
+    # found stale by the next dispatcher and driven again from the outbox (its steps are idempotent).
+    # Left to Prefect, a SIGTERM during a run becomes an exception that must unwind it (seconds).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     try:
         main()
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; `serve` reports the stop

@@ -427,3 +427,17 @@ class DailyReport(SQLModel, table=True):
     late: bool = False
     reported_at: datetime = ts()
     resolved_at: Optional[datetime] = ts(default=None)  # community recorded an outcome for an abnormal report
+
+
+# --------------------------------------------------------------- processes ---
+
+class Heartbeat(SQLModel, table=True):
+    """A long-lived process says it is alive (the flow dispatcher, wherever it runs): /healthz
+    reads the age of its last beat, and on the same host whether its pid still runs."""
+
+    name: str = Field(primary_key=True)  # "dispatcher"
+    host: str
+    pid: int
+    state: str  # e.g. "running", "waiting for Prefect"
+    started_at: datetime = ts()
+    beat_at: datetime = ts()

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from datetime import datetime, timedelta, timezone
+from typing import Self
 from uuid import UUID
 
 import anyio
@@ -36,7 +39,7 @@ from sqlmodel import select
 
 from cases.db import session_scope
 from cases.models import Application, FlowDispatch
-from cases.services import dispatch
+from cases.services import dispatch, heartbeat
 from cases.services.workflow import waiting_on
 from cases.settings import Settings, get_settings
 from flows.application import application
@@ -86,6 +89,7 @@ class Dispatcher:
         self.deployments: dict[str, UUID] = {}
         self._busy: set[int] = set()
         self._next_sweep_check = 0.0
+        self.heartbeat: Beating | None = None
 
     async def setup(self, *, sweep_interval: int | None = 60) -> None:
         self.deployments = await register_deployments(sweep_interval=sweep_interval)
@@ -231,9 +235,54 @@ class Dispatcher:
         return len(runs)
 
     async def run_forever(self, stop: anyio.Event | None = None) -> None:
-        with lean_runs(), SyncClientContext.get_or_create():
-            async with AsyncClientContext.get_or_create():
-                await self._loop(stop or anyio.Event())
+        """Drive cases until `stop`. Prefect not answering (still starting, restarted, away) is
+        waited for, never a reason to exit: the outbox keeps what is owed meanwhile."""
+        stop = stop or anyio.Event()
+        with Beating(self.settings) as self.heartbeat:
+            while not stop.is_set():
+                if not await self.wait_for_prefect(stop):
+                    return
+                try:
+                    # Entering the client contexts checks the server's version: it fails if
+                    # Prefect went away again since it answered.
+                    with lean_runs(), SyncClientContext.get_or_create():
+                        async with AsyncClientContext.get_or_create():
+                            self.heartbeat.state = heartbeat.RUNNING
+                            await self._loop(stop)
+                except _PrefectAway as away:
+                    log.warning("Prefect stopped answering (%s); the outbox keeps the cases until it is back", away)
+                except Exception as exc:  # noqa: BLE001 -- whatever it was, wait for Prefect and go on
+                    log.warning("dispatcher: %s (waiting for Prefect again)", exc)
+
+    async def wait_for_prefect(self, stop: anyio.Event, *, log_every: float = 15.0) -> bool:
+        """Until Prefect's /health answers (True) or `stop` (False); says so in the heartbeat and the log."""
+        url = self._health_url()
+        since, said = time.monotonic(), 0.0
+        while not stop.is_set():
+            if await self._prefect_answers():
+                if said:
+                    log.warning("Prefect answers at %s after %.0f s", url, time.monotonic() - since)
+                return True
+            if self.heartbeat is not None:
+                self.heartbeat.state = f"waiting for Prefect at {url}"
+            if time.monotonic() - since >= said:
+                log.warning("waiting for Prefect at %s (%.0f s so far)", url, time.monotonic() - since)
+                said += log_every
+            with anyio.move_on_after(1.0):
+                await stop.wait()
+        return False
+
+    def _health_url(self) -> str:
+        return self.settings.effective_prefect_api_url.rstrip("/") + "/health"
+
+    async def _prefect_answers(self) -> bool:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                return (await http.get(self._health_url())).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     async def _loop(self, stop: anyio.Event) -> None:
         while True:
@@ -245,6 +294,8 @@ class Dispatcher:
                     self._next_sweep_check = anyio.current_time() + 5
                     await self.run_scheduled_sweeps()
             except Exception as exc:
+                if not await self._prefect_answers():  # back to waiting (and saying so), not a warning a second
+                    raise _PrefectAway(f"{type(exc).__name__}: {exc}") from exc
                 log.warning("dispatcher loop: %s (retrying)", exc)
                 self.deployments = {} if "deploy" in str(exc).lower() else self.deployments
                 taken = 0
@@ -258,6 +309,54 @@ class Dispatcher:
 _RUNNING: set = set()
 
 
+class _PrefectAway(Exception):
+    pass
+
+
+class Beating:
+    """The dispatcher's heartbeat row (cases.services.heartbeat), written from a thread of its
+    own every few seconds, so that a long flow run or a slow store call does not look like death.
+    `state` is what /healthz shows: "running", or what the dispatcher waits for."""
+
+    def __init__(self, settings: Settings, *, every: float = heartbeat.BEAT_SECONDS, name: str = "dispatcher"):
+        self.settings, self.every, self.name = settings, every, name
+        self.started_at = datetime.now(timezone.utc)
+        self._state = "starting"
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self._wake.set()  # a change is written at once, not at the next beat
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                with session_scope() as session:
+                    heartbeat.beat(session, name=self.name, state=self._state, started_at=self.started_at, at=datetime.now(timezone.utc))
+            except Exception as exc:  # noqa: BLE001 -- the store is away: /healthz says so itself; keep beating
+                log.warning("heartbeat not written: %s", exc)
+            self._wake.wait(self.every)
+            self._wake.clear()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
+    log.setLevel(logging.INFO)
     asyncio.run(Dispatcher().run_forever())

@@ -149,11 +149,11 @@ def test_r4_without_its_revocation_channel_a_process_checks_each_pass_in_the_sto
     created, view = green_case
     qr = _qr_text(api, view, created["access_token"])
     assert revocation_feed.wait_connected(10)
-    assert api.get("/healthz").json()["revocations"] == {"channel": "postgres", "connected": True}
+    assert api.get("/healthz").json()["components"]["revocations"] == {"status": "ok", "channel": "postgres", "connected": True}
     assert api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()["result"] == "PASS"
     revocation_feed.stop()
-    status = api.get("/healthz").json()["revocations"]
-    assert status["connected"] is False and "store" in status["fallback"]
+    status = api.get("/healthz").json()["components"]["revocations"]
+    assert status["status"] == "degraded" and status["connected"] is False and "store" in status["fallback"]
     with seeded.engine.begin() as c:
         c.execute(text("UPDATE pass SET revoked_at = now(), revoke_reason = 'behind the back' WHERE id = :i"), {"i": view["pass"]["id"]})
     r = api.post("/api/v1/checkpoint/verify", json={"qr": qr, "temperature": 36.5}).json()

@@ -130,7 +130,7 @@ def served(request, tmp_path, monkeypatch):
             assert wait_http(url + "/.well-known/jwks.json", seconds=60, proc=proc), (logs / "api0.log").read_text()[-3000:]
             # Each process's channel is up (else its caches would not be used and this shows nothing).
             deadline = time.monotonic() + 20
-            while not (feed := httpx.get(url + "/healthz", timeout=10).json()["revocations"])["connected"]:
+            while not (feed := httpx.get(url + "/healthz", timeout=10).json()["components"]["revocations"])["connected"]:
                 assert time.monotonic() < deadline, feed
                 time.sleep(0.1)
             assert feed["channel"] == {"sqlite": "file", "postgres": "postgres", "sqlite+redis": "redis"}[kind]

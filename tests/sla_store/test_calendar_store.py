@@ -142,15 +142,15 @@ def test_r11_missing_schedule_notifies_the_province_once_from_1_november(store, 
 def test_r11_healthz_degraded_while_next_years_schedule_is_missing(api, store, clock):
     clock.set(local("2026-10-31 12:00"))
     body = api.get("/healthz").json()
-    assert body["calendar"]["status"] == "ok"
+    assert body["components"]["calendar"]["status"] == "ok"
     clock.set(local("2026-11-01 09:00"))
     body = api.get("/healthz").json()
-    assert body["status"] == "degraded" and body["calendar"]["status"] == "degraded"
-    assert "2027" in body["calendar"]["reason"]
+    assert body["status"] == "degraded" and body["components"]["calendar"]["status"] == "degraded"
+    assert "2027" in body["components"]["calendar"]["reason"]
     _import(store, clock.now())
     body = api.get("/healthz").json()
-    assert body["calendar"]["status"] == "ok" and body["status"] in ("ok", "degraded")  # Prefect may be down in tests
-    assert body["calendar"]["official_years"][-1] == 2027
+    assert body["components"]["calendar"]["status"] == "ok" and body["status"] in ("ok", "degraded")  # Prefect may be down in tests
+    assert body["components"]["calendar"]["official_years"][-1] == 2027
 
 
 def test_r11_issuer_pages_mark_the_provisional_deadline(api, store, clock):
