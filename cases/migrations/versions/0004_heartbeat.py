@@ -9,8 +9,8 @@ from alembic import op
 
 import cases.types
 
-revision = "0004"
-down_revision = "0003"
+revision = "0004_heartbeat"
+down_revision = "0003_calendar"
 branch_labels = None
 depends_on = None
 
