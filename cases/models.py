@@ -441,3 +441,4 @@ class Heartbeat(SQLModel, table=True):
     state: str  # e.g. "running", "waiting for Prefect"
     started_at: datetime = ts()
     beat_at: datetime = ts()
+from cases.reporting import models as _reporting_models  # noqa: E402,F401  (R23 tables)

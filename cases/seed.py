@@ -104,7 +104,52 @@ def seed(session: Session, *, at: datetime, hash_key: bytes) -> dict[str, int]:
             create_user(session, username=username, password=DEMO_PASSWORD, role=Role.issuer, at=at, region=community.code, full_name=f"Issuer of {community.name_en}", password_hash=_demo_password_hash())
             users += 1
     samples = load_samples(session, at=at, hash_key=hash_key)
-    return {"regions_and_units": regions, "users": users, "registry_rows": samples}
+    reporting = seed_reporting_history(session)
+    return {"regions_and_units": regions, "users": users, "registry_rows": samples, "reporting_reports": reporting}
+
+
+NOTICE_OBLIGATION = "Implementation of the notice on health pass cards (codes) and the complaint telephones announced (R23)"
+# The notice's own deadline as history: most cities on time, some late (days after 6 March 2020),
+# some never reported. Times are Asia/Shanghai.
+NOTICE_LATE = {"370400": (2020, 3, 7, 10, 15), "371100": (2020, 3, 9, 16, 40), "371400": (2020, 3, 8, 9, 5)}
+NOTICE_MISSING = {"371500", "371600", "371700"}
+
+
+def seed_reporting_history(session: Session) -> int:
+    """R23: the notice's obligation (due 6 March 2020, end of day, all 16 cities) with the cities'
+    reports, through the reporting service. Idempotent: nothing happens when it exists."""
+    from cases.clock import SHANGHAI
+    from cases.reporting.models import ReportingObligation
+    from cases.reporting.service import ImplementationStatus, create_obligation, notify_overdue, record_report
+
+    if session.exec(select(ReportingObligation).where(ReportingObligation.title == NOTICE_OBLIGATION)).first() is not None:
+        return 0
+    tree = json.loads((DATA / "regions.json").read_text())
+    issued = datetime(2020, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    obligation = create_obligation(
+        session=session, user=None, actor="seed", title=NOTICE_OBLIGATION, due="2020-03-06", at=issued,
+        description="Municipalities report the implementation and the complaint telephone numbers announced to the public "
+        "at city and county level to the provincial leading group (headquarters) office before 6 March 2020.",
+    )
+    reports = 0
+    for i, city in enumerate(tree["cities"]):
+        code = city["code"]
+        if code in NOTICE_MISSING:
+            continue
+        when = datetime(*NOTICE_LATE[code], tzinfo=SHANGHAI) if code in NOTICE_LATE else datetime(2020, 3, 4 + i % 3, 10 + i % 6, 30, tzinfo=SHANGHAI)
+        counties = {c["code"]: [c["complaint_phone"]] for c in city["counties"] if c.get("complaint_phone")}
+        city_number = next(iter(counties.values()), ["12345"])[0]
+        status = ImplementationStatus.implemented if code not in NOTICE_LATE else ImplementationStatus.partially_implemented
+        record_report(
+            session=session, obligation_id=obligation.id, city=code, actor=f"seed:{code}", status=status, at=when,
+            implementation=f"{city['name_en']}: the notice was forwarded to every county on 3 March; handling communities and "
+            "their issuers are published per county; extra local health certificates were abolished.",
+            city_numbers=[city_number], county_numbers=counties,
+        )
+        reports += 1
+    # The cities that never reported were told so the day after the deadline.
+    notify_overdue(session=session, now=datetime(2020, 3, 7, 9, 0, tzinfo=SHANGHAI))
+    return reports
 
 
 def load_samples(session: Session, *, at: datetime, hash_key: bytes) -> int:

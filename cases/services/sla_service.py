@@ -197,6 +197,11 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
     # From 1 November, the provincial office hears once that next year's schedule is missing.
     if notify_missing_schedule(session=session, now=now, settings=settings):
         session.commit()
+    # R23: a municipal report past its due time and missing is notified once (one indexed read).
+    from cases.reporting.service import notify_overdue
+
+    if notify_overdue(session=session, now=now):
+        session.commit()
     fired: dict[str, int] = {}
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:

@@ -1,0 +1,1 @@
+"""R23: municipal reporting obligations, the cities' reports and their timeliness."""
