@@ -54,6 +54,14 @@ MATRIX = {
     ("POST", "/api/v1/units/refusals"): {"unit"},
     ("POST", "/api/v1/users"): {"supervisor", "admin"},
     ("GET", "/api/v1/users"): {"supervisor", "supervisor_other", "admin"},
+    # R23: the provincial office and city supervisors read (a city its own row); the office sets
+    # obligations; a city supervisor reports for their city (supervisor_other is a county's).
+    ("GET", "/api/v1/reporting/obligations"): {"supervisor", "auditor", "admin"},
+    ("GET", "/api/v1/reporting/obligations.csv"): {"supervisor", "auditor", "admin"},
+    ("POST", "/api/v1/reporting/obligations"): {"auditor", "admin"},
+    ("GET", "/api/v1/reporting/obligations/{obligation_id}"): {"supervisor", "auditor", "admin"},
+    ("GET", "/api/v1/reporting/obligations/{obligation_id}.csv"): {"supervisor", "auditor", "admin"},
+    ("POST", "/api/v1/reporting/obligations/{obligation_id}/reports"): {"supervisor"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
 SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read")}
@@ -80,7 +88,7 @@ def world(api, seeded, clock):
     headers = {role: login(api, name) for role, name in users.items()}
     headers["anonymous"] = {}
     headers["applicant"] = {"X-Access-Token": case["access_token"]}
-    ids = {"case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1"}
+    ids = {"case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1"}
     return headers, ids, clock.now().date()
 
 
@@ -105,6 +113,10 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {**example("arrival", today), "community_code": "370202001001", "unit_code": None, "address": "amended address 1"}
     elif path.endswith("/supplement"):
         kw["json"] = {"items": {"arrival ticket": "G1234"}}
+    elif path == "/api/v1/reporting/obligations/{obligation_id}/reports":
+        kw["json"] = {"status": "implemented", "implementation": "matrix", "city_numbers": ["0532-12345"], "county_numbers": {}}
+    elif path == "/api/v1/reporting/obligations" and method == "POST":
+        kw["json"] = {"title": f"matrix {role}", "due": "2026-03-31"}
     elif path.endswith("/reports"):
         kw["json"] = {"temperature": 36.5, "symptoms": [], "location_confirmed": True}
     elif path.endswith("/outcome"):
