@@ -175,6 +175,8 @@ def create_obligation(
         raise Invalid("title: must not be empty", field="title")
     if len(title) > 200:
         raise Invalid("title: at most 200 characters", field="title")
+    if len(description or "") > 4000:
+        raise Invalid("description: at most 4000 characters", field="description")
     due_at = parse_due(due)
     known = _cities(session)
     if cities:

@@ -3,9 +3,9 @@ city, CSV, new obligations) and a city supervisor's form to submit their city's 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
@@ -135,7 +135,7 @@ def _numbers(text: str) -> list[str]:
 
 
 @router.post("/city/reporting/{obligation_id}")
-def city_submit(obligation_id: int, p: PageDep, form: FormDep) -> Response:
+def city_submit(obligation_id: Annotated[int, Path(ge=1, le=2_147_483_647)], p: PageDep, form: FormDep) -> Response:
     user = p.staff(Role.supervisor, form=form)
     _, city = _city_user(p)
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
