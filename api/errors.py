@@ -96,6 +96,18 @@ def install(app: FastAPI) -> None:
             return JSONResponse(status_code=422, content={"detail": [CANNOT_STORE]})
         raise exc
 
+    @app.exception_handler(405)
+    async def _method(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's Allow names the methods of the first route with this path only; a path
+        # served by two routes (GET and POST /api/v1/users) must list both.
+        from starlette.routing import Match
+
+        allowed: set[str] = set()
+        for route in request.app.router.routes:
+            if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+                allowed |= set(route.methods)
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(allowed))})
+
     from sqlalchemy.exc import StatementError
 
     @app.exception_handler(StatementError)
@@ -103,3 +115,51 @@ def install(app: FastAPI) -> None:
         if _cannot_store(exc):
             return JSONResponse(status_code=422, content={"detail": [CANNOT_STORE]})
         raise exc
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "description": "`detail` is a message, or a list of errors in the validation-error shape",
+    "properties": {"detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}]}},
+    "required": ["detail"],
+}
+
+
+def document(schema: dict[str, Any]) -> None:
+    """Publish the error answers every operation can give, so a client (and schemathesis) finds
+    each status it can receive in the schema: 400 (a body that cannot be parsed), 413 (body
+    over the limit), 422 (a query parameter with text no route can store), 401/403 (operations
+    that read a token), 404 (operations naming a resource), 429 (rate-limited routes)."""
+    from api.limits import LIMITED
+
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    common = {
+        "400": "The request body could not be parsed",
+        "401": "Not signed in, or the token expired",
+        "403": "Signed in, but this needs another role",
+        "404": "No such resource, or not yours to see",
+        "413": "Request body too large",
+        "409": "Conflicts with the current state (already decided, already reported, ...)",
+        "429": "Too many requests; see Retry-After",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, op in operations.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            codes = []
+            if "requestBody" in op:
+                codes += ["400", "413"]
+            if op.get("security"):
+                codes += ["401", "403"]
+            if op.get("parameters") or "requestBody" in op or "{" in path:
+                codes.append("404")
+            if method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
+                codes.append("409")
+            if (method.upper(), path) in LIMITED:
+                codes.append("429")
+            for code in codes:
+                responses.setdefault(code, {"description": common[code], "content": ref})
+            responses.setdefault("422", invalid_response("Invalid field, named in `detail[].loc`"))

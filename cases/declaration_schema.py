@@ -43,6 +43,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -75,6 +76,7 @@ __all__ = [
     "Stay",
     "HealthStatus",
     "CloseContact",
+    "Day",
     "ApplicationCreate",
     "PersonName",
     "Text",
@@ -146,6 +148,15 @@ PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 Text = Annotated[str, AfterValidator(check_text)]
 MultilineText = Annotated[str, AfterValidator(lambda v: check_text(v, multiline=True))]
 
+def _day_text(v: Any) -> Any:
+    # A date is written as text (2026-03-01); a number would be read as seconds since 1970.
+    if isinstance(v, (int, float)):
+        raise ValueError("a date is written as YYYY-MM-DD text, not a number")
+    return v
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
+
 # JSON clients send a number: "36.6" (a string), NaN and infinities are refused by type. The web
 # forms convert their text to a float first (ui/), so they stay as lax as before.
 Temperature = Annotated[float, Field(strict=True, allow_inf_nan=False, description="body temperature in °C (34.0-43.0)")]
@@ -170,8 +181,8 @@ class Stay(BaseModel):
         "alpha-2/alpha-3 country code (abroad, incl. HKG/MAC/TWN); countries are normalised to alpha-3",
         examples=["420106", "GBR"],
     )
-    from_date: date
-    to_date: date
+    from_date: Day
+    to_date: Day
 
     @field_validator("place")
     @classmethod
@@ -289,7 +300,7 @@ class ApplicationCreate(BaseModel):
     close_contact: CloseContact
     health: HealthStatus
     pledge_self_isolation: StrictBool | None = None
-    arrival_date: date | None = None
+    arrival_date: Day | None = None
     arrival_port: Port | None = None
     needs_verification: StrictBool = Field(default=False, description="counter channel only (R10)")
 

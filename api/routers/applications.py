@@ -27,7 +27,10 @@ async def submitted_json(request: Request) -> Any:
     """The exact statement the applicant submitted (R15). FastAPI has parsed the body already
     (Request caches it); reading it here, in an async dependency, lets the routes that write
     to the store be plain `def` routes, run in the threadpool instead of on the event loop."""
-    return await request.json()
+    try:
+        return await request.json()
+    except ValueError:  # no body, or not JSON: the payload's own validation names the problem
+        return None
 
 
 SubmittedJson = Annotated[Any, Depends(submitted_json)]

@@ -20,7 +20,7 @@ class Token(BaseModel):
     expires_in: int
 
 
-@router.post("/token", response_model=Token, summary="OAuth2 password flow: a short-lived bearer token")
+@router.post("/token", response_model=Token, summary="OAuth2 password flow: a short-lived bearer token", responses={401: {"description": "Wrong username or password"}})
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep, now: NowDep) -> Token:
     _check_credentials(form)
     user = session.exec(select(User).where(User.username == form.username)).first()

@@ -2,16 +2,22 @@
 the community see it, and the community's outcome for an abnormal report."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, require
+from api.deps import (
+    ApplicantToken,
+    NowDep,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    require,
+)
 from api.errors import invalid_response
 from cases.clock import SHANGHAI
-from cases.declaration_schema import SYMPTOMS, HealthStatus, MultilineText
+from cases.declaration_schema import SYMPTOMS, Day, HealthStatus, MultilineText
 from cases.errors import NotFound
 from cases.models import DailyReport, Role, User
 from cases.services import observation as service
@@ -30,7 +36,7 @@ class ReportIn(HealthStatus):
         json_schema_extra={"examples": [{"temperature": 36.6, "symptoms": [], "location_confirmed": True}]},
     )
 
-    day: date | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
+    day: Day | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
     location_confirmed: StrictBool = Field(description="the applicant confirms being at the declared isolation address")
 
 
