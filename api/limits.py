@@ -61,6 +61,8 @@ class Guards:
         if length.isdigit() and int(length) > settings.max_body_bytes:
             return await too_large(settings.max_body_bytes)(scope, receive, send)
         bad = bad_query_parameter(scope.get("query_string") or b"")
+        if bad is None and _bad_text(scope.get("path", "")):
+            bad = {"type": "string_unstorable", "loc": ["path"], "msg": f"the path {_bad_text(scope['path'])}"}
         if bad is not None:
             return await JSONResponse({"detail": [bad]}, status_code=422)(scope, receive, send)
         bucket = LIMITED.get((scope["method"], scope["path"]))

@@ -51,6 +51,8 @@ def test_r6_non_ascii_tokens_nul_usernames_and_unknown_filters_are_422_naming_th
     assert r.status_code == 422 and ["query", "reason"] in locs(r)
     r = api.get("/api/v1/directory?county=%ED%A0%80")
     assert r.status_code == 422 and ["query", "county"] in locs(r)
+    r = api.get("/api/v1/applications/a%00b", params={"access_token": case["access_token"]})
+    assert r.status_code == 422 and ["path"] in locs(r)
     # A bearer token that is not ASCII is simply not a valid sign-in.
     assert api.get("/api/v1/audit-tasks", headers={"Authorization": "Bearer é".encode()}).status_code == 401
 
