@@ -70,9 +70,14 @@ def require(*roles: Role):
     return Depends(check)
 
 
+# The token handed out at submission is ASCII (hex); anything else is refused here, naming the
+# parameter, before it reaches a constant-time comparison that cannot take non-ASCII text.
+TOKEN_PATTERN = r"^[A-Za-z0-9_\-]+$"
+
+
 def applicant_token(
-    x_access_token: Annotated[str | None, Header(description="the applicant's access token from the submission")] = None,
-    access_token: Annotated[str | None, Query(description="the applicant's access token (alternative to the X-Access-Token header)")] = None,
+    x_access_token: Annotated[str | None, Header(max_length=128, pattern=TOKEN_PATTERN, description="the applicant's access token from the submission")] = None,
+    access_token: Annotated[str | None, Query(max_length=128, pattern=TOKEN_PATTERN, description="the applicant's access token (alternative to the X-Access-Token header)")] = None,
 ) -> str | None:
     """The applicant proves access with the token given at submission, as a header or a query parameter."""
     return x_access_token or access_token

@@ -1,13 +1,20 @@
 """Request guards: body size and per-client rate limits on the public endpoints.
 
+The body limit counts the bytes as they arrive (a chunked body has no Content-Length): once
+past the limit the request is answered 413 and the rest is never read. The query string is
+checked for text no route can store (NUL, unpaired surrogates, bytes that are not UTF-8): 422
+naming the parameter.
+
 The rate limits are counted by api/ratelimit.py: in Redis when HEALTHPASS_REDIS_URL is set (one
 budget per client across every worker), else in the process (workers × limit)."""
 from __future__ import annotations
 
 import math
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from api.ratelimit import RateLimiter
 from cases.settings import get_settings
@@ -33,7 +40,12 @@ class Guards:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > settings.max_body_bytes:
-            return await JSONResponse({"detail": f"request body too large (limit {settings.max_body_bytes} bytes)"}, status_code=413)(scope, receive, send)
+            return await too_large(settings.max_body_bytes)(scope, receive, send)
+        bad = bad_query_parameter(scope.get("query_string") or b"")
+        if bad is None and _bad_text(scope.get("path", "")):
+            bad = {"type": "string_unstorable", "loc": ["path"], "msg": f"the path {_bad_text(scope['path'])}"}
+        if bad is not None:
+            return await JSONResponse({"detail": [bad]}, status_code=422)(scope, receive, send)
         bucket = LIMITED.get((scope["method"], scope["path"]))
         if bucket:
             limit = getattr(settings, bucket)
@@ -47,7 +59,72 @@ class Guards:
                     headers={"Retry-After": str(math.ceil(wait))},
                 )
                 return await response(scope, receive, send)
-        return await self.app(scope, receive, send)
+        return await BodyLimit(self.app, settings.max_body_bytes)(scope, receive, send)
+
+
+def too_large(limit: int) -> JSONResponse:
+    # Connection: close -- the rest of the body is never read, so the connection cannot be reused.
+    return JSONResponse({"detail": f"request body too large (limit {limit} bytes)"}, status_code=413, headers={"Connection": "close"})
+
+
+def bad_query_parameter(query: bytes) -> dict | None:
+    """The first query parameter holding text that cannot be stored or compared, as a 422 item."""
+    if b"%" not in query and query.isascii():
+        return None  # the common case: nothing encoded, nothing to check
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="surrogateescape"):
+        if _bad_text(name):
+            return {"type": "string_unstorable", "loc": ["query"], "msg": f"a parameter name {_bad_text(name)}"}
+        if _bad_text(value):
+            return {"type": "string_unstorable", "loc": ["query", name[:64]], "msg": f"the value {_bad_text(value)}"}
+    return None
+
+
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL byte"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "is not valid UTF-8 text"
+    return None
+
+
+class BodyLimit:
+    """Counts the request body as it arrives and stops at the limit: the app's read fails with 413
+    and whatever the app was about to answer is replaced by that 413."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive():
+            nonlocal received, exceeded
+            if exceeded:  # never read past the limit, whatever the app asks
+                raise HTTPException(413, f"request body too large (limit {self.limit} bytes)")
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    exceeded = True
+                    raise HTTPException(413, f"request body too large (limit {self.limit} bytes)")
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if exceeded:
+                return  # the app's own answer to a cut-off body (a 400, a 500) is replaced below
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded or started:
+                raise
+        if exceeded and not started:
+            await too_large(self.limit)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

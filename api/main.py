@@ -66,6 +66,7 @@ def _openapi_examples(app: FastAPI) -> None:
         body = schema["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]
         body["examples"] = make_examples(now().astimezone(SHANGHAI).date())
         _links(schema)
+        errors.document(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

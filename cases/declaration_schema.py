@@ -41,9 +41,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -56,8 +59,10 @@ from cases.validation import (
     check_country,
     check_id_number,
     check_mobile,
+    check_name,
     check_place,
     check_temperature,
+    check_text,
     check_unit_code,
     today_shanghai,
 )
@@ -71,7 +76,12 @@ __all__ = [
     "Stay",
     "HealthStatus",
     "CloseContact",
+    "Day",
     "ApplicationCreate",
+    "PersonName",
+    "Text",
+    "MultilineText",
+    "Temperature",
     "today_from",
     "window_for",
     "make_examples",
@@ -131,6 +141,26 @@ def window_for(today: date) -> tuple[date, date]:
 
 _FORBID = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+# Text types for every free-text field that reaches the store: no NUL or control characters,
+# no unpaired surrogates, no bidirectional overrides; a name needs a letter and has no invisible
+# characters or emoji (cases.validation.check_text / check_name).
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(check_name)]
+Text = Annotated[str, AfterValidator(check_text)]
+MultilineText = Annotated[str, AfterValidator(lambda v: check_text(v, multiline=True))]
+
+def _day_text(v: Any) -> Any:
+    # A date is written as text (2026-03-01); a number would be read as seconds since 1970.
+    if isinstance(v, (int, float)):
+        raise ValueError("a date is written as YYYY-MM-DD text, not a number")
+    return v
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
+
+# JSON clients send a number: "36.6" (a string), NaN and infinities are refused by type. The web
+# forms convert their text to a float first (ui/), so they stay as lax as before.
+Temperature = Annotated[float, Field(strict=True, allow_inf_nan=False, description="body temperature in °C (34.0-43.0)")]
+
 
 class Stay(BaseModel):
     """One stay of the 14-day residence history."""
@@ -151,8 +181,8 @@ class Stay(BaseModel):
         "alpha-2/alpha-3 country code (abroad, incl. HKG/MAC/TWN); countries are normalised to alpha-3",
         examples=["420106", "GBR"],
     )
-    from_date: date
-    to_date: date
+    from_date: Day
+    to_date: Day
 
     @field_validator("place")
     @classmethod
@@ -192,13 +222,15 @@ class HealthStatus(BaseModel):
         description="zero or more of: " + ", ".join(SYMPTOMS),
         max_length=len(SYMPTOMS),
     )
-    temperature: float = Field(description="body temperature in °C (34.0-43.0)")
+    temperature: Temperature
 
     @field_validator("symptoms", mode="before")
     @classmethod
     def _symptoms(cls, v: Any) -> Any:
         if not isinstance(v, list):
             return v
+        if len(v) > len(SYMPTOMS):  # counted before duplicates are merged: 1,000 repeats are refused
+            raise ValueError(f"at most {len(SYMPTOMS)} symptoms, each once")
         out: list[str] = []
         for s in v:
             if not isinstance(s, str):
@@ -225,8 +257,8 @@ class CloseContact(BaseModel):
         json_schema_extra={"examples": [{"had_contact": False, "details": None}]},
     )
 
-    had_contact: bool
-    details: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+    had_contact: StrictBool
+    details: Annotated[MultilineText, StringConstraints(max_length=500)] | None = Field(
         default=None, description="required when had_contact is true: who, where, when"
     )
 
@@ -239,9 +271,9 @@ class CloseContact(BaseModel):
         return self
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Port = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = PersonName
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(lambda v: check_text(v, "address"))]
+Port = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(lambda v: check_text(v, "arrival port"))]
 
 
 def _schema_examples(schema: dict[str, Any]) -> None:
@@ -267,10 +299,10 @@ class ApplicationCreate(BaseModel):
     residence_history: list[Stay] = Field(default_factory=list, max_length=MAX_STAYS)
     close_contact: CloseContact
     health: HealthStatus
-    pledge_self_isolation: bool | None = None
-    arrival_date: date | None = None
+    pledge_self_isolation: StrictBool | None = None
+    arrival_date: Day | None = None
     arrival_port: Port | None = None
-    needs_verification: bool = Field(default=False, description="counter channel only (R10)")
+    needs_verification: StrictBool = Field(default=False, description="counter channel only (R10)")
 
     @field_validator("id_number")
     @classmethod

@@ -67,6 +67,7 @@ import hmac
 import json
 import math
 import re
+import unicodedata
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -99,6 +100,8 @@ __all__ = [
     "check_region_code",
     "check_community_code",
     "check_unit_code",
+    "check_text",
+    "check_name",
     "mask_id",
     "mask_phone",
     "keyed_hash",
@@ -499,6 +502,48 @@ def check_unit_code(code: str) -> str:
     if c[1:5] not in _shandong_current():
         raise ValueError(f"unit code {c} is not in a Shandong city")
     return c
+
+
+# --------------------------------------------------------------------------- #
+# free text and names
+# --------------------------------------------------------------------------- #
+
+# Bidirectional embeddings, overrides and isolates reorder what a reader sees ("Trojan Source");
+# no field of a declaration needs them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_text(value: str, what: str = "text", *, multiline: bool = False) -> str:
+    """Free text: no NUL or other control characters (tab and line breaks only in multi-line
+    text), no unpaired surrogates (they cannot be stored as UTF-8), no bidirectional overrides."""
+    v = _require_str(value, what)
+    allowed = "\t\n\r" if multiline else ""
+    for ch in v:
+        if "\ud800" <= ch <= "\udfff":
+            raise ValueError(f"{what} contains an unpaired surrogate (not valid Unicode text)")
+        if ch in _BIDI_CONTROLS:
+            raise ValueError(f"{what} contains a bidirectional override character (U+{ord(ch):04X})")
+        if (ch < " " or "\x7f" <= ch <= "\x9f") and ch not in allowed:
+            raise ValueError(f"{what} contains a control character (U+{ord(ch):04X})" + (", a NUL byte" if ch == "\x00" else ""))
+    return v
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """A person's name: letters (any script), combining marks, spaces and punctuation such as
+    the middle dot of transcribed names (阿卜杜拉·买买提) or O'Brien-Smith. Invisible characters
+    (zero-width spaces and joiners, direction marks), symbols and emoji are refused, and at least
+    one letter is required."""
+    v = check_text(value, what)
+    has_letter = False
+    for ch in v:
+        cat = unicodedata.category(ch)
+        if cat[0] == "L":
+            has_letter = True
+        elif cat[0] in "CS":  # C: control, format (zero-width, direction marks), unassigned; S: symbols, emoji
+            raise ValueError(f"{what} contains the character U+{ord(ch):04X}, which is not part of a name (letters, spaces, · . ' - only)")
+    if not has_letter:
+        raise ValueError(f"{what} must contain at least one letter")
+    return v
 
 
 # --------------------------------------------------------------------------- #

@@ -4,12 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep
-from cases.declaration_schema import ApplicationCreate
+from api.errors import invalid_response
+from cases.declaration_schema import ApplicationCreate, MultilineText, Text
 from cases.events import timeline
 from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role
 from cases.services import applications as service
@@ -21,6 +22,19 @@ from cases.services.passes import active_pass
 from cases.settings import Settings
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applicants"])
+
+
+async def submitted_json(request: Request) -> Any:
+    """The exact statement the applicant submitted (R15). FastAPI has parsed the body already
+    (Request caches it); reading it here, in an async dependency, lets the routes that write
+    to the store be plain `def` routes, run in the threadpool instead of on the event loop."""
+    try:
+        return await request.json()
+    except ValueError:  # no body, or not JSON: the payload's own validation names the problem
+        return None
+
+
+SubmittedJson = Annotated[Any, Depends(submitted_json)]
 
 
 class PassSummary(BaseModel):
@@ -64,13 +78,13 @@ def pass_summary(session: Session, application_id: str) -> PassSummary | None:
     responses={
         200: {"description": "An existing case (a replay with the same Idempotency-Key, or the caller's own open case)"},
         409: {"description": "The person already has an open case; nothing about it is revealed"},
-        422: {"description": "Invalid field, named in `detail[].loc`"},
+        422: invalid_response("Invalid field, named in `detail[].loc`"),
     },
 )
-async def submit(
-    request: Request,
+def submit(
     response: Response,
     payload: Annotated[ApplicationCreate, Body()],
+    content: SubmittedJson,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -78,7 +92,6 @@ async def submit(
     token: ApplicantToken,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> ApplicationCreated:
-    content = await request.json()  # the exact statement the applicant submitted (R15)
     submitted_by = "applicant"
     if user is not None and user.role in (Role.unit, Role.issuer):
         submitted_by = user.id  # a unit for its employee (R17) or a counter issuer (R10)
@@ -163,7 +176,7 @@ def personal_data(
 
 
 class SupplementIn(BaseModel):
-    items: dict[str, Annotated[str, Field(min_length=1, max_length=2000)]] = Field(description="each requested item by name, with what you supply")
+    items: dict[Annotated[Text, Field(max_length=200)], Annotated[MultilineText, Field(min_length=1, max_length=2000)]] = Field(max_length=50, description="each requested item by name, with what you supply")
 
     model_config = {"json_schema_extra": {"examples": [{"items": {"arrival ticket": "G1234 Beijing South → Jinan West, 2026-03-01 14:05"}}]}}
 
@@ -186,16 +199,16 @@ def supplement(
 
 
 @router.put("/{case_id}/declaration", summary="Amend the declaration: a new signed version; earlier versions are kept (R15)")
-async def amend(
+def amend(
     case_id: str,
-    request: Request,
     payload: Annotated[ApplicationCreate, Body()],
+    content: SubmittedJson,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
     token: ApplicantToken,
 ) -> dict[str, Any]:
     app = load_case_for_reader(session, case_id, user=None, token=token, settings=settings)
-    declaration = service.amend_declaration(session=session, application=app, payload=payload, content=await request.json(), settings=settings, at=now)
+    declaration = service.amend_declaration(session=session, application=app, payload=payload, content=content, settings=settings, at=now)
     session.commit()
     return {"id": app.id, "declaration_version": declaration.version, "content_hash": declaration.content_hash}

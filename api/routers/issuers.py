@@ -70,7 +70,7 @@ def my_queue(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    status: Annotated[list[str] | None, Query(description="open, claimed, waiting_applicant, decided")] = None,
+    status: Annotated[list[Literal["open", "claimed", "waiting_applicant", "decided", "cancelled"]] | None, Query(max_length=5, description="open, claimed, waiting_applicant, decided")] = None,
     max_seconds_left: Annotated[float | None, Query(description="only tasks with at most this much SLA time left")] = None,
 ) -> list[dict[str, Any]]:
     cal = sla_service.calendar(session, settings)

@@ -2,15 +2,22 @@
 the community see it, and the community's outcome for an abnormal report."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, require
+from api.deps import (
+    ApplicantToken,
+    NowDep,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    require,
+)
+from api.errors import invalid_response
 from cases.clock import SHANGHAI
-from cases.declaration_schema import SYMPTOMS, HealthStatus
+from cases.declaration_schema import SYMPTOMS, Day, HealthStatus, MultilineText
 from cases.errors import NotFound
 from cases.models import DailyReport, Role, User
 from cases.services import observation as service
@@ -29,14 +36,14 @@ class ReportIn(HealthStatus):
         json_schema_extra={"examples": [{"temperature": 36.6, "symptoms": [], "location_confirmed": True}]},
     )
 
-    day: date | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
-    location_confirmed: bool = Field(description="the applicant confirms being at the declared isolation address")
+    day: Day | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
+    location_confirmed: StrictBool = Field(description="the applicant confirms being at the declared isolation address")
 
 
 class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outcome": "Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms."}]})
 
-    outcome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+    outcome: Annotated[MultilineText, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
         description="what the community found and did, e.g. 'Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms.'"
     )
 
@@ -69,7 +76,7 @@ def _summary(view: dict[str, Any]) -> dict[str, Any]:
     "the observation period or in the future is 422. A temperature of 37.3 °C or more, or any symptom, "
     "is abnormal: the community gets an urgent item and the period is held until it records an outcome. "
     f"Symptoms: {', '.join(SYMPTOMS)}.",
-    responses={404: {"description": "No such case, or the token does not open it"}, 409: {"description": "Already reported that day, or not in observation"}, 422: {"description": "Invalid field, named in `detail[].loc`"}},
+    responses={404: {"description": "No such case, or the token does not open it"}, 409: {"description": "Already reported that day, or not in observation"}, 422: invalid_response("Invalid field, named in `detail[].loc`")},
 )
 def submit_report(
     case_id: str,

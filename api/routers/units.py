@@ -1,16 +1,21 @@
 """Units (employers) apply for their employees in bulk and must give reasons to refuse (R17)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, UploadFile
+from fastapi import APIRouter, Body, HTTPException, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
-from cases.declaration_schema import ApplicationCreate
+from api.errors import domain_detail, invalid_response, validation_detail
+from cases.declaration_schema import ApplicationCreate, MultilineText, PersonName
 from cases.errors import DomainError
 from cases.models import ProvincialAuditItem, Role, User
 from cases.scope import scope_for
@@ -29,58 +34,136 @@ def _bulk_examples() -> dict:
     return {"one_employee": {"summary": "One employee (channel and unit are set from the account)", "value": [row]}}
 
 
-def _submit_many(rows: list[dict], *, user: User, session, settings, now) -> list[dict[str, Any]]:
-    """Each row becomes its own case and flow run; one bad row does not stop the others."""
+def _submit_many(rows: list[dict | None], *, user: User, session, settings, now, savepoints: bool = True) -> list[dict[str, Any]]:
+    """Each row becomes its own case and flow run; one bad row does not stop the others.
+    The caller commits, or rolls back all rows (the CSV upload is all-or-nothing by default):
+    that caller passes savepoints=False, because on SQLite (pysqlite's transaction handling)
+    releasing the outermost savepoint commits, and a later rollback would not undo the row."""
     results = []
     for i, raw in enumerate(rows, start=1):
+        if raw is None:  # a row the CSV reader already refused; its errors are reported there
+            results.append({"row": i, "status": "invalid"})
+            continue
         raw = {**raw, "channel": "unit", "unit_code": user.unit_code}
         try:
-            payload = ApplicationCreate.model_validate(raw)
-            with session.begin_nested():
+            payload = ApplicationCreate.model_validate(raw, context={"today": now})
+            with session.begin_nested() if savepoints else contextlib.nullcontext():
                 # A person with an open case outside this unit's scope: the row says so and names no case.
                 result = submit_application(session=session, payload=payload, content=raw, settings=settings, at=now, idempotency_key=None, submitted_by=user.id, reader=scope_for(session, user))
             results.append({"row": i, "status": "created" if result.created else "existing", "id": result.application.id, "reference": result.application.reference, "access_token": result.access_token})
         except ValidationError as exc:
-            results.append({"row": i, "status": "invalid", "errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]})
+            results.append({"row": i, "status": "invalid", "errors": validation_detail(list(exc.errors()))})
         except DomainError as exc:
-            results.append({"row": i, "status": "invalid", "errors": [exc.to_dict()]})
-    session.commit()
+            results.append({"row": i, "status": "invalid", "errors": [domain_detail(exc)]})
     return results
 
 
 @router.post("/applications", summary="Apply for employees in bulk (JSON list); each row is its own case")
 def bulk_json(rows: Annotated[list[dict[str, Any]], Body(max_length=MAX_ROWS, openapi_examples=_bulk_examples())], user: UnitDep, session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
     results = _submit_many(rows, user=user, session=session, settings=settings, now=now)
+    session.commit()
     return {"submitted": sum(r["status"] == "created" for r in results), "results": results}
 
 
-CSV_COLUMNS = "kind,name,id_type,id_number,phone,nationality,address,community_code,residence_history (JSON),temperature"
+CSV_HEADER = ("kind", "name", "id_type", "id_number", "phone", "nationality", "address", "community_code", "residence_history", "temperature")
+CSV_COLUMNS = ",".join(CSV_HEADER)
+MAX_CSV_BYTES = 1_000_000
 
 
-@router.post("/applications.csv", summary=f"Apply for employees in bulk from a CSV upload (columns: {CSV_COLUMNS})")
-async def bulk_csv(file: UploadFile, user: UnitDep, session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
-    text = (await file.read(2_000_000)).decode("utf-8-sig", errors="replace")
-    rows = []
-    for line in csv.DictReader(io.StringIO(text)):
-        try:
-            history = json.loads(line.get("residence_history") or "[]")
-        except ValueError:
-            history = "not JSON"
-        rows.append({
-            "kind": line.get("kind") or "standard", "name": line.get("name"), "id_type": line.get("id_type") or "resident_id",
-            "id_number": line.get("id_number"), "phone": line.get("phone"), "nationality": line.get("nationality") or "CHN",
-            "address": line.get("address"), "community_code": line.get("community_code"), "residence_history": history,
-            "close_contact": {"had_contact": False}, "health": {"symptoms": [], "temperature": float(line.get("temperature") or 36.5)},
-        })
-        if len(rows) > MAX_ROWS:
+def _column(loc: tuple | list) -> str | None:
+    """The CSV column a validation error belongs to (None: the row as a whole)."""
+    top = str(loc[0]) if loc else ""
+    if top == "health":
+        return "temperature"
+    return top if top in CSV_HEADER else None
+
+
+def _csv_row(line: dict[str, str | None]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One CSV line as a declaration, or the cells that cannot be read (column and reason)."""
+    errors = []
+    if None in line:  # more cells than the header has columns
+        errors.append({"column": None, "reason": f"{len(line[None])} cells more than the header's {len(CSV_HEADER)} columns"})
+    try:
+        history = json.loads(line.get("residence_history") or "[]")
+    except ValueError:
+        history = None
+        errors.append({"column": "residence_history", "reason": 'not JSON: write e.g. [{"place": "370202", "from_date": "2026-03-01", "to_date": "2026-03-03"}]'})
+    cell = (line.get("temperature") or "").strip()
+    temperature = None
+    try:
+        temperature = float(cell.replace(",", "."))
+    except ValueError:
+        errors.append({"column": "temperature", "reason": "required: the body temperature in °C, e.g. 36.5" if not cell else f"not a number: {cell[:20]!r}"})
+    else:
+        if not math.isfinite(temperature):
+            errors.append({"column": "temperature", "reason": f"not a finite number: {cell[:20]!r}"})
+    if errors:
+        return None, errors
+    return {
+        "kind": line.get("kind") or "standard", "name": line.get("name"), "id_type": line.get("id_type") or "resident_id",
+        "id_number": line.get("id_number"), "phone": line.get("phone"), "nationality": line.get("nationality") or "CHN",
+        "address": line.get("address"), "community_code": line.get("community_code"), "residence_history": history,
+        "close_contact": {"had_contact": False}, "health": {"symptoms": [], "temperature": temperature},
+    }, []
+
+
+@router.post(
+    "/applications.csv",
+    summary=f"Apply for employees in bulk from a CSV upload (columns: {CSV_COLUMNS})",
+    description="UTF-8 (a BOM is accepted), one header line, at most "
+    f"{MAX_ROWS} rows. Every bad row is reported with its row number (1 = the first line after the header), "
+    "its column and the reason. All or nothing by default: if any row is bad, no row is stored "
+    "(422, `stored: 0`). With `?partial=true` the good rows are stored and the bad ones reported (200).",
+    responses={422: invalid_response("Bad rows (nothing stored): `errors` lists each as row, column and reason; `detail` has them in the common error shape"), 413: {"description": f"More than {MAX_ROWS} rows or {MAX_CSV_BYTES} bytes"}},
+)
+def bulk_csv(
+    file: UploadFile,
+    user: UnitDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    partial: Annotated[bool, Query(description="store the good rows even if some rows are bad (default: all or nothing)")] = False,
+) -> Any:
+    # A plain def route: the store work runs in the threadpool, not on the event loop.
+    data = file.file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise HTTPException(413, f"at most {MAX_CSV_BYTES} bytes per upload")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestValidationError([{"type": "csv_encoding", "loc": ("body", "file"), "msg": f"the file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"}]) from None
+    if "\x00" in text:
+        raise RequestValidationError([{"type": "csv_nul", "loc": ("body", "file"), "msg": "the file contains a NUL byte; save it as CSV UTF-8"}])
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("name", "id_number", "phone", "address", "community_code", "temperature") if c not in (reader.fieldnames or ())]
+    if missing:
+        raise RequestValidationError([{"type": "csv_header", "loc": ("body", "file"), "msg": f"the header lacks the columns {', '.join(missing)} (columns: {CSV_COLUMNS})"}])
+    rows: list[dict[str, Any] | None] = []
+    errors: list[dict[str, Any]] = []
+    for i, line in enumerate(reader, start=1):
+        if i > MAX_ROWS:
             raise HTTPException(413, f"at most {MAX_ROWS} rows per upload")
-    results = _submit_many(rows, user=user, session=session, settings=settings, now=now)
-    return {"submitted": sum(r["status"] == "created" for r in results), "results": results}
+        row, bad = _csv_row(line)
+        rows.append(row)
+        errors += [{"row": i, **e} for e in bad]
+    results = _submit_many(rows, user=user, session=session, settings=settings, now=now, savepoints=partial)
+    for r in results:
+        for e in r.get("errors", ()):
+            errors.append({"row": r["row"], "column": _column(e["loc"][1:] if e["loc"][:1] == ["body"] else e["loc"]), "reason": e["msg"]})
+    errors.sort(key=lambda e: e["row"])
+    good = [r for r in results if r["status"] != "invalid"]
+    if errors and not partial:
+        session.rollback()  # all or nothing: the good rows are not stored either
+        shown = errors[:200]
+        detail = [{"type": "csv_row", "loc": ["body", "file", e["row"], *([e["column"]] if e["column"] else [])], "msg": e["reason"]} for e in shown]
+        return JSONResponse(status_code=422, content={"detail": detail, "stored": 0, "submitted": 0, "partial": False, "errors": shown, "error_count": len(errors)})
+    session.commit()
+    return {"stored": len(good), "submitted": sum(r["status"] == "created" for r in results), "partial": partial, "errors": errors[:200], "error_count": len(errors), "results": good}
 
 
 class RefusalIn(BaseModel):
-    employee_name: str = Field(min_length=1, max_length=50)
-    reason: str = Field(min_length=20, max_length=2000, description="a justifiable reason, in full sentences (R17)")
+    employee_name: PersonName = Field(min_length=1, max_length=50)
+    reason: MultilineText = Field(min_length=20, max_length=2000, description="a justifiable reason, in full sentences (R17)")
 
     model_config = {"json_schema_extra": {"examples": [{"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}]}}
 
