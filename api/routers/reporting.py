@@ -23,6 +23,8 @@ ObligationId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the obli
 
 
 class ObligationCreate(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"title": "Implementation of the health pass notice, second report", "due": "2027-03-06", "cities": ["370100", "370200"], "description": "Status of implementation and the complaint numbers announced."}]}}
+
     title: str = Field(min_length=1, max_length=200)
     due: str = Field(max_length=40, description="YYYY-MM-DD (end of that day, Asia/Shanghai) or an ISO date-time with its offset")
     cities: Optional[list[str]] = Field(default=None, max_length=16, description="city codes; omitted or empty: all 16 cities")
@@ -37,6 +39,8 @@ class ObligationCreated(BaseModel):
 
 
 class ReportSubmit(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"status": "implemented", "implementation": "All counties handle applications online and at the counter; issuers registered in every community.", "city_numbers": ["0531-12345"], "county_numbers": {"370102": ["0531-12346"]}}]}}
+
     status: ImplementationStatus
     implementation: str = Field(min_length=1, max_length=10000)
     city_numbers: list[str] = Field(min_length=1, max_length=20, description="complaint telephones announced at city level")
