@@ -33,7 +33,7 @@ from cases.models import (
     User,
 )
 from cases.scope import Scope, scope_for
-from cases.services import sla_service
+from cases.services import sla_service, supervision
 
 router = APIRouter(prefix="/api/v1/supervision", tags=["supervisors"])
 SupervisorDep = Annotated[User, require(Role.supervisor, Role.auditor)]
@@ -379,3 +379,94 @@ def provincial_audit(
             for item, reference in rows
         ],
     }
+
+
+# ------------------------------------------- issue 13: read models in cases/ ---
+# Thin callers of cases.services.supervision: each table has a paged JSON form and a CSV twin
+# with the same rows (all pages).
+
+PageQuery = Annotated[int, Query(ge=1, le=100_000, description="page number, from 1")]
+PerPageQuery = Annotated[int, Query(ge=1, le=supervision.MAX_PER_PAGE, description="rows per page")]
+
+
+def _csv(text: str, name: str, region: str | None, user: User, now: datetime) -> Response:
+    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
+    return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}-{region or user.region_code or "all"}-{stamp}.csv"'})
+
+
+CSV_RESPONSE = {"response_class": Response, "responses": {200: {"content": {"text/csv": {}}}}}
+
+
+@router.get("/open-work/summary", summary="Open work by SLA state: counts for the area and per child region (drill-down)", response_model=supervision.OpenWorkSummary)
+def open_work_summary(user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None) -> supervision.OpenWorkSummary:
+    return supervision.open_work_summary(session=session, user=user, settings=settings, now=now, region=region)
+
+
+@router.get("/open-work", summary="Open work by SLA state (on time, at risk, breached, paused), most urgent first", response_model=supervision.Page[supervision.OpenWorkItem])
+def open_work(
+    user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None,
+    state: supervision.SlaState | None = None, page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    return supervision.open_work(session=session, user=user, settings=settings, now=now, region=region, state=state, page=page, per_page=per_page)
+
+
+@router.get("/open-work.csv", summary="Open work as CSV (the same rows as /open-work, every page)", **CSV_RESPONSE)
+def open_work_csv(user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None, state: supervision.SlaState | None = None) -> Response:
+    rows = supervision.open_work(session=session, user=user, settings=settings, now=now, region=region, state=state, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.OpenWorkItem), "open-work", region, user, now)
+
+
+ResponsibleQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{1,16}$", description="the responsible community or unit code")]
+OpenQuery = Annotated[bool | None, Query(alias="open", description="only undecided (true) or decided (false) cases")]
+
+
+@router.get("/responsibility", summary="Breaches with the responsible community or unit and each holder's time (R13), paged", response_model=supervision.Page[supervision.BreachItem])
+def responsibility(
+    user: SupervisorDep, session: SessionDep, now: NowDep, region: RegionQuery = None, responsible: ResponsibleQuery = None,
+    open_: OpenQuery = None, since: SinceQuery = None, until: UntilQuery = None, page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    _check_window(since, until)
+    return supervision.breaches(session=session, user=user, now=now, region=region, responsible=responsible, open_only=open_, since=since, until=until, page=page, per_page=per_page)
+
+
+@router.get("/responsibility.csv", summary="Breaches with responsibility as CSV (the same rows as /responsibility, every page)", **CSV_RESPONSE)
+def responsibility_csv(
+    user: SupervisorDep, session: SessionDep, now: NowDep, region: RegionQuery = None, responsible: ResponsibleQuery = None,
+    open_: OpenQuery = None, since: SinceQuery = None, until: UntilQuery = None,
+) -> Response:
+    _check_window(since, until)
+    rows = supervision.breaches(session=session, user=user, now=now, region=region, responsible=responsible, open_only=open_, since=since, until=until, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.BreachItem), "responsibility", region, user, now)
+
+
+@router.get("/auto-issues", summary="Passes the system issued after a breach (R12), paged", response_model=supervision.Page[supervision.AutoIssueItem])
+def auto_issues(
+    user: SupervisorDep, session: SessionDep, region: RegionQuery = None, since: SinceQuery = None, until: UntilQuery = None,
+    page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    _check_window(since, until)
+    return supervision.auto_issues(session=session, user=user, region=region, since=since, until=until, page=page, per_page=per_page)
+
+
+@router.get("/auto-issues.csv", summary="Auto-issued passes as CSV (the same rows as /auto-issues, every page)", **CSV_RESPONSE)
+def auto_issues_csv(user: SupervisorDep, session: SessionDep, now: NowDep, region: RegionQuery = None, since: SinceQuery = None, until: UntilQuery = None) -> Response:
+    _check_window(since, until)
+    rows = supervision.auto_issues(session=session, user=user, region=region, since=since, until=until, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.AutoIssueItem), "auto-issues", region, user, now)
+
+
+GapQuery = Annotated[Literal["no_registered_issuer", "no_issuer_signed_in"] | None, Query(description="which kind of gap")]
+
+
+@router.get("/roster-gaps", summary="Communities with no registered issuer, or none signed in once the working day has begun (R18), paged", response_model=supervision.Page[supervision.RosterGap])
+def roster_gaps(
+    user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None, gap: GapQuery = None,
+    page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    return supervision.roster_gaps(session=session, user=user, settings=settings, now=now, region=region, gap=gap, page=page, per_page=per_page)
+
+
+@router.get("/roster-gaps.csv", summary="Roster gaps as CSV (the same rows as /roster-gaps, every page)", **CSV_RESPONSE)
+def roster_gaps_csv(user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None, gap: GapQuery = None) -> Response:
+    rows = supervision.roster_gaps(session=session, user=user, settings=settings, now=now, region=region, gap=gap, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.RosterGap), "roster-gaps", region, user, now)
