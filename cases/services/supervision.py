@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 import sla
 from cases.clock import SHANGHAI
-from cases.errors import Forbidden
+from cases.errors import DomainError, Forbidden
 from cases.models import (
     Application,
     AuditTask,
@@ -190,24 +190,27 @@ def open_work_summary(*, session: Session, user: User, settings: Settings, now: 
     """Counts per SLA state for the area, and per child region (city, county or community)."""
     scope = area(session, user, region)
     h = horizons(session=session, settings=settings, now=now)
-    state = state_expression(h)
+    state = state_expression(h).label("state")
     column, child_level = _child_column(scope)
-    sums = [func.sum(case((state == s.value, 1), else_=0)) for s in SlaState]
     where = _open_work(scope).whereclause
-    row = session.execute(select(*sums, func.count()).where(where)).one()
-    counts = StateCounts(**{s.value: int(v or 0) for s, v in zip(SlaState, row[:4])}, total=int(row[4] or 0))
+    # One GROUP BY (child region, state) gives both the area's counts and its children's;
+    # below a community the region itself is the only group.
+    group = column if column is not None else Application.community_code
+    grouped: dict[str, dict[str, int]] = {}
+    rows = select(group.label("code"), state).where(where).subquery()  # grouped by name: the CASE carries bound parameters
+    for code, st, n in session.execute(select(rows.c.code, rows.c.state, func.count()).group_by(rows.c.code, rows.c.state)):
+        grouped.setdefault(code, {})[st] = int(n)
+    counts = StateCounts(**{s.value: sum(g.get(s.value, 0) for g in grouped.values()) for s in SlaState}, total=sum(sum(g.values()) for g in grouped.values()))
     children: list[RegionCounts] = []
     if column is not None:
-        grouped = {r[0]: r for r in session.execute(select(column, *sums, func.count()).where(where).group_by(column))}
         kids = select(Region).where(Region.level == child_level)
         if not scope.everything:
             kids = kids.where(Region.parent_code == scope.root.code)
         for kid in session.exec(kids.order_by(Region.code)):
-            r = grouped.pop(kid.code, None)
-            values = {s.value: int(r[i + 1] or 0) for i, s in enumerate(SlaState)} if r else {}
-            children.append(RegionCounts(code=kid.code, name_zh=kid.name_zh, name_en=kid.name_en, level=kid.level.value, total=int(r[5]) if r else 0, **values))
-        for code, r in sorted(grouped.items()):  # cases filed under a code the tree does not list
-            children.append(RegionCounts(code=code, total=int(r[5]), **{s.value: int(r[i + 1] or 0) for i, s in enumerate(SlaState)}))
+            g = grouped.pop(kid.code, {})
+            children.append(RegionCounts(code=kid.code, name_zh=kid.name_zh, name_en=kid.name_en, level=kid.level.value, total=sum(g.values()), **g))
+        for code, g in sorted(grouped.items()):  # cases filed under a code the tree does not list
+            children.append(RegionCounts(code=code, total=sum(g.values()), **g))
     root = scope.root
     return OpenWorkSummary(
         now=now.astimezone(SHANGHAI),
@@ -465,3 +468,121 @@ def csv_text(items: list[BaseModel], model: type[BaseModel]) -> str:
     for item in items:
         writer.writerow([_csv_safe(getattr(item, c)) for c in columns])
     return out.getvalue()
+
+
+# ------------------------------------------- the first supervision API (kept) ---
+# /breaches, /breaches.csv and /at-risk keep their shapes; their queries live here.
+
+BREACH_CSV_COLUMNS = [
+    "reference", "application_id", "status", "community_code", "unit_code", "county_code", "city_code",
+    "responsible_kind", "responsible_code", "issuers", "due_at", "breach_at", "delay_seconds", "outcome", "open", "red_list",
+]
+
+
+class CalendarUnavailable(DomainError):
+    """The working calendar does not cover the instant asked about (R11)."""
+
+    status_code = 503
+    code = "calendar_not_covered"
+
+
+def _counts(session: Session, base, *columns) -> dict[str, int]:
+    query = base.with_only_columns(*columns, func.count()).group_by(*columns).order_by(*columns)
+    return {"/".join(str(c) for c in row[:-1]): row[-1] for row in session.execute(query)}
+
+
+def _total(session: Session, base) -> int:
+    return session.execute(base.with_only_columns(func.count())).scalar_one()
+
+
+def _local(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(SHANGHAI)
+
+
+def _breach_query(scope: Scope, since: datetime | None, until: datetime | None):
+    query = select(ResponsibilityRecord, Application).join(Application, Application.id == ResponsibilityRecord.application_id).where(scope.case_filter())
+    if since is not None:
+        query = query.where(ResponsibilityRecord.breach_at >= since)
+    if until is not None:
+        query = query.where(ResponsibilityRecord.breach_at < until)
+    return query
+
+
+def _breach_view(record: ResponsibilityRecord, app: Application, now: datetime) -> dict[str, Any]:
+    # R13's outcome and delay: the record's own once the system auto-issued; for a human
+    # decision after the breach, the case's decision and its time.
+    delay = record.delay_seconds if record.delay_seconds is not None else ((app.decided_at or now) - record.due_at).total_seconds()
+    return {
+        "application_id": app.id, "reference": app.reference, "status": app.status, "channel": app.channel,
+        "community_code": app.community_code, "unit_code": app.unit_code, "county_code": app.county_code, "city_code": app.city_code,
+        "responsible": {"kind": record.responsible_kind, "code": record.responsible_code}, "issuers": record.issuers, "ownership": record.ownership,
+        "due_at": _local(record.due_at), "breach_at": _local(record.breach_at), "recorded_at": _local(record.created_at),
+        "delay_seconds": delay, "outcome": record.outcome or app.decision, "open": app.decision is None, "red_list": app.red_list,
+    }
+
+
+def breach_report(*, session: Session, user: User, now: datetime, region: str | None, since: datetime | None, until: datetime | None, limit: int) -> dict[str, Any]:
+    """Breaches with responsibility (R13), newest first, with counts per community, county and holder."""
+    base = _breach_query(area(session, user, region), since, until)
+    rows = session.exec(base.order_by(ResponsibilityRecord.breach_at.desc(), ResponsibilityRecord.id.desc()).limit(limit)).all()
+    return {
+        "total": _total(session, base),
+        "counts": {
+            "by_community": _counts(session, base, Application.community_code),
+            "by_county": _counts(session, base, Application.county_code),
+            "by_responsible": _counts(session, base, ResponsibilityRecord.responsible_kind, ResponsibilityRecord.responsible_code),
+        },
+        "items": [_breach_view(record, app, now) for record, app in rows],
+    }
+
+
+def breach_csv(*, session: Session, user: User, now: datetime, region: str | None, since: datetime | None, until: datetime | None) -> str:
+    base = _breach_query(area(session, user, region), since, until)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(BREACH_CSV_COLUMNS)
+    for record, app in session.exec(base.order_by(ResponsibilityRecord.breach_at, ResponsibilityRecord.id)):
+        view = _breach_view(record, app, now)
+        row = {
+            **view, "status": app.status.value, "responsible_kind": record.responsible_kind, "responsible_code": record.responsible_code,
+            "issuers": ";".join(str(i) for i in record.issuers), "delay_seconds": f"{view['delay_seconds']:.0f}",
+        }
+        writer.writerow([_csv_safe(row[c]) for c in BREACH_CSV_COLUMNS])
+    return out.getvalue()
+
+
+def at_risk_report(*, session: Session, user: User, settings: Settings, now: datetime, within_hours: float, region: str | None, limit: int) -> dict[str, Any]:
+    """Cases awaiting audit due within `within_hours` (working hours online, clock hours at the counter), or overdue."""
+    scope = area(session, user, region)
+    cal = sla_service.calendar(session, settings)
+    try:
+        horizon_working = cal.add_working_hours(now, within_hours)
+    except sla.CalendarNotCovered as exc:
+        raise CalendarUnavailable(str(exc)) from exc
+    horizon_clock = now + timedelta(hours=within_hours)
+    base = (
+        select(Application, AuditTask)
+        .join(AuditTask, AuditTask.application_id == Application.id, isouter=True)
+        .where(
+            Application.status == CaseStatus.awaiting_audit,  # a paused clock (awaiting the applicant) is not at risk
+            Application.sla_due_at != None,  # noqa: E711
+            or_(
+                and_(Application.channel != CaseChannel.counter, Application.sla_due_at <= horizon_working),
+                and_(Application.channel == CaseChannel.counter, Application.sla_due_at <= horizon_clock),
+            ),
+            scope.case_filter(),
+        )
+    )
+    items = []
+    for app, task in session.exec(base.order_by(Application.sla_due_at, Application.id).limit(limit)):
+        items.append({
+            "application_id": app.id, "reference": app.reference, "channel": app.channel, "community_code": app.community_code,
+            "unit_code": app.unit_code, "county_code": app.county_code, "city_code": app.city_code,
+            "holder": {"kind": task.holder_kind, "code": task.holder_code} if task else None, "claimed": bool(task and task.claimed_by),
+            "due_at": _local(app.sla_due_at), "time_left_seconds": time_left_seconds(app, now, cal), "breached": app.sla_due_at <= now, "red_list": app.red_list,
+        })
+    return {
+        "now": _local(now), "within_hours": within_hours, "total": _total(session, base),
+        "counts": {"by_community": _counts(session, base, Application.community_code), "by_county": _counts(session, base, Application.county_code)},
+        "items": items,
+    }
