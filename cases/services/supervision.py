@@ -331,17 +331,16 @@ def breaches(
     query = query.order_by(ResponsibilityRecord.breach_at.desc(), ResponsibilityRecord.id.desc())
     if not everything:
         query = query.offset((page - 1) * per_page).limit(per_page)
-    names: dict[str, str | None] = {}
+    rows = session.exec(query).all()
+    codes = sorted({record.responsible_code for record, _ in rows})
+    names = dict(session.execute(select(Region.code, Region.name_zh).where(Region.code.in_(codes))).all()) if codes else {}
     items = []
-    for record, app in session.exec(query):
-        if record.responsible_code not in names:
-            holder = session.get(Region, record.responsible_code)
-            names[record.responsible_code] = holder.name_zh if holder else None
+    for record, app in rows:
         delay = record.delay_seconds if record.delay_seconds is not None else ((app.decided_at or now) - record.due_at).total_seconds()
         items.append(BreachItem(
             application_id=app.id, reference=app.reference, status=app.status.value, city_code=app.city_code, county_code=app.county_code,
             community_code=app.community_code, unit_code=app.unit_code, responsible_kind=record.responsible_kind, responsible_code=record.responsible_code,
-            responsible_name=names[record.responsible_code], issuers=[str(i) for i in record.issuers],
+            responsible_name=names.get(record.responsible_code), issuers=[str(i) for i in record.issuers],
             ownership=[Holding(kind=o.get("kind", ""), code=o.get("code", ""), seconds=float(o.get("seconds", 0))) for o in record.ownership or []],
             due_at=record.due_at.astimezone(SHANGHAI), breach_at=record.breach_at.astimezone(SHANGHAI), delay_seconds=delay,
             outcome=record.outcome or app.decision, open=app.decision is None, staff_url=f"/staff/cases/{app.id}",
