@@ -13,7 +13,7 @@ from cases.services import applications as service
 from cases.scope import scope_for
 from cases.services.access import load_case_for_reader
 from cases.services import privacy
-from cases.services.views import PassSummary, case_view, pass_summary  # noqa: F401 (read models live in cases/)
+from cases.services.views import CaseView, PassSummary, case_view, pass_summary  # noqa: F401 (read models live in cases/)
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applicants"])
 
@@ -80,7 +80,7 @@ async def submit(
     )
 
 
-@router.get("/{case_id}", summary="The case: status, comparison, SLA, timeline and pass")
+@router.get("/{case_id}", summary="The case: status, comparison, SLA, timeline and pass", response_model=CaseView, response_model_by_alias=True)
 def read(
     case_id: str,
     session: SessionDep,

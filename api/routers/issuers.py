@@ -14,7 +14,7 @@ from cases.clock import SHANGHAI
 from cases.errors import DecisionConflict
 from cases.models import ComparisonRecord, ContactAttempt, IssuerSignIn, Role, User
 from cases.services import audit, sla_service
-from cases.services.views import task_view
+from cases.services.views import TaskView, task_view
 
 router = APIRouter(prefix="/api/v1", tags=["issuers"])
 IssuerDep = Annotated[User, require(Role.issuer)]
@@ -36,7 +36,7 @@ DECISION_EXAMPLES = {
 }
 
 
-@router.get("/audit-tasks", summary="My queue, sorted by time left on the SLA")
+@router.get("/audit-tasks", summary="My queue, sorted by time left on the SLA", response_model=list[TaskView])
 def my_queue(
     user: IssuerDep,
     session: SessionDep,

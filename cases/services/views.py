@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from cases.codes.claims import mask_name
@@ -27,6 +27,65 @@ class PassSummary(BaseModel):
     card_number: str
     qr_url: str
     card_url: str
+
+
+class Holder(BaseModel):
+    kind: str = Field(description="community or unit (R13)")
+    code: str
+
+
+class ComparisonSummary(BaseModel):
+    outcome: str | None
+    red_list: bool
+    hits: list[Any]
+
+
+class TaskView(BaseModel):
+    """An audit task as an issuer's queue shows it (response model of GET /api/v1/audit-tasks)."""
+
+    model_config = ConfigDict(extra="allow")  # the queue may add fields; they are not dropped
+
+    task_id: str
+    application_id: str
+    reference: str
+    status: str
+    channel: str
+    kind: str
+    holder: Holder
+    claimed_by: str | None
+    due_at: datetime | None
+    provisional: bool = Field(description="the due time lies in a year without an official schedule yet (R11)")
+    time_left_seconds: float | None
+    sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock)")
+    comparison: ComparisonSummary
+    missing_items: list[Any]
+    contact_attempts: int
+
+
+class CaseView(BaseModel):
+    """A case as staff and its applicant read it (response model of GET /api/v1/applications/{id});
+    personal data masked."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str
+    reference: str
+    kind: str
+    channel: str
+    status: str
+    decision: str | None
+    submitted_at: datetime
+    community: dict[str, Any]
+    applicant: dict[str, Any] = Field(description="masked name, ID number and phone")
+    unit_code: str | None
+    comparison: dict[str, Any] | None
+    audit: dict[str, Any] | None
+    sla: dict[str, Any]
+    observation_ends_at: datetime | None
+    responsibility: dict[str, Any] | None
+    pass_: PassSummary | None = Field(default=None, alias="pass")
+    flow_run: dict[str, Any]
+    timeline: list[dict[str, Any]]
 
 
 def pass_summary(session: Session, application_id: str) -> PassSummary | None:
