@@ -20,7 +20,7 @@ def _card(words: str, label: str) -> int:
 
 def test_r11_dashboard_at_night_counts_waiting_cases_as_at_risk(api, seeded, clock):
     """The bug of issue 13: 'At risk 0' while 15 cases wait. At 01:45 fifteen cases are due at
-    09:00, one working hour away (>= 80 % of the 6 working hours used)."""
+    09:00, half a working hour away (>= 80 % of the 6 working hours used)."""
     clock.set(local("2026-03-04 01:45"))
     with seeded.session() as s:
         ids = [_case(s, due=local("2026-03-04 09:00")) for _ in range(15)]
