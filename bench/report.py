@@ -93,6 +93,14 @@ def rows(doc: dict) -> list[tuple[str, str, str, str, str, str]]:
         out.append(("intake through Prefect", "≥ 20/s", "—", "—", "—", _when(i)))
         out.append(("`POST /api/v1/applications` latency while flows run", "p99 < 50 ms", "—", "—", "—", _when(i)))
 
+    sv = B.get("supervision") or {}
+    if sv and not sv.get("error"):
+        calls = sv.get("calls", {})
+        per_call = ", ".join(f"{name} {fmt(c['p95_ms'], 1)}" for name, c in calls.items())
+        out.append((f"supervisor dashboard API, one city with {sv['n']:,} cases, PostgreSQL (issue 13)", "p95 < 300 ms", f"p95 {fmt(sv['p95_ms'], 1)} ms (slowest call)", "—", _met(sv["p95_ms"] < 300), f"p95 per call, ms: {per_call}; {sv['repeats']} requests each through the API in process (TestClient, bearer token); plans below"))
+    else:
+        out.append(("supervisor dashboard API, one city with 100,000 cases", "p95 < 300 ms", "—", "—", "—", _when(sv)))
+
     m = B.get("memory") or {}
     if m and not m.get("error"):
         out.append((f"API process RSS after {m['requests']:,} requests (verify + GET case)", "< 250 MB", f"{m['after_mib']:.0f} MiB (start {m['start_mib']:.0f}, warm {m['warm_mib']:.0f})", f"bare FastAPI app: {m['baseline_after_mib']:.0f} MiB", _met(m["after_mib"] * 1.048576 < 250), "1 uvicorn worker, SQLite store"))
@@ -330,7 +338,7 @@ def write(doc: dict, path: Path) -> None:
     for r in rows(doc):
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |")
     lines += ["", "When each was measured:", ""]
-    for name in ("sla", "verify", "http", "sweep", "intake", "memory"):
+    for name in ("sla", "verify", "http", "sweep", "intake", "memory", "supervision"):
         b = B.get(name)
         lines.append(f"- `{name}`: {_when(b)}" + (f", {b.get('seconds')} s" if b and not b.get("error") else ""))
     w = B.get("sweep") or {}
@@ -350,6 +358,20 @@ def write(doc: dict, path: Path) -> None:
             "",
             "Per size (none due / 1k due, seconds): "
             + "; ".join(f"{int(k):,} open: {v['none_s'] * 1000:.2f} ms / {('%.2f s' % v['due_s']) if v.get('due_s') is not None else '—'} (insert {v['insert_s']} s)" for k, v in sorted(w.get("sizes", {}).items(), key=lambda kv: int(kv[0]))),
+        ]
+    sv = B.get("supervision") or {}
+    if sv.get("plan"):
+        lines += [
+            "",
+            "## Supervisor dashboard: the plans",
+            "",
+            f"`EXPLAIN (ANALYZE, BUFFERS)` of the statements the dashboard's summary (SLA-state counts per child region) and "
+            f"first page of open work send, for the city supervisor of {sv.get('city')} with {sv.get('n', 0):,} cases "
+            "(captured from SQLAlchemy, `cases/services/supervision.py`):",
+            "",
+            "```",
+            sv["plan"],
+            "```",
         ]
     V = _get(B, "http", "variants")
     if V:

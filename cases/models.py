@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from cases.types import UTCDateTime
@@ -147,8 +147,22 @@ class ApplicationBase(SQLModel):
     city_code: str = Field(index=True)
 
 
+OPEN_WORK_WHERE = "status IN ('awaiting_audit', 'awaiting_applicant')"
+
+
 class Application(ApplicationBase, table=True):
     """The case. One Prefect flow run per row (R14)."""
+
+    # The supervisor dashboard (issue 13, migration 0005_supervision): open work in due order,
+    # and on PostgreSQL its state counts from the index alone; auto-issued passes newest first.
+    __table_args__ = (
+        Index(
+            "ix_application_open_due", "sla_due_at", "id",
+            postgresql_where=text(OPEN_WORK_WHERE), sqlite_where=text(OPEN_WORK_WHERE),
+            postgresql_include=["city_code", "county_code", "community_code", "channel", "status", "breached_at", "decision"],
+        ),
+        Index("ix_application_auto_issued", "decided_at", postgresql_where=text("decision = 'auto_issue'"), sqlite_where=text("decision = 'auto_issue'")),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
     reference: str = Field(unique=True, index=True)  # human-readable case number
@@ -297,6 +311,8 @@ class Notification(SQLModel, table=True):
 
 class ResponsibilityRecord(SQLModel, table=True):
     """R13: who held the case when it breached, for how long, and what came of it."""
+
+    __table_args__ = (Index("ix_responsibilityrecord_breach_at", "breach_at", "id"),)  # breaches newest first (issue 13)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     application_id: str = Field(foreign_key="application.id", unique=True)

@@ -1,25 +1,20 @@
 """Applicants and units submit applications; applicants read their case (R6, R7, R14, R15, R17)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
 
 from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep
 from api.errors import invalid_response
 from cases.declaration_schema import ApplicationCreate, MultilineText, Text
-from cases.events import timeline
-from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord, Role
+from cases.models import Role
 from cases.services import applications as service
-from cases.codes.claims import mask_name
 from cases.scope import scope_for
 from cases.services.access import load_case_for_reader
 from cases.services import privacy
-from cases.services.passes import active_pass
-from cases.settings import Settings
+from cases.services.views import CaseView, PassSummary, case_view, pass_summary  # noqa: F401 (read models live in cases/)
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applicants"])
 
@@ -37,15 +32,6 @@ async def submitted_json(request: Request) -> Any:
 SubmittedJson = Annotated[Any, Depends(submitted_json)]
 
 
-class PassSummary(BaseModel):
-    id: str
-    colour: str
-    valid_until: datetime
-    card_number: str
-    qr_url: str
-    card_url: str
-
-
 class ApplicationCreated(BaseModel):
     id: str
     reference: str
@@ -56,13 +42,6 @@ class ApplicationCreated(BaseModel):
     message: str
 
     model_config = {"populate_by_name": True}
-
-
-def pass_summary(session: Session, application_id: str) -> PassSummary | None:
-    p = active_pass(session, application_id)
-    if p is None:
-        return None
-    return PassSummary(id=p.id, colour=p.colour, valid_until=p.valid_until, card_number=p.card_number, qr_url=f"/api/v1/passes/{p.id}/qr.png", card_url=f"/api/v1/passes/{p.id}/card")
 
 
 @router.post(
@@ -114,36 +93,7 @@ def submit(
     )
 
 
-def case_view(session: Session, app: Application, settings: Settings, now: datetime) -> dict[str, Any]:
-    comparison = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
-    task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
-    responsibility = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == app.id)).first()
-    community = session.get(Region, app.community_code)
-    applicant = session.get(Applicant, app.applicant_id)
-    return {
-        "id": app.id,
-        "reference": app.reference,
-        "kind": app.kind,
-        "channel": app.channel,
-        "status": app.status,
-        "decision": app.decision,
-        "submitted_at": app.submitted_at,
-        "community": {"code": app.community_code, "name": community.name_zh if community else None},
-        # Masked by default; issuers read the full data through /personal-data, which is logged.
-        "applicant": {"name": mask_name(applicant.name), "id": applicant.id_masked, "phone": applicant.phone_masked},
-        "unit_code": app.unit_code,
-        "comparison": None if comparison is None else {"outcome": comparison.outcome, "red_list": comparison.red_list, "hits": comparison.hits, "sources": comparison.sources, "rule_version": comparison.rule_version},
-        "audit": None if task is None else {"task_id": task.id, "holder_kind": task.holder_kind, "holder_code": task.holder_code, "status": task.status, "missing_items": task.missing_items},
-        "sla": {"started_at": app.sla_started_at, "due_at": app.sla_due_at, "provisional": bool(app.sla_provisional), "paused_at": app.sla_paused_at, "breached_at": app.breached_at},
-        "observation_ends_at": app.observation_ends_at,
-        "responsibility": None if responsibility is None else {"kind": responsibility.responsible_kind, "code": responsibility.responsible_code, "breach_at": responsibility.breach_at, "outcome": responsibility.outcome},
-        "pass": pass_summary(session, app.id),
-        "flow_run": {"id": app.flow_run_id, "state": app.flow_state, "url": f"{settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{app.flow_run_id}" if app.flow_run_id else None},
-        "timeline": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after, "data": e.data} for e in timeline(session, app.id)],
-    }
-
-
-@router.get("/{case_id}", summary="The case: status, comparison, SLA, timeline and pass")
+@router.get("/{case_id}", summary="The case: status, comparison, SLA, timeline and pass", response_model=CaseView, response_model_by_alias=True)
 def read(
     case_id: str,
     session: SessionDep,

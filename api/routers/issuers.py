@@ -14,6 +14,7 @@ from cases.clock import SHANGHAI
 from cases.errors import DecisionConflict
 from cases.models import ComparisonRecord, ContactAttempt, IssuerSignIn, Role, User
 from cases.services import audit, sla_service
+from cases.services.views import TaskView, task_view
 
 router = APIRouter(prefix="/api/v1", tags=["issuers"])
 IssuerDep = Annotated[User, require(Role.issuer)]
@@ -35,36 +36,7 @@ DECISION_EXAMPLES = {
 }
 
 
-def task_view(task, app, now: datetime, cal, contacts: int, hits: list | None = None) -> dict[str, Any]:
-    left = None
-    colour = "grey"
-    if app.sla_due_at is not None:
-        ref = app.sla_paused_at or now
-        left = (app.sla_due_at - ref).total_seconds() if app.channel == "counter" else (
-            cal.working_time_between(ref, app.sla_due_at).total_seconds() if app.sla_due_at > ref else -cal.working_time_between(app.sla_due_at, ref).total_seconds()
-        )
-        colour = "red" if left <= 0 else "amber" if left < 2 * 3600 else "green"
-    return {
-        "task_id": task.id,
-        "application_id": app.id,
-        "reference": app.reference,
-        "status": task.status,
-        "channel": app.channel,
-        "kind": app.kind,
-        "holder": {"kind": task.holder_kind, "code": task.holder_code},
-        "claimed_by": task.claimed_by,
-        "due_at": app.sla_due_at,
-        # The due time lies in a year without an official schedule yet (R11): recomputed on import.
-        "provisional": bool(app.sla_provisional),
-        "time_left_seconds": left,
-        "sla_colour": colour,
-        "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list, "hits": hits or []},
-        "missing_items": task.missing_items,
-        "contact_attempts": contacts,
-    }
-
-
-@router.get("/audit-tasks", summary="My queue, sorted by time left on the SLA")
+@router.get("/audit-tasks", summary="My queue, sorted by time left on the SLA", response_model=list[TaskView])
 def my_queue(
     user: IssuerDep,
     session: SessionDep,

@@ -6,34 +6,27 @@ everything below it ("370000" = the whole province); the provincial office (audi
 """
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-import sla
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from cases.clock import SHANGHAI
 from cases.models import (
     Application,
-    AuditTask,
-    CaseChannel,
-    CaseStatus,
     Notification,
     ProvincialAuditItem,
     Region,
-    ResponsibilityRecord,
     Role,
     User,
 )
 from cases.scope import Scope, scope_for
-from cases.services import sla_service
+from cases.services import supervision
 
 router = APIRouter(prefix="/api/v1/supervision", tags=["supervisors"])
 SupervisorDep = Annotated[User, require(Role.supervisor, Role.auditor)]
@@ -93,48 +86,7 @@ def _total(session: Session, base) -> int:
 
 
 # --------------------------------------------------------------- breaches ---
-
-def _breach_query(session: Session, user: User, region: str | None, since: datetime | None, until: datetime | None):
-    _check_window(since, until)
-    query = select(ResponsibilityRecord, Application).join(Application, Application.id == ResponsibilityRecord.application_id)
-    for clause in _case_filters(session, user, region):
-        query = query.where(clause)
-    if since is not None:
-        query = query.where(ResponsibilityRecord.breach_at >= since)
-    if until is not None:
-        query = query.where(ResponsibilityRecord.breach_at < until)
-    return query
-
-
-def _breach_view(record: ResponsibilityRecord, app: Application, now: datetime) -> dict[str, Any]:
-    # R13's outcome and delay: the record's own once the system auto-issued; for a human
-    # decision after the breach, the case's decision and its time.
-    outcome = record.outcome or app.decision
-    if record.delay_seconds is not None:
-        delay = record.delay_seconds
-    else:
-        delay = ((app.decided_at or now) - record.due_at).total_seconds()
-    return {
-        "application_id": app.id,
-        "reference": app.reference,
-        "status": app.status,
-        "channel": app.channel,
-        "community_code": app.community_code,
-        "unit_code": app.unit_code,
-        "county_code": app.county_code,
-        "city_code": app.city_code,
-        "responsible": {"kind": record.responsible_kind, "code": record.responsible_code},
-        "issuers": record.issuers,
-        "ownership": record.ownership,
-        "due_at": _local(record.due_at),
-        "breach_at": _local(record.breach_at),
-        "recorded_at": _local(record.created_at),
-        "delay_seconds": delay,
-        "outcome": outcome,
-        "open": app.decision is None,
-        "red_list": app.red_list,
-    }
-
+# The queries live in cases.services.supervision; the routes parse, authorise and shape.
 
 @router.get("/breaches", summary="SLA breaches with responsibility (R13), and counts per community and county")
 def breaches(
@@ -146,29 +98,8 @@ def breaches(
     until: UntilQuery = None,
     limit: LimitQuery = 500,
 ) -> dict[str, Any]:
-    base = _breach_query(session, user, region, since, until)
-    rows = session.exec(base.order_by(ResponsibilityRecord.breach_at.desc(), ResponsibilityRecord.id.desc()).limit(limit)).all()
-    return {
-        "total": _total(session, base),
-        "counts": {
-            "by_community": _counts(session, base, Application.community_code),
-            "by_county": _counts(session, base, Application.county_code),
-            "by_responsible": _counts(session, base, ResponsibilityRecord.responsible_kind, ResponsibilityRecord.responsible_code),
-        },
-        "items": [_breach_view(record, app, now) for record, app in rows],
-    }
-
-
-CSV_COLUMNS = [
-    "reference", "application_id", "status", "community_code", "unit_code", "county_code", "city_code",
-    "responsible_kind", "responsible_code", "issuers", "due_at", "breach_at", "delay_seconds", "outcome", "open", "red_list",
-]
-
-
-def _csv_safe(value: Any) -> str:
-    """No spreadsheet formulas from data (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    _check_window(since, until)
+    return supervision.breach_report(session=session, user=user, now=now, region=region, since=since, until=until, limit=limit)
 
 
 @router.get(
@@ -185,31 +116,9 @@ def breaches_csv(
     since: SinceQuery = None,
     until: UntilQuery = None,
 ) -> Response:
-    base = _breach_query(session, user, region, since, until)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for record, app in session.exec(base.order_by(ResponsibilityRecord.breach_at, ResponsibilityRecord.id)):
-        view = _breach_view(record, app, now)
-        row = {
-            **view,
-            "status": app.status.value,
-            "responsible_kind": record.responsible_kind,
-            "responsible_code": record.responsible_code,
-            "issuers": ";".join(str(i) for i in record.issuers),
-            "due_at": view["due_at"].isoformat(),
-            "breach_at": view["breach_at"].isoformat(),
-            "delay_seconds": f"{view['delay_seconds']:.0f}",
-            "open": "yes" if view["open"] else "no",
-            "red_list": "yes" if view["red_list"] else "no",
-        }
-        writer.writerow([_csv_safe(row[c]) for c in CSV_COLUMNS])
-    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="breaches-{region or user.region_code or "all"}-{stamp}.csv"'},
-    )
+    _check_window(since, until)
+    text = supervision.breach_csv(session=session, user=user, now=now, region=region, since=since, until=until)
+    return _csv(text, "breaches", region, user, now)
 
 
 # ---------------------------------------------------------------- at risk ---
@@ -224,61 +133,7 @@ def at_risk(
     region: RegionQuery = None,
     limit: LimitQuery = 500,
 ) -> dict[str, Any]:
-    cal = sla_service.calendar(session, settings)
-    # Online clocks count working time: a case with at most N working hours left is due by
-    # the instant N working hours from now. Counter clocks count clock time (R10).
-    try:
-        horizon_working = cal.add_working_hours(now, within_hours)
-    except sla.CalendarNotCovered as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    horizon_clock = now + timedelta(hours=within_hours)
-    base = (
-        select(Application, AuditTask)
-        .join(AuditTask, AuditTask.application_id == Application.id, isouter=True)
-        .where(
-            Application.status == CaseStatus.awaiting_audit,  # a paused clock (awaiting the applicant) is not at risk
-            Application.sla_due_at != None,  # noqa: E711
-            or_(
-                and_(Application.channel != CaseChannel.counter, Application.sla_due_at <= horizon_working),
-                and_(Application.channel == CaseChannel.counter, Application.sla_due_at <= horizon_clock),
-            ),
-        )
-    )
-    for clause in _case_filters(session, user, region):
-        base = base.where(clause)
-    items = []
-    for app, task in session.exec(base.order_by(Application.sla_due_at, Application.id).limit(limit)):
-        if app.channel == CaseChannel.counter:
-            left = app.sla_due_at - now
-        elif app.sla_due_at > now:
-            left = cal.working_time_between(now, app.sla_due_at)
-        else:
-            left = -cal.working_time_between(app.sla_due_at, now)
-        items.append({
-            "application_id": app.id,
-            "reference": app.reference,
-            "channel": app.channel,
-            "community_code": app.community_code,
-            "unit_code": app.unit_code,
-            "county_code": app.county_code,
-            "city_code": app.city_code,
-            "holder": {"kind": task.holder_kind, "code": task.holder_code} if task else None,
-            "claimed": bool(task and task.claimed_by),
-            "due_at": _local(app.sla_due_at),
-            "time_left_seconds": left.total_seconds(),
-            "breached": app.sla_due_at <= now,
-            "red_list": app.red_list,
-        })
-    return {
-        "now": _local(now),
-        "within_hours": within_hours,
-        "total": _total(session, base),
-        "counts": {
-            "by_community": _counts(session, base, Application.community_code),
-            "by_county": _counts(session, base, Application.county_code),
-        },
-        "items": items,
-    }
+    return supervision.at_risk_report(session=session, user=user, settings=settings, now=now, within_hours=within_hours, region=region, limit=limit)
 
 
 # ---------------------------------------------------------- notifications ---
@@ -379,3 +234,94 @@ def provincial_audit(
             for item, reference in rows
         ],
     }
+
+
+# ------------------------------------------- issue 13: read models in cases/ ---
+# Thin callers of cases.services.supervision: each table has a paged JSON form and a CSV twin
+# with the same rows (all pages).
+
+PageQuery = Annotated[int, Query(ge=1, le=100_000, description="page number, from 1")]
+PerPageQuery = Annotated[int, Query(ge=1, le=supervision.MAX_PER_PAGE, description="rows per page")]
+
+
+def _csv(text: str, name: str, region: str | None, user: User, now: datetime) -> Response:
+    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
+    return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}-{region or user.region_code or "all"}-{stamp}.csv"'})
+
+
+CSV_RESPONSE = {"response_class": Response, "responses": {200: {"content": {"text/csv": {}}}}}
+
+
+@router.get("/open-work/summary", summary="Open work by SLA state: counts for the area and per child region (drill-down)", response_model=supervision.OpenWorkSummary)
+def open_work_summary(user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None) -> supervision.OpenWorkSummary:
+    return supervision.open_work_summary(session=session, user=user, settings=settings, now=now, region=region)
+
+
+@router.get("/open-work", summary="Open work by SLA state (on time, at risk, breached, paused), most urgent first", response_model=supervision.Page[supervision.OpenWorkItem])
+def open_work(
+    user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None,
+    state: supervision.SlaState | None = None, page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    return supervision.open_work(session=session, user=user, settings=settings, now=now, region=region, state=state, page=page, per_page=per_page)
+
+
+@router.get("/open-work.csv", summary="Open work as CSV (the same rows as /open-work, every page)", **CSV_RESPONSE)
+def open_work_csv(user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None, state: supervision.SlaState | None = None) -> Response:
+    rows = supervision.open_work(session=session, user=user, settings=settings, now=now, region=region, state=state, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.OpenWorkItem), "open-work", region, user, now)
+
+
+ResponsibleQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{1,16}$", description="the responsible community or unit code")]
+OpenQuery = Annotated[bool | None, Query(alias="open", description="only undecided (true) or decided (false) cases")]
+
+
+@router.get("/responsibility", summary="Breaches with the responsible community or unit and each holder's time (R13), paged", response_model=supervision.Page[supervision.BreachItem])
+def responsibility(
+    user: SupervisorDep, session: SessionDep, now: NowDep, region: RegionQuery = None, responsible: ResponsibleQuery = None,
+    open_: OpenQuery = None, since: SinceQuery = None, until: UntilQuery = None, page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    _check_window(since, until)
+    return supervision.breaches(session=session, user=user, now=now, region=region, responsible=responsible, open_only=open_, since=since, until=until, page=page, per_page=per_page)
+
+
+@router.get("/responsibility.csv", summary="Breaches with responsibility as CSV (the same rows as /responsibility, every page)", **CSV_RESPONSE)
+def responsibility_csv(
+    user: SupervisorDep, session: SessionDep, now: NowDep, region: RegionQuery = None, responsible: ResponsibleQuery = None,
+    open_: OpenQuery = None, since: SinceQuery = None, until: UntilQuery = None,
+) -> Response:
+    _check_window(since, until)
+    rows = supervision.breaches(session=session, user=user, now=now, region=region, responsible=responsible, open_only=open_, since=since, until=until, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.BreachItem), "responsibility", region, user, now)
+
+
+@router.get("/auto-issues", summary="Passes the system issued after a breach (R12), paged", response_model=supervision.Page[supervision.AutoIssueItem])
+def auto_issues(
+    user: SupervisorDep, session: SessionDep, region: RegionQuery = None, since: SinceQuery = None, until: UntilQuery = None,
+    page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    _check_window(since, until)
+    return supervision.auto_issues(session=session, user=user, region=region, since=since, until=until, page=page, per_page=per_page)
+
+
+@router.get("/auto-issues.csv", summary="Auto-issued passes as CSV (the same rows as /auto-issues, every page)", **CSV_RESPONSE)
+def auto_issues_csv(user: SupervisorDep, session: SessionDep, now: NowDep, region: RegionQuery = None, since: SinceQuery = None, until: UntilQuery = None) -> Response:
+    _check_window(since, until)
+    rows = supervision.auto_issues(session=session, user=user, region=region, since=since, until=until, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.AutoIssueItem), "auto-issues", region, user, now)
+
+
+GapQuery = Annotated[Literal["no_registered_issuer", "no_issuer_signed_in"] | None, Query(description="which kind of gap")]
+
+
+@router.get("/roster-gaps", summary="Communities with no registered issuer, or none signed in once the working day has begun (R18), paged", response_model=supervision.Page[supervision.RosterGap])
+def roster_gaps(
+    user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None, gap: GapQuery = None,
+    page: PageQuery = 1, per_page: PerPageQuery = 50,
+) -> dict[str, Any]:
+    return supervision.roster_gaps(session=session, user=user, settings=settings, now=now, region=region, gap=gap, page=page, per_page=per_page)
+
+
+@router.get("/roster-gaps.csv", summary="Roster gaps as CSV (the same rows as /roster-gaps, every page)", **CSV_RESPONSE)
+def roster_gaps_csv(user: SupervisorDep, session: SessionDep, settings: SettingsDep, now: NowDep, region: RegionQuery = None, gap: GapQuery = None) -> Response:
+    rows = supervision.roster_gaps(session=session, user=user, settings=settings, now=now, region=region, gap=gap, everything=True)["items"]
+    return _csv(supervision.csv_text(rows, supervision.RosterGap), "roster-gaps", region, user, now)

@@ -142,3 +142,19 @@ def test_simulator_drives_the_public_api(tmp_path, monkeypatch):
     assert result["passes"].get("yellow", 0) == arrivals
     assert result["checkpoint"]["PASS"] == 0 and result["checkpoint"]["unexpected"] == 0
     assert result["checkpoint"]["scans"] == arrivals * sim.SCANS_PER_PASS
+
+
+@pytest.mark.postgres
+def test_supervision_bench_runs():
+    if not _pg_available():
+        pytest.skip("PostgreSQL not reachable")
+    from bench import supervision
+    from bench.report import rows
+
+    r = supervision.run(n=300, repeats=2, log=lambda *_: None)
+    assert set(r["calls"]) == set(supervision.CALLS)
+    assert all(_num(c["p95_ms"]) for c in r["calls"].values())
+    assert r["calls"]["summary"]["total"] > 0  # open work was found in the city
+    assert "GROUP BY" in r["plan"] and "Execution Time" in r["plan"]
+    table = rows({"benchmarks": {"supervision": r}})
+    assert any("supervisor dashboard" in row[0] and "p95" in row[2] for row in table)

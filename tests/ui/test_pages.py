@@ -280,7 +280,8 @@ def test_r13_r18_supervisor_sees_at_risk_and_breached_cases_of_their_area(api, s
     assert "Breached" in words and reference in words and "370102001001" in words
     assert "heping-issuer" in words  # the responsible issuers (R13)
     assert "2026-03-03 16:30" in words  # due, Asia/Shanghai
-    assert f'href="/cases/{case_id}"' in page.text and api.get(f"/cases/{case_id}").status_code == 200
+    # The case link opens the staff view (issue 13), never the applicant's.
+    assert f'href="/staff/cases/{case_id}"' in page.text and f'href="/cases/{case_id}"' not in page.text
 
     # Scoped like can_read: a Qingdao supervisor sees neither the case nor the breach.
     sign_in(api, "qingdao-supervisor")

@@ -26,7 +26,7 @@ def _steps(status: str) -> list[dict[str, Any]]:
 
 
 def _sla_left(session: Session, settings: Settings, app: Application, now: datetime) -> dict[str, Any] | None:
-    from api.routers.issuers import task_view
+    from cases.services.views import task_view
     from cases.services import sla_service
 
     task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
@@ -85,7 +85,7 @@ def _render_case(
     supplement_values: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    from api.routers.applications import case_view
+    from cases.services.views import case_view
 
     view = case_view(p.session, app, p.settings, p.now)
     pass_ = view["pass"]

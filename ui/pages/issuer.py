@@ -32,7 +32,7 @@ def _holder_name(session: Session, user: User) -> str:
 
 @router.get("/issuer", response_class=HTMLResponse)
 def issuer_queue(p: PageDep, done: str | None = None) -> HTMLResponse:
-    from api.routers.issuers import task_view
+    from cases.services.views import task_view
     from cases.services import audit, sla_service
 
     user = p.staff(Role.issuer)
@@ -77,8 +77,8 @@ def _task_for(p: Page, task_id: str, user: User) -> AuditTask:
 
 
 def _render_task(p: Page, task: AuditTask, *, errors: dict[str, str] | None = None, status: int = 200, form_values: dict[str, str] | None = None, done: str | None = None) -> HTMLResponse:
-    from api.routers.applications import case_view
-    from api.routers.issuers import task_view
+    from cases.services.views import case_view
+    from cases.services.views import task_view
     from cases.services import audit, sla_service
     from cases.services.applications import latest_declaration
     from cases.models import Applicant

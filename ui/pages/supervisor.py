@@ -1,99 +1,94 @@
-"""Supervisors and the provincial office: at-risk and breached cases, notifications, issuer coverage."""
+"""The supervisor dashboard (issue 13): open work by SLA state with drill-down, breaches with
+responsibility (R13), auto-issues (R12), roster gaps (R18). A thin caller of the read models in
+`cases.services.supervision`; each table filters, pages and links its CSV (the API's twin)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from cases.clock import SHANGHAI, aware
-from cases.models import (
-    Application,
-    AuditTask,
-    CaseStatus,
-    IssuerSignIn,
-    Notification,
-    ProvincialAuditItem,
-    Region,
-    ResponsibilityRecord,
-    Role,
-    Unit,
-    User,
-)
+from cases.errors import DomainError
+from cases.models import Notification, ProvincialAuditItem, Region, Role, User
 from cases.scope import scope_for
+from cases.services import supervision
 from cases.settings import Settings
-from ui.pages.session import PageDep
+from ui.pages.session import PageDep, PageRefused
 from ui.pages.words import CHANNEL_WORDS, SLA_WORDS, STATUS_WORDS
 
 router = APIRouter(include_in_schema=False)
+PER_PAGE = 25
+STATE_WORDS = {
+    "on_time": ("On time", "正常"),
+    "at_risk": ("At risk", "即将超时"),
+    "breached": ("Breached", "已超时"),
+    "paused": ("Paused (waiting for the applicant)", "暂停（待补充材料）"),
+}
 
 
-def supervisor_overview(session: Session, user: User, *, now: datetime, settings: Settings) -> dict[str, Any]:
-    """At-risk and breached cases, notifications and issuer coverage for a supervisor's area,
-    scoped by `cases.scope` like every case read (province-wide for the provincial office)."""
-    from api.routers.issuers import task_view
-    from cases.services import sla_service
+def _int(value: str | None, default: int = 1) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) <= 100_000 else default
 
-    area = scope_for(session, user)
-    province_wide = area.everything
-    scope = user.region_code or ""
 
-    def scoped(query):
-        return query.where(area.case_filter())
+def _region(value: str | None) -> str | None:
+    return value if value and re.fullmatch(r"\d{6}(\d{6})?", value) else None
 
-    cal = sla_service.calendar(session, settings)
-    open_rows = session.exec(scoped(
-        select(AuditTask, Application).join(Application, Application.id == AuditTask.application_id)
-        .where(Application.status.in_([CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant]), Application.sla_due_at != None, Application.breached_at == None)  # noqa: E711
-    )).all()
-    at_risk = []
-    for task, app in open_rows:
-        view = task_view(task, app, now, cal, 0)
-        if view["sla_colour"] in ("amber", "red"):
-            at_risk.append(view)
-    at_risk.sort(key=lambda v: v["time_left_seconds"] or 0)
 
-    breached = []
-    for app, record in session.exec(scoped(
-        select(Application, ResponsibilityRecord).join(ResponsibilityRecord, ResponsibilityRecord.application_id == Application.id, isouter=True)
-        .where(Application.breached_at != None)  # noqa: E711
-    ).order_by(Application.breached_at.desc()).limit(200)).all():
-        holder = None
-        if record is not None:
-            holder = session.get(Region, record.responsible_code) or session.get(Unit, record.responsible_code)
-        breached.append({"app": app, "record": record, "holder": holder, "late_seconds": (now - aware(app.breached_at)).total_seconds()})
+def supervisor_overview(session: Session, user: User, *, now: datetime, settings: Settings, query: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything the dashboard shows, from the read models (scope: cases.scope)."""
+    q = query or {}
+    region = _region(q.get("region"))
+    state = q.get("state") if q.get("state") in STATE_WORDS else None
+    gap = q.get("gap") if q.get("gap") in ("no_registered_issuer", "no_issuer_signed_in") else None
+    summary = supervision.open_work_summary(session=session, user=user, settings=settings, now=now, region=region)
+    common = {"session": session, "user": user, "region": region, "per_page": PER_PAGE}
+    work = supervision.open_work(**common, settings=settings, now=now, state=supervision.SlaState(state) if state else None, page=_int(q.get("page")))
+    breaches = supervision.breaches(**common, now=now, page=_int(q.get("breach_page")))
+    autos = supervision.auto_issues(**common, page=_int(q.get("auto_page")))
+    gaps = supervision.roster_gaps(**common, settings=settings, now=now, gap=gap, page=_int(q.get("gap_page")))
 
-    if province_wide:
+    scope = scope_for(session, user)
+    # Breadcrumb of the drill-down: from the supervisor's own region down to the one shown.
+    trail: list[Region] = []
+    if summary.region:
+        top = None if scope.everything else scope.root.code
+        for code in reversed(scope.ancestors(summary.region)):
+            if top is None or trail or code == top:
+                trail.append(session.get(Region, code))
+    if scope.everything:
         notes_q = select(Notification).where(or_(Notification.recipient_level == "province", Notification.recipient_code == "370000"))
     else:
-        notes_q = select(Notification).where(Notification.recipient_code == scope)
-    notifications = list(session.exec(notes_q.order_by(Notification.created_at.desc()).limit(50)))
-
-    # R18: communities in the area with no registered issuer, or none signed in today.
-    day = now.astimezone(SHANGHAI).date()
-    communities = area.communities()
-    issuers = list(session.exec(select(User).where(User.role == Role.issuer, User.active == True, area.code_filter(User.region_code))))  # noqa: E712
-    signed = {row.user_id for row in session.exec(select(IssuerSignIn).where(IssuerSignIn.work_date == day))}
-    registered: dict[str, int] = {}
-    present: dict[str, int] = {}
-    for u in issuers:
-        registered[u.region_code] = registered.get(u.region_code, 0) + 1
-        if u.id in signed:
-            present[u.region_code] = present.get(u.region_code, 0) + 1
-    uncovered = [{"region": r, "registered": registered.get(r.code, 0)} for r in communities if not present.get(r.code)]
-
+        notes_q = select(Notification).where(Notification.recipient_code == user.region_code)
+    notifications = list(session.exec(notes_q.order_by(Notification.created_at.desc()).limit(10)))
     audit_items = []
     if user.role in (Role.auditor, Role.admin):
-        audit_items = list(session.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.closed_at == None).order_by(ProvincialAuditItem.created_at.desc()).limit(50)))  # noqa: E711
-    region = session.get(Region, scope) if scope else None
-    return {"at_risk": at_risk, "breached": breached, "notifications": notifications, "uncovered": uncovered, "communities": len(communities), "audit_items": audit_items, "region": region, "province_wide": province_wide}
+        audit_items = list(session.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.closed_at == None).order_by(ProvincialAuditItem.created_at.desc()).limit(20)))  # noqa: E711
+
+    def link(**changes: Any) -> str:
+        params = {k: v for k, v in {**q, **changes}.items() if v not in (None, "")}
+        return "/supervisor" + ("?" + urlencode(params) if params else "")
+
+    def csv_link(table: str, **params: Any) -> str:
+        params = {k: v for k, v in {"region": region, **params}.items() if v}
+        return f"/api/v1/supervision/{table}.csv" + ("?" + urlencode(params) if params else "")
+
+    return {
+        "summary": summary, "work": work, "breaches": breaches, "autos": autos, "gaps": gaps, "state": state, "gap": gap,
+        "trail": trail, "province_wide": scope.everything, "notifications": notifications, "audit_items": audit_items,
+        "link": link, "csv_link": csv_link, "state_words": STATE_WORDS, "region_code": region,
+    }
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
 def supervisor_page(p: PageDep) -> HTMLResponse:
     user = p.staff(Role.supervisor, Role.auditor, Role.admin)
-    data = supervisor_overview(p.session, user, now=p.now, settings=p.settings)
+    try:
+        data = supervisor_overview(p.session, user, now=p.now, settings=p.settings, query=dict(p.request.query_params))
+    except DomainError as exc:  # a region outside the area, or unknown
+        raise PageRefused(exc.status_code, "Not in your area / 不在辖区内", exc.message, p) from exc
     return p.render("supervisor.html", **data, words={"sla": SLA_WORDS, "status": STATUS_WORDS, "channel": CHANNEL_WORDS})

@@ -1,0 +1,162 @@
+"""Read models of a case and of an audit task, shared by the API and the pages.
+
+Moved here from api/routers (issue 13): `api/` and `ui/` both call these and never import
+each other. Pure reads: nothing here writes to the store.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, select
+
+from cases.codes.claims import mask_name
+from cases.events import timeline
+from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord
+from cases.services.passes import active_pass
+from cases.settings import Settings
+
+AMBER_SECONDS = 2 * 3600  # the issuer queue's colour: less than 2 hours left is amber
+
+
+class PassSummary(BaseModel):
+    id: str
+    colour: str
+    valid_until: datetime
+    card_number: str
+    qr_url: str
+    card_url: str
+
+
+class Holder(BaseModel):
+    kind: str = Field(description="community or unit (R13)")
+    code: str
+
+
+class ComparisonSummary(BaseModel):
+    outcome: str | None
+    red_list: bool
+    hits: list[Any]
+
+
+class TaskView(BaseModel):
+    """An audit task as an issuer's queue shows it (response model of GET /api/v1/audit-tasks)."""
+
+    model_config = ConfigDict(extra="allow")  # the queue may add fields; they are not dropped
+
+    task_id: str
+    application_id: str
+    reference: str
+    status: str
+    channel: str
+    kind: str
+    holder: Holder
+    claimed_by: str | None
+    due_at: datetime | None
+    provisional: bool = Field(description="the due time lies in a year without an official schedule yet (R11)")
+    time_left_seconds: float | None
+    sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock)")
+    comparison: ComparisonSummary
+    missing_items: list[Any]
+    contact_attempts: int
+
+
+class CaseView(BaseModel):
+    """A case as staff and its applicant read it (response model of GET /api/v1/applications/{id});
+    personal data masked."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str
+    reference: str
+    kind: str
+    channel: str
+    status: str
+    decision: str | None
+    submitted_at: datetime
+    community: dict[str, Any]
+    applicant: dict[str, Any] = Field(description="masked name, ID number and phone")
+    unit_code: str | None
+    comparison: dict[str, Any] | None
+    audit: dict[str, Any] | None
+    sla: dict[str, Any]
+    observation_ends_at: datetime | None
+    responsibility: dict[str, Any] | None
+    pass_: PassSummary | None = Field(default=None, alias="pass")
+    flow_run: dict[str, Any]
+    timeline: list[dict[str, Any]]
+
+
+def pass_summary(session: Session, application_id: str) -> PassSummary | None:
+    p = active_pass(session, application_id)
+    if p is None:
+        return None
+    return PassSummary(id=p.id, colour=p.colour, valid_until=p.valid_until, card_number=p.card_number, qr_url=f"/api/v1/passes/{p.id}/qr.png", card_url=f"/api/v1/passes/{p.id}/card")
+
+
+def time_left_seconds(app: Application, now: datetime, cal) -> float | None:
+    """SLA time left: working time for online cases (R11), clock time at the counter (R10);
+    a paused clock (awaiting the applicant) is read at the moment it paused."""
+    if app.sla_due_at is None:
+        return None
+    ref = app.sla_paused_at or now
+    if app.channel == "counter":
+        return (app.sla_due_at - ref).total_seconds()
+    if app.sla_due_at > ref:
+        return cal.working_time_between(ref, app.sla_due_at).total_seconds()
+    return -cal.working_time_between(app.sla_due_at, ref).total_seconds()
+
+
+def task_view(task: AuditTask, app: Application, now: datetime, cal, contacts: int, hits: list | None = None) -> dict[str, Any]:
+    left = time_left_seconds(app, now, cal)
+    colour = "grey"
+    if left is not None:
+        colour = "red" if left <= 0 else "amber" if left < AMBER_SECONDS else "green"
+    return {
+        "task_id": task.id,
+        "application_id": app.id,
+        "reference": app.reference,
+        "status": task.status,
+        "channel": app.channel,
+        "kind": app.kind,
+        "holder": {"kind": task.holder_kind, "code": task.holder_code},
+        "claimed_by": task.claimed_by,
+        "due_at": app.sla_due_at,
+        # The due time lies in a year without an official schedule yet (R11): recomputed on import.
+        "provisional": bool(app.sla_provisional),
+        "time_left_seconds": left,
+        "sla_colour": colour,
+        "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list, "hits": hits or []},
+        "missing_items": task.missing_items,
+        "contact_attempts": contacts,
+    }
+
+
+def case_view(session: Session, app: Application, settings: Settings, now: datetime) -> dict[str, Any]:
+    comparison = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
+    task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
+    responsibility = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == app.id)).first()
+    community = session.get(Region, app.community_code)
+    applicant = session.get(Applicant, app.applicant_id)
+    return {
+        "id": app.id,
+        "reference": app.reference,
+        "kind": app.kind,
+        "channel": app.channel,
+        "status": app.status,
+        "decision": app.decision,
+        "submitted_at": app.submitted_at,
+        "community": {"code": app.community_code, "name": community.name_zh if community else None},
+        # Masked by default; issuers read the full data through /personal-data, which is logged.
+        "applicant": {"name": mask_name(applicant.name), "id": applicant.id_masked, "phone": applicant.phone_masked},
+        "unit_code": app.unit_code,
+        "comparison": None if comparison is None else {"outcome": comparison.outcome, "red_list": comparison.red_list, "hits": comparison.hits, "sources": comparison.sources, "rule_version": comparison.rule_version},
+        "audit": None if task is None else {"task_id": task.id, "holder_kind": task.holder_kind, "holder_code": task.holder_code, "status": task.status, "missing_items": task.missing_items},
+        "sla": {"started_at": app.sla_started_at, "due_at": app.sla_due_at, "provisional": bool(app.sla_provisional), "paused_at": app.sla_paused_at, "breached_at": app.breached_at},
+        "observation_ends_at": app.observation_ends_at,
+        "responsibility": None if responsibility is None else {"kind": responsibility.responsible_kind, "code": responsibility.responsible_code, "breach_at": responsibility.breach_at, "outcome": responsibility.outcome},
+        "pass": pass_summary(session, app.id),
+        "flow_run": {"id": app.flow_run_id, "state": app.flow_state, "url": f"{settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{app.flow_run_id}" if app.flow_run_id else None},
+        "timeline": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after, "data": e.data} for e in timeline(session, app.id)],
+    }
