@@ -45,11 +45,16 @@ def _load(p: Page, case_id: str, form=None):
 def _render(p: Page, case_id: str, *, errors: dict[str, str] | None = None, status: int = 200, fv: dict[str, str] | None = None, done: str | None = None) -> HTMLResponse:
     user, app = _load(p, case_id)
     view = staff_case(p.session, app, user=user, now=p.now, settings=p.settings)
+    errors = dict(errors or {})
+    shown = {"reassign": view.allowed.reassign, "nudge": view.allowed.nudge, "approve": view.allowed.decide, "reject": view.allowed.decide, "revoke": view.allowed.revoke_pass}
+    for key, visible in shown.items():
+        if key in errors and not visible:  # its form is not on the page (any more): say it at the top
+            errors["conflict"] = errors.pop(key)
     return p.render(
         "staff_case.html",
         status=status,
         c=view,
-        errors=errors or {},
+        errors=errors,
         fv=fv or {},
         done=DONE.get(done or ""),
         reasons=audit.REJECTION_REASONS,
