@@ -137,3 +137,8 @@ def acknowledge(notification_id: int, user: StaffDep, session: SessionDep, now: 
     row = actions.acknowledge(session=session, notification_id=notification_id, user=user, at=now)
     session.commit()
     return actions.notification_out(session, row)
+
+
+@router.get("/nudges", response_model=list[actions.NotificationOut], summary="My reminders from supervisors (issuers): to me by name, or to my community or unit")
+def my_nudges(user: Annotated[User, require(Role.issuer)], session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[actions.NotificationOut]:
+    return actions.issuer_nudges(session=session, user=user, limit=limit)

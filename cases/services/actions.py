@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
 from cases.clock import SHANGHAI
@@ -214,6 +214,23 @@ def nudge(*, session: Session, case_id: str, user: User, at: datetime, note: str
     to = claimer.username if claimer else task.holder_code
     record_event(session, application_id=app.id, actor=user.id, action="nudged", at=at, reason=note, data={"to": to, "notification_id": row.id})
     return NudgeResult(notification_id=row.id, to=to, message=message)
+
+
+def issuer_nudges(*, session: Session, user: User, limit: int = 20) -> list[NotificationOut]:
+    """The reminders supervisors sent an issuer: to them by name, or to their community or
+    unit while nobody held the task. Newest first."""
+    if user.role != Role.issuer:
+        raise Forbidden("nudges are addressed to issuers")
+    holders = [c for c in (user.region_code, user.unit_code) if c]
+    mine = Notification.recipient_user_id == user.id
+    if holders:
+        mine = or_(mine, and_(Notification.recipient_user_id == None, Notification.recipient_code.in_(holders)))  # noqa: E711
+    rows = session.exec(
+        select(Notification, Application.reference).join(Application, Application.id == Notification.application_id, isouter=True)
+        .where(Notification.kind == "nudge", mine).order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    ).all()
+    names: dict[str, str] = {}
+    return [_out(session, n, reference, names).model_copy(update={"case_url": None}) for n, reference in rows]
 
 
 DecisionAction = Literal["approve", "reject"]

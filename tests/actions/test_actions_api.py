@@ -125,6 +125,10 @@ def test_nudge_notifies_the_issuer_holding_the_task(api, world, clock):
         assert note.kind == "nudge" and note.recipient_user_id == _user_id(world, ISSUER) and "before noon" in note.message
     event = [e for e in _events(world, case.id) if e.action == "nudged"][-1]
     assert event.actor == _user_id(world, SUPERVISOR) and event.data["to"] == ISSUER
+    # The issuer holding the task reads it; another issuer of the community does not (it names one).
+    inbox = api.get("/api/v1/staff/nudges", headers=login(api, ISSUER)).json()
+    assert [n["id"] for n in inbox] == [r.json()["notification_id"]] and inbox[0]["reference"] == case.reference
+    assert api.get("/api/v1/staff/nudges", headers=login(api, ISSUER2)).json() == []
 
 
 def test_r16_r21_supervisor_decides_an_escalated_case_under_the_issuers_rules(api, world, clock):

@@ -43,6 +43,10 @@ def test_r13_staff_case_page_scoped_masked_with_each_action(api, world, clock):
     r = api.post(f"/staff/cases/{case.id}/reassign", data={"csrf_token": token, "to_username": ISSUER2}, follow_redirects=False)
     assert r.status_code == 303
     assert "nudged" in _actions(world, case.id) and "reassigned" in _actions(world, case.id)
+    sign_in(api, ISSUER)
+    assert "Please decide today." in text_of(api.get("/issuer").text)  # the reminder reaches the issuer
+    sign_in(api, SUPERVISOR)
+    token = hidden(api.get(f"/staff/cases/{case.id}").text, "csrf_token")
 
     # Not escalated yet: no decision form, and a forged POST is refused with the reason.
     assert 'action="/staff/cases/' + case.id + '/decision"' not in api.get(f"/staff/cases/{case.id}").text

@@ -63,6 +63,7 @@ MATRIX = {
     ("GET", "/api/v1/staff/notifications"): {"supervisor", "supervisor_other", "auditor", "admin"},
     ("GET", "/api/v1/staff/notifications.csv"): {"supervisor", "supervisor_other", "auditor", "admin"},
     ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge"): {"supervisor", "auditor", "admin"},
+    ("GET", "/api/v1/staff/nudges"): {"issuer", "issuer_other"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
 SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
