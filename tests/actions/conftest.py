@@ -17,6 +17,7 @@ from cases.services.applications import submit_application
 from cases.validation import resident_id_check_char
 from tests.helpers import example, to_audit
 
+CLOSE_CONTACT = "371302198002280377"  # on the demo close-contact registry (cases/data/samples)
 SUPERVISOR, OTHER_CITY = "qingdao-supervisor", "jinan-supervisor"
 ISSUER, ISSUER2 = "qingdao-issuer", "issuer-370202001001"  # two issuers of the example's community
 _PEOPLE = itertools.count(200)
@@ -29,11 +30,11 @@ class Case:
     reference: str
 
 
-def new_case(store, clock, kind: str = "standard") -> Case:
+def new_case(store, clock, kind: str = "standard", id_number: str | None = None) -> Case:
     """A case of another person in the example's community (Qingdao), awaiting audit."""
     body = {**example(kind, clock.now().astimezone(SHANGHAI).date()), "community_code": "370202001001", "unit_code": None}
     number = body["id_number"][:14] + f"{next(_PEOPLE):03d}"
-    body["id_number"] = number + resident_id_check_char(number)
+    body["id_number"] = id_number or number + resident_id_check_char(number)
     with store.session() as s:
         created = submit_application(session=s, payload=ApplicationCreate.model_validate(body), content=body, settings=store.settings, at=clock.now())
         s.commit()

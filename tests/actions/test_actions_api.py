@@ -10,7 +10,7 @@ import threading
 from sqlmodel import select
 
 from cases.models import Application, CaseEvent, Notification, Pass, User
-from tests.actions.conftest import ISSUER, ISSUER2, OTHER_CITY, SUPERVISOR, breach, new_case, task_of
+from tests.actions.conftest import CLOSE_CONTACT, ISSUER, ISSUER2, OTHER_CITY, SUPERVISOR, breach, new_case, task_of
 from tests.conftest import login
 
 REJECT = {"action": "reject", "reason_code": "false_declaration", "explanation": "Roaming records show a week in Wuhan that the declaration omits."}
@@ -133,6 +133,7 @@ def test_nudge_notifies_the_issuer_holding_the_task(api, world, clock):
 
 def test_r16_r21_supervisor_decides_an_escalated_case_under_the_issuers_rules(api, world, clock):
     case = new_case(world, clock)
+    listed = new_case(world, clock, id_number=CLOSE_CONTACT)  # a red-list comparison hit
     sup = login(api, SUPERVISOR)
     early = api.post(f"/api/v1/staff/cases/{case.id}/decision", json={"action": "approve"}, headers=sup)
     assert early.status_code == 409 and "escalated" in early.text  # not breached: the issuers decide
@@ -143,21 +144,27 @@ def test_r16_r21_supervisor_decides_an_escalated_case_under_the_issuers_rules(ap
     assert forbidden.status_code == 422 and "R16" in forbidden.text
     worded = api.post(f"/api/v1/staff/cases/{case.id}/decision", json={"action": "reject", "reason_code": "false_declaration", "explanation": "Please bring a health certificate from the hospital."}, headers=sup)
     assert worded.status_code == 422 and "R5" in worded.text
-    # A red-list hit: approving it needs reasons the province reviews, for a supervisor as for an issuer.
-    with world.session() as s:
-        app = s.get(Application, case.id)
-        app.red_list = True  # as the comparison records a red-list hit
-        s.add(app)
-        s.commit()
-    bare = api.post(f"/api/v1/staff/cases/{case.id}/decision", json={"action": "approve"}, headers=sup)
-    assert bare.status_code == 422 and "red list" in bare.text
-    r = api.post(f"/api/v1/staff/cases/{case.id}/decision", json={"action": "approve", "explanation": "The registry row is of a namesake; the ID number differs."}, headers=sup)
+    r = api.post(f"/api/v1/staff/cases/{case.id}/decision", json={"action": "approve"}, headers=sup)
     assert r.status_code == 200, r.text
     decision = [e for e in _events(world, case.id) if e.action.startswith("decision_")]
     assert [(e.action, e.actor, e.data.get("by_role")) for e in decision] == [("decision_approve", _user_id(world, SUPERVISOR), "supervisor")]
     assert task_of(world, case).decided_by == _user_id(world, SUPERVISOR)
     again = api.post(f"/api/v1/staff/cases/{case.id}/decision", json=REJECT, headers=sup)
     assert again.status_code == 409 and again.json()["decision"]["by"] == SUPERVISOR
+
+    # A red-list hit escalates instead of an automatic pass (R12); the staff view shows the hit,
+    # and approving it needs reasons the province reviews, for a supervisor as for an issuer.
+    view = api.get(f"/api/v1/staff/cases/{listed.id}", headers=sup).json()
+    assert view["escalated"] and view["comparison"]["red_list"] and view["comparison"]["hits"]
+    assert "auto_issue_withheld" in [e["action"] for e in view["timeline"]]
+    bare = api.post(f"/api/v1/staff/cases/{listed.id}/decision", json={"action": "approve"}, headers=sup)
+    assert bare.status_code == 422 and "red list" in bare.text
+    r = api.post(f"/api/v1/staff/cases/{listed.id}/decision", json={"action": "approve", "explanation": "The registry row is of a namesake; the ID number differs."}, headers=sup)
+    assert r.status_code == 200, r.text
+    with world.session() as s:
+        from cases.models import ProvincialAuditItem
+
+        assert s.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.application_id == listed.id, ProvincialAuditItem.kind == "red_list_override")).first() is not None
 
 
 def _at_once(*calls):
