@@ -305,8 +305,12 @@ class Notification(SQLModel, table=True):
     recipient_code: Optional[str] = Field(default=None, index=True)  # region/unit code
     kind: str
     message: str
-    created_at: datetime = ts()
+    created_at: datetime = ts(index=True)
     read_at: Optional[datetime] = ts(default=None)
+    # A supervisor acknowledges it (cases/services/actions.py): who (user id) and when.
+    acknowledged_by: Optional[str] = None
+    acknowledged_at: Optional[datetime] = ts(default=None)
+    recipient_user_id: Optional[str] = Field(default=None, index=True)  # a nudge names one issuer
 
 
 class ResponsibilityRecord(SQLModel, table=True):

@@ -63,6 +63,24 @@ def can_work(user: User, task: AuditTask) -> bool:
     return user.region_code == task.holder_code
 
 
+SUPERVISOR_ACTIONS = ("approve", "reject")  # a supervisor decides; supplements and contacts stay the issuer's
+
+
+def is_escalated(application: Application) -> bool:
+    """Escalated: the SLA breached without a decision (R12), so it sits with the supervisors."""
+    return application.breached_at is not None
+
+
+def supervises(session: Session, user: User, task: AuditTask, application: Application) -> bool:
+    """A supervisor whose area (cases.scope) covers the task's holder and the case."""
+    if user.role != Role.supervisor:
+        return False
+    from cases.scope import scope_for
+
+    area = scope_for(session, user)
+    return area.covers_code(task.holder_code) and area.covers_case(application)
+
+
 def claim(*, session: Session, task_id: str, user: User, at: datetime) -> AuditTask:
     """Two issuers, one winner: a conditional update is atomic on SQLite and PostgreSQL alike."""
     task = _task(session, task_id)
@@ -135,7 +153,7 @@ def winner(session: Session, task: AuditTask) -> dict:
     return {"action": task.decision, "by": by, "at": task.decided_at.isoformat() if task.decided_at else None}
 
 
-def _refused(session: Session, task_id: str, user: User, action: str) -> AuditTask:
+def _refused(session: Session, task_id: str, user: User, action: str, *, over_claim: bool = False) -> AuditTask:
     """The transition lost: roll back what this request did and say what stands instead.
     A repeat of the winning decision by the same issuer (a double click) is answered as done."""
     session.rollback()
@@ -146,7 +164,7 @@ def _refused(session: Session, task_id: str, user: User, action: str) -> AuditTa
         stands = winner(session, task)
         when = task.decided_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if task.decided_at else "?"
         raise DecisionConflict(f"this task was already decided: {stands['action']} by {stands['by']} at {when} (Asia/Shanghai)", decision=stands)
-    if task.claimed_by is not None and task.claimed_by != user.id:
+    if not over_claim and task.claimed_by is not None and task.claimed_by != user.id:
         raise Conflict("this task is claimed by another issuer")
     raise Conflict(f"task is {task.status.value}; it cannot be decided now")
 
@@ -166,16 +184,28 @@ def decide(
 ) -> AuditTask:
     """Record a decision. Of two at the same instant exactly one wins; the other gets a
     DecisionConflict naming it (409). The same issuer repeating the same decision (a double
-    click) gets the task back and changes nothing."""
+    click) gets the task back and changes nothing.
+
+    A supervisor whose area covers the holder decides an escalated (breached) case here too,
+    under the same rules (R16 reasons, red-list explanations) and the same race: their
+    decision overrides an issuer's claim, but not a decision that got there first."""
     task = _task(session, task_id)
-    if not can_work(user, task):
+    supervisor = user.role == Role.supervisor
+    if supervisor:
+        if not supervises(session, user, task, session.get(Application, task.application_id)):
+            raise Forbidden("this case lies outside your area")
+        if action not in SUPERVISOR_ACTIONS:
+            raise Invalid(f"a supervisor's decision is one of {list(SUPERVISOR_ACTIONS)}", field="action")
+    elif not can_work(user, task):
         raise Forbidden("this task belongs to another community or unit")
     if action not in ACTIONS:
         raise Invalid(f"action must be one of {list(ACTIONS)}", field="action")
     application = _lock_case(session, task.application_id)
     task = session.exec(select(AuditTask).where(AuditTask.id == task_id).execution_options(populate_existing=True)).one()
-    if task.status == AuditStatus.decided or (task.claimed_by is not None and task.claimed_by != user.id):
-        return _refused(session, task_id, user, action)
+    if task.status == AuditStatus.decided or (not supervisor and task.claimed_by is not None and task.claimed_by != user.id):
+        return _refused(session, task_id, user, action, over_claim=supervisor)
+    if supervisor and not is_escalated(application):
+        raise Conflict("only an escalated case (its SLA breached) is decided by a supervisor; the holder's issuers decide the others")
 
     if action == "verify_contact":
         if not contact_method or not explanation:
@@ -208,8 +238,8 @@ def decide(
         raise Invalid("this case hit a red list: approving needs an explanation of why the record does not apply", field="explanation", rule="R21")
     if task.status not in OPEN_TASK:
         raise Conflict(f"task is {task.status.value}; it cannot be decided now")
-    if not _close(session=session, task=task, application=application, action=action, by=user.id, at=at, reason_code=reason_code, explanation=explanation):
-        return _refused(session, task_id, user, action)
+    if not _close(session=session, task=task, application=application, action=action, by=user.id, at=at, reason_code=reason_code, explanation=explanation, over_claim=supervisor):
+        return _refused(session, task_id, user, action, over_claim=supervisor)
     if action == "approve" and application.red_list:
         session.add(ProvincialAuditItem(kind="red_list_override", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} approved despite a red-list hit: {explanation}", created_at=at))
     if action == "reject":
@@ -217,11 +247,13 @@ def decide(
     return task
 
 
-def _close(*, session: Session, task: AuditTask, application: Application, action: str, by: str, at: datetime, reason_code=None, explanation=None) -> bool:
+def _close(*, session: Session, task: AuditTask, application: Application, action: str, by: str, at: datetime, reason_code=None, explanation=None, over_claim: bool = False) -> bool:
     """The decision itself: the task's conditional transition first; only its winner changes
-    the case, cancels the timers, closes the R13 record and writes the decision event."""
+    the case, cancels the timers, closes the R13 record and writes the decision event.
+    `over_claim`: the system (R12) and a supervisor decide whoever holds the claim."""
     values = {"status": AuditStatus.decided, "decision": action, "decided_by": by, "decided_at": at, "reason_code": reason_code, "explanation": explanation}
-    if not _transition(session, task=task, by=None if by == "system" else by, values=values):
+    claimed_by = task.claimed_by
+    if not _transition(session, task=task, by=None if (by == "system" or over_claim) else by, values=values):
         return False
     before = application.status
     application.status = {"approve": CaseStatus.approved, "reject": CaseStatus.rejected, "auto_issue": CaseStatus.auto_issued}[action]
@@ -234,7 +266,12 @@ def _close(*, session: Session, task: AuditTask, application: Application, actio
         record.outcome = {"approve": "approved_late", "reject": "rejected_late", "auto_issue": "auto_issued"}[action]
         record.delay_seconds = (at - record.due_at).total_seconds()
         session.add(record)
-    record_event(session, application_id=application.id, actor=by, action=f"decision_{action}", at=at, before=before, after=application.status, reason=explanation, data={"reason_code": reason_code} if reason_code else {})
+    data = {"reason_code": reason_code} if reason_code else {}
+    if over_claim:
+        data["by_role"] = "supervisor"  # the supervisor's own decision on an escalated case
+        if claimed_by and claimed_by != by:
+            data["claim_overridden"] = claimed_by
+    record_event(session, application_id=application.id, actor=by, action=f"decision_{action}", at=at, before=before, after=application.status, reason=explanation, data=data)
     dispatch.enqueue(session, application_id=application.id, action="resume", at=at)
     return True
 

@@ -71,9 +71,21 @@ MATRIX = {
     ("GET", "/api/v1/reporting/obligations/{obligation_id}"): {"supervisor", "auditor", "admin"},
     ("GET", "/api/v1/reporting/obligations/{obligation_id}.csv"): {"supervisor", "auditor", "admin"},
     ("POST", "/api/v1/reporting/obligations/{obligation_id}/reports"): {"supervisor"},
+    # Supervisors' actions (issue 13): the staff view of a case and its actions, scoped (404 outside).
+    ("GET", "/api/v1/staff/cases/{case_id}"): {"supervisor", "auditor", "admin"},
+    ("POST", "/api/v1/staff/cases/{case_id}/reassign"): {"supervisor"},
+    ("POST", "/api/v1/staff/cases/{case_id}/nudge"): {"supervisor"},
+    ("POST", "/api/v1/staff/cases/{case_id}/decision"): {"supervisor"},
+    ("POST", "/api/v1/staff/cases/{case_id}/revoke-pass"): {"supervisor", "auditor", "admin"},
+    ("GET", "/api/v1/staff/notifications"): {"supervisor", "supervisor_other", "auditor", "admin"},
+    ("GET", "/api/v1/staff/notifications.csv"): {"supervisor", "supervisor_other", "auditor", "admin"},
+    ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge"): {"supervisor", "auditor", "admin"},
+    ("GET", "/api/v1/staff/nudges"): {"issuer", "issuer_other"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
-SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read")}
+SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
+            # the world's case is not escalated (decision: 409) and may have no notification yet
+            ("POST", "/api/v1/staff/cases/{case_id}/decision"), ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge")}
 
 
 @pytest.fixture
@@ -110,6 +122,12 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["data"] = {"username": "checkpoint", "password": DEMO_PASSWORD}
     elif path == "/api/v1/applications":
         kw["json"] = {**example("standard", today), "id_number": "370102198001010016" if role != "anonymous" else "370102198001010032", "phone": "13800000001"}
+    elif path.endswith("/staff/cases/{case_id}/decision"):
+        kw["json"] = {"action": "approve"}
+    elif path.endswith("/nudge"):
+        kw["json"] = {"note": "matrix test"}
+    elif path.endswith("/revoke-pass"):
+        kw["json"] = {"reason": "matrix test revocation"}
     elif path.endswith("/reassign"):
         kw["json"] = {"to_username": None}
     elif path.endswith("/decision"):

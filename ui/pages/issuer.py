@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from cases.clock import SHANGHAI
 from cases.errors import DecisionConflict, DomainError
 from cases.models import Application, AuditTask, ComparisonRecord, ContactAttempt, IssuerSignIn, Region, Role, Unit, User
+from cases.services import actions
 from ui.pages.common import _value, redirect
 from ui.pages.session import FormDep, Page, PageDep, PageRefused
 from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, CONTACT_METHODS, ID_TYPES, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, SYMPTOM_WORDS
@@ -52,6 +53,7 @@ def issuer_queue(p: PageDep, done: str | None = None) -> HTMLResponse:
         "issuer_queue.html",
         items=items,
         signed_in=_signed_in_today(p.session, user, p.now),
+        nudges=actions.issuer_nudges(session=p.session, user=user, limit=10),  # supervisors' reminders (issue 13)
         holder=_holder_name(p.session, user),
         done=done if done in ("approve", "reject", "signed_in") else None,
         words={"sla": SLA_WORDS, "channel": CHANNEL_WORDS, "outcome": OUTCOME_WORDS},

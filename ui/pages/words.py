@@ -70,6 +70,9 @@ ACTION_WORDS = {
     "observation_cleared": ("Observation ended with every day reported: green code (R9)", "观察期满无异常，转绿码"),
     "observation_needs_audit": ("Observation ended; your community audits the case", "观察期满，转社区审核"),
     "completed": ("Case completed", "已办结"),
+    "reassigned": ("The case was handed to another issuer (the deadline is unchanged)", "已改派（时限不变）"),
+    "nudged": ("A supervisor reminded the issuer", "督办人已催办"),
+    "notification_acknowledged": ("A supervisor acknowledged a notice about the case", "督办人已签收通知"),
 }
 CHANNEL_WORDS = {
     "wechat": ("Healthy Shandong Service Number (WeChat)", "健康山东服务号"),

@@ -10,7 +10,7 @@ from alembic import op
 import cases.types
 
 revision = "0010_reporting"
-down_revision = "0004_heartbeat"
+down_revision = "0007_actions"
 branch_labels = None
 depends_on = None
 
