@@ -441,3 +441,7 @@ class Heartbeat(SQLModel, table=True):
     state: str  # e.g. "running", "waiting for Prefect"
     started_at: datetime = ts()
     beat_at: datetime = ts()
+
+
+# Tables of the domain folders (their own modules), imported so the metadata sees them.
+from cases.trends import models as _trends_models  # noqa: E402,F401
