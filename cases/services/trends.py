@@ -46,6 +46,7 @@ from cases.trends.models import TrendDaily, TrendRollup
 AUDIT_DECISIONS = ("approve", "reject", "auto_issue")
 COUNTERS = ("submitted", "decided", "approved", "rejected", "auto_issued", "decided_breached", "breaches", "complaints")
 MAX_DAYS = 366  # one request covers at most a year of days
+YEARS = (2000, 2100)  # days a request may name (keeps date arithmetic far from its limits)
 DEFAULT_DAYS = {"day": 28, "week": 7 * 12}
 TODAY_REFRESH = timedelta(minutes=10)  # the sweep re-rolls the running day at most this often
 CATCH_UP_DAYS = 7  # the sweep finalises days that ended while it was not running, this far back
@@ -231,13 +232,22 @@ class TrendRegion(BaseModel):
     name_en: str
 
 
+class TrendChild(BaseModel):
+    """A region one level below, with its figures over the whole period (drill-down)."""
+
+    region: TrendRegion
+    total: TrendPoint
+
+
 class Trends(BaseModel):
     region: TrendRegion
+    parents: list[TrendRegion] = Field(description="the regions above, inside the caller's area (breadcrumb)")
     granularity: Granularity
     start: date = Field(alias="from", serialization_alias="from")
     end: date = Field(alias="to", serialization_alias="to")
     points: list[TrendPoint]
     total: TrendPoint
+    children: list[TrendChild] = Field(description="each region one level below, over the whole period")
     rolled_up_at: datetime | None = Field(description="the latest roll-up of a day in the range; null if none was rolled up yet")
     days_not_rolled_up: list[date] = Field(description="days of the range that have no roll-up yet (their figures show as zero)")
 
@@ -257,6 +267,10 @@ def percentile(histogram: dict[int, int], p: float) -> int | None:
         if seen >= rank:
             return value
     return None  # unreachable
+
+
+def _region(region: Region) -> TrendRegion:
+    return TrendRegion(code=region.code, level=RegionLevel(region.level).value, name_zh=region.name_zh, name_en=region.name_en)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -303,6 +317,9 @@ def trends(*, session: Session, scope: Scope, region: str | None, granularity: G
     else:
         scope.within(region)  # 422 unknown / 403 outside
         target = session.get(Region, region)
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not (YEARS[0] <= value.year <= YEARS[1]):
+            raise Invalid(f"{name}: a day between {YEARS[0]} and {YEARS[1]}", field=name)
     first, last = default_range(granularity=granularity, now=now)
     span = last - first
     if start is None and end is None:
@@ -346,8 +363,26 @@ def trends(*, session: Session, scope: Scope, region: str | None, granularity: G
                 total_hist[int(minutes)] += n
         day += timedelta(days=1)
 
+    children = list(session.exec(select(Region).where(Region.parent_code == target.code).order_by(Region.code)))
+    child_counts: dict[str, dict[str, int]] = {c.code: defaultdict(int) for c in children}
+    child_hist: dict[str, dict[int, int]] = {c.code: defaultdict(int) for c in children}
+    if children:
+        for row in session.exec(select(TrendDaily).where(
+            TrendDaily.region_code.in_(list(child_counts)), TrendDaily.day >= start, TrendDaily.day <= end
+        )):
+            for c in COUNTERS:
+                child_counts[row.region_code][c] += getattr(row, c)
+            for minutes, n in (row.decision_minutes or {}).items():
+                child_hist[row.region_code][int(minutes)] += n
+    parents = []
+    current = session.get(Region, target.parent_code) if target.parent_code else None
+    while current is not None and scope.covers_region(current.code) and len(parents) < 8:
+        parents.insert(0, _region(current))
+        current = session.get(Region, current.parent_code) if current.parent_code else None
+
     return Trends(
-        region=TrendRegion(code=target.code, level=RegionLevel(target.level).value, name_zh=target.name_zh, name_en=target.name_en),
+        region=_region(target), parents=parents,
+        children=[TrendChild(region=_region(c), total=_point(start, end, child_counts[c.code], child_hist[c.code])) for c in children],
         granularity=granularity, start=start, end=end,
         points=[_point(s, e, c, h) for s, e, c, h in periods.values()],
         total=_point(start, end, total_counts, total_hist),
@@ -382,6 +417,6 @@ def to_csv(result: Trends) -> str:
 
 
 __all__ = [
-    "TrendPoint", "TrendRegion", "Trends", "csv_rows", "decision_minutes", "default_range", "local_day_bounds",
+    "TrendChild", "TrendPoint", "TrendRegion", "Trends", "csv_rows", "decision_minutes", "default_range", "local_day_bounds",
     "percentile", "rollup_day", "rollup_pending", "rollup_range", "to_csv", "trends",
 ]

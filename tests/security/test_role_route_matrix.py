@@ -42,6 +42,8 @@ MATRIX = {
     ("GET", "/api/v1/supervision/notifications"): {"supervisor", "supervisor_other", "auditor"},
     ("POST", "/api/v1/supervision/notifications/{notification_id}/read"): {"supervisor", "auditor"},
     ("GET", "/api/v1/supervision/provincial-audit"): {"auditor"},
+    ("GET", "/api/v1/supervision/trends"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/api/v1/supervision/trends.csv"): {"supervisor", "supervisor_other", "auditor"},
     ("GET", "/api/v1/rules"): EVERYONE,
     ("GET", "/api/v1/directory"): EVERYONE,
     ("POST", "/api/v1/applications/{case_id}/reports"): {"applicant"},
