@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
 from api.deps import NowDep, SessionDep, require
+from cases.errors import Forbidden, Invalid
 from cases.models import Role, User
 from cases.scope import scope_for
 from cases.services import trends as trends_service
@@ -30,7 +31,12 @@ def _read(session, user: User, region, granularity, first, last, now) -> trends_
     scope = scope_for(session, user)
     if not scope.everything and scope.root is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this supervisor account has no region")
-    return trends_service.trends(session=session, scope=scope, region=region, granularity=granularity, start=first, end=last, now=now)
+    try:
+        return trends_service.trends(session=session, scope=scope, region=region, granularity=granularity, start=first, end=last, now=now)
+    except Invalid as exc:  # the shape of FastAPI's own 422: the query field and the reason
+        raise HTTPException(422, [{"loc": ["query", exc.field or "query"], "msg": exc.message, "type": "value_error"}]) from None
+    except Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.message) from None
 
 
 @router.get("/trends", response_model=trends_service.Trends, response_model_by_alias=True)
