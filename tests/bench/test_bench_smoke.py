@@ -142,3 +142,13 @@ def test_simulator_drives_the_public_api(tmp_path, monkeypatch):
     assert result["passes"].get("yellow", 0) == arrivals
     assert result["checkpoint"]["PASS"] == 0 and result["checkpoint"]["unexpected"] == 0
     assert result["checkpoint"]["scans"] == arrivals * sim.SCANS_PER_PASS
+
+
+@pytest.mark.skipif(not _pg_available(), reason="PostgreSQL not reachable")
+def test_trends_bench_runs():
+    from bench import trends
+
+    r = trends.run(n=1_000, days=7, requests=3, log=lambda *_: None)
+    for key in ("day_p95_ms", "week_p95_ms", "csv_p95_ms", "rollup_ms_per_day_median"):
+        assert _num(r[key]), key
+    assert r["decided_in_12_weeks"] > 0 and "Index" in r["explain_rollup_decisions"]
