@@ -95,3 +95,31 @@ def test_sweep_rolls_up_ended_days_once_and_today_at_most_every_ten_minutes(hist
     assert first[-1] == date(2026, 3, 4) and date(2026, 3, 3) in first
     assert again == []  # ended days are final; today was rolled 5 minutes ago
     assert later == [date(2026, 3, 4)] and not today.final
+
+
+def test_r12_r13_a_real_breach_and_auto_issue_are_rolled_up(seeded, clock):
+    """Through the real services: a Qingdao case submitted Tue 3 March 09:00 breaches at 16:30
+    (6 working hours, R11), the sweep records it (R13) and auto-issues it (R12) on the next day."""
+    from cases.models import Application, ResponsibilityRecord
+    from tests.sla_store.sla_support import open_case, sweep
+
+    case_id, _ = open_case(seeded, clock)
+    clock.set(sh(3, 16, 31))
+    sweep(seeded, clock)
+    clock.set(sh(4, 17, 59))
+    sweep(seeded, clock)
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        assert app.decision == "auto_issue" and app.breached_at is not None
+        assert s.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == case_id)).one().outcome == "auto_issued"
+        decided_on = app.decided_at.astimezone(SHANGHAI).date()
+    roll(seeded, date(2026, 3, 3), date(2026, 3, 4), now=sh(5, 9))
+    with seeded.session() as s:
+        breach_day = s.get(TrendDaily, (QINGDAO, date(2026, 3, 3)))
+        decision_day = s.get(TrendDaily, (QINGDAO, decided_on))
+    assert (breach_day.submitted, breach_day.breaches) == (1, 1)
+    assert (decision_day.decided, decision_day.auto_issued, decision_day.decided_breached) == (1, 1, 1)
+    # 3 March 09:00-12:00 and 13:30-17:30 (420 min), then the whole of 4 March until the decision.
+    until = app.decided_at.astimezone(SHANGHAI)
+    second_day = min(210, max(0, (until.hour * 60 + until.minute) - 510)) + min(240, max(0, (until.hour * 60 + until.minute) - 810))
+    assert decision_day.decision_minutes == {str(420 + second_day): 1}
