@@ -27,7 +27,7 @@ REPORT = ROOT / "BENCHMARKS.md"
 
 
 def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
-    from bench import http_verify, intake, memory, sla_due, sweep, verify_inproc
+    from bench import http_verify, intake, memory, sla_due, sweep, trends, verify_inproc
 
     if quick:
         return {
@@ -37,6 +37,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
             "sweep": lambda log: sweep.run(sizes=(200, 1_000), big=None, due=50, repeats=3, log=log),
             "intake": lambda log: intake.run(concurrencies=(4,), n=4, repeats=3, post_rate=10.0, post_seconds=1.0, profile=False, log=log),
             "memory": lambda log: memory.run(requests=200, repeats=3, log=log),
+            "trends": lambda log: trends.run(n=2_000, days=14, requests=5, log=log),
         }
     return {
         "sla": lambda log: sla_due.run(log=log),
@@ -45,6 +46,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
         "sweep": lambda log: sweep.run(big=1_000_000 if full else None, budget_s=900 if full else 240, log=log),
         "intake": lambda log: intake.run(log=log),
         "memory": lambda log: memory.run(log=log),
+        "trends": lambda log: trends.run(log=log),
     }
 
 
