@@ -123,3 +123,32 @@ def test_r12_r13_a_real_breach_and_auto_issue_are_rolled_up(seeded, clock):
     until = app.decided_at.astimezone(SHANGHAI)
     second_day = min(210, max(0, (until.hour * 60 + until.minute) - 510)) + min(240, max(0, (until.hour * 60 + until.minute) - 810))
     assert decision_day.decision_minutes == {str(420 + second_day): 1}
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_two_rollups_of_the_same_day_at_once_do_not_collide(history, clock):
+    """The sweep and an operator rolling up the same day: the advisory lock serialises the
+    delete + insert, so neither fails on the primary key and the rows are those of one run."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run(minute: int) -> None:
+        try:
+            barrier.wait()
+            roll(history, date(2026, 3, 3), date(2026, 3, 4), now=sh(5, 9, minute))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    with history.session() as s:
+        lixia = s.get(TrendDaily, (LIXIA, date(2026, 3, 3)))
+        count = len(s.exec(select(TrendDaily).where(TrendDaily.region_code == LIXIA)).all())
+    want = expected(LIXIA, date(2026, 3, 3))
+    assert (lixia.decided, lixia.complaints) == (want["decided"], want["complaints"]) and count == 2
