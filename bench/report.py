@@ -106,6 +106,16 @@ def rows(doc: dict) -> list[tuple[str, str, str, str, str, str]]:
         out.append((f"API process RSS after {m['requests']:,} requests (verify + GET case)", "< 250 MB", f"{m['after_mib']:.0f} MiB (start {m['start_mib']:.0f}, warm {m['warm_mib']:.0f})", f"bare FastAPI app: {m['baseline_after_mib']:.0f} MiB", _met(m["after_mib"] * 1.048576 < 250), "1 uvicorn worker, SQLite store"))
     else:
         out.append(("API process RSS after 10k requests", "< 250 MB", "—", "—", "—", _when(m)))
+
+    t = B.get("trends") or {}
+    if t and not t.get("error"):
+        worst = max(t["day_p95_ms"], t["week_p95_ms"], t["csv_p95_ms"])
+        out.append((f"`GET /api/v1/supervision/trends` of one city, {t['n']:,} cases over {t['days']} days, PostgreSQL (daily roll-ups)", "p95 < 300 ms",
+                    f"p95 day {fmt(t['day_p95_ms'], 1)} ms, week {fmt(t['week_p95_ms'], 1)} ms, CSV {fmt(t['csv_p95_ms'], 1)} ms",
+                    f"roll-up {fmt(t['rollup_ms_per_day_median'])} ms/day (max {fmt(t['rollup_ms_per_day_max'])})", _met(worst < 300),
+                    f"in process (test client), {t['requests']} calls per shape, signed in as the city supervisor; {t['rollup_rows']:,} roll-up rows; plans below"))
+    else:
+        out.append(("`GET /api/v1/supervision/trends`, one city, 100k cases", "p95 < 300 ms", "—", "—", "—", _when(t)))
     return out
 
 
@@ -338,7 +348,7 @@ def write(doc: dict, path: Path) -> None:
     for r in rows(doc):
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |")
     lines += ["", "When each was measured:", ""]
-    for name in ("sla", "verify", "http", "sweep", "intake", "memory", "supervision"):
+    for name in ("sla", "verify", "http", "sweep", "intake", "memory", "supervision", "trends"):
         b = B.get(name)
         lines.append(f"- `{name}`: {_when(b)}" + (f", {b.get('seconds')} s" if b and not b.get("error") else ""))
     w = B.get("sweep") or {}
@@ -371,6 +381,25 @@ def write(doc: dict, path: Path) -> None:
             "",
             "```",
             sv["plan"],
+            "```",
+        ]
+    t = B.get("trends") or {}
+    if t.get("explain_read"):
+        lines += [
+            "",
+            "## Trends: the plans",
+            "",
+            f"`EXPLAIN (ANALYZE, BUFFERS)` with {t['n']:,} decided cases in one city: the request reads one region's days by the "
+            "primary key of `trend_daily (region_code, day)` and the children's days; the daily roll-up reads one local day of "
+            "decisions through `ix_trends_application_decided_at`. The time of a request is spent in Python (histogram merge, "
+            "pydantic, JSON), not in the queries.",
+            "",
+            "```",
+            t["explain_read"],
+            "",
+            t.get("explain_children", ""),
+            "",
+            t.get("explain_rollup_decisions", ""),
             "```",
         ]
     V = _get(B, "http", "variants")
@@ -406,7 +435,7 @@ def write(doc: dict, path: Path) -> None:
         "",
         "```",
         "make bench                                   # everything (~12-15 min), writes BENCHMARKS.md + bench/results.json",
-        ".venv/bin/python -m bench.run --only sweep   # one benchmark: sla, verify, http, sweep, intake, memory",
+        ".venv/bin/python -m bench.run --only sweep   # one benchmark: sla, verify, http, sweep, intake, memory, trends",
         ".venv/bin/python -m bench.run --full         # adds the 1M-open-case sweep (~2-5 min of inserts)",
         ".venv/bin/python -m bench.run --quick        # tiny sizes, checks the machinery, writes no report",
         "```",

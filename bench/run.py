@@ -27,7 +27,7 @@ REPORT = ROOT / "BENCHMARKS.md"
 
 
 def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
-    from bench import http_verify, intake, memory, sla_due, supervision, sweep, verify_inproc
+    from bench import http_verify, intake, memory, sla_due, supervision, sweep, trends, verify_inproc
 
     if quick:
         return {
@@ -38,6 +38,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
             "intake": lambda log: intake.run(concurrencies=(4,), n=4, repeats=3, post_rate=10.0, post_seconds=1.0, profile=False, log=log),
             "memory": lambda log: memory.run(requests=200, repeats=3, log=log),
             "supervision": lambda log: supervision.run(n=2_000, repeats=5, log=log),
+            "trends": lambda log: trends.run(n=2_000, days=14, requests=5, log=log),
         }
     return {
         "sla": lambda log: sla_due.run(log=log),
@@ -47,6 +48,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
         "intake": lambda log: intake.run(log=log),
         "memory": lambda log: memory.run(log=log),
         "supervision": lambda log: supervision.run(log=log),
+        "trends": lambda log: trends.run(log=log),
     }
 
 

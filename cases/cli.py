@@ -704,5 +704,42 @@ def worker() -> None:
         pass
 
 
+
+# ------------------------------------------------------------------ trends ---
+
+trends_app = typer.Typer(help="Trends for supervisors: daily roll-ups per region.", no_args_is_help=True)
+app.add_typer(trends_app, name="trends")
+
+
+def _parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: expected a date YYYY-MM-DD, got {text!r}")
+        raise
+
+
+@trends_app.command("rollup")
+def trends_rollup(
+    first: Optional[str] = typer.Option(None, "--from", help="first local day YYYY-MM-DD (default: yesterday)"),
+    last: Optional[str] = typer.Option(None, "--to", help="last local day YYYY-MM-DD (default: --from)"),
+) -> None:
+    """Recompute the roll-ups of the given days (idempotent; the SLA sweep does ended days itself)."""
+    from datetime import timedelta
+
+    from cases.errors import DomainError
+    from cases.services import trends
+
+    at = now()
+    start = _parse_day(first, "--from") if first else at.astimezone(SHANGHAI).date() - timedelta(days=1)
+    end = _parse_day(last, "--to") if last else start
+    try:
+        with _session() as session:
+            days = trends.rollup_range(session=session, start=start, end=end, settings=get_settings(), now=at)
+    except DomainError as exc:
+        fail(exc.message)
+    typer.echo(f"rolled up {days} day(s): {start.isoformat()} .. {end.isoformat()}")
+
+
 if __name__ == "__main__":
     app()

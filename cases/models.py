@@ -462,3 +462,7 @@ class Heartbeat(SQLModel, table=True):
     started_at: datetime = ts()
     beat_at: datetime = ts()
 from cases.reporting import models as _reporting_models  # noqa: E402,F401  (R23 tables)
+
+
+# Tables of the domain folders (their own modules), imported so the metadata sees them.
+from cases.trends import models as _trends_models  # noqa: E402,F401

@@ -1,11 +1,12 @@
 """The SLA sweep (deployment `sla-sweep`, every minute): fire the timers that are due,
-then report communities without a signed-in issuer (R18)."""
+then report communities without a signed-in issuer (R18), then roll up the trends of the
+days that ended (once each) and of today (at most every 10 minutes)."""
 import anyio
 from prefect import flow, task
 
 from cases.clock import now
 from cases.db import session_scope
-from cases.services import roster
+from cases.services import roster, trends
 from cases.settings import get_settings
 from tasks.sweep import fire_due_timers
 
@@ -19,7 +20,16 @@ async def check_roster() -> int:
     return await anyio.to_thread.run_sync(run)
 
 
+@task(name="rollup_trends", retries=1, retry_delay_seconds=5, persist_result=False)
+async def rollup_trends() -> int:
+    def run() -> int:
+        with session_scope() as session:
+            return len(trends.rollup_pending(session=session, settings=get_settings(), now=now()))
+
+    return await anyio.to_thread.run_sync(run)
+
+
 @flow(name="sla-sweep", persist_result=False)
 async def sla_sweep() -> dict:
     fired = await fire_due_timers()
-    return {"fired": fired, "roster_gaps_notified": await check_roster()}
+    return {"fired": fired, "roster_gaps_notified": await check_roster(), "trend_days_rolled_up": await rollup_trends()}

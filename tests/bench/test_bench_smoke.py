@@ -158,3 +158,11 @@ def test_supervision_bench_runs():
     assert "GROUP BY" in r["plan"] and "Execution Time" in r["plan"]
     table = rows({"benchmarks": {"supervision": r}})
     assert any("supervisor dashboard" in row[0] and "p95" in row[2] for row in table)
+@pytest.mark.skipif(not _pg_available(), reason="PostgreSQL not reachable")
+def test_trends_bench_runs():
+    from bench import trends
+
+    r = trends.run(n=1_000, days=7, requests=3, log=lambda *_: None)
+    for key in ("day_p95_ms", "week_p95_ms", "csv_p95_ms", "rollup_ms_per_day_median"):
+        assert _num(r[key]), key
+    assert r["decided_in_12_weeks"] > 0 and "Index" in r["explain_rollup_decisions"]

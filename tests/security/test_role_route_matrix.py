@@ -51,6 +51,8 @@ MATRIX = {
     ("GET", "/api/v1/supervision/auto-issues.csv"): {"supervisor", "supervisor_other", "auditor"},
     ("GET", "/api/v1/supervision/roster-gaps"): {"supervisor", "supervisor_other", "auditor"},
     ("GET", "/api/v1/supervision/roster-gaps.csv"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/api/v1/supervision/trends"): {"supervisor", "supervisor_other", "auditor"},
+    ("GET", "/api/v1/supervision/trends.csv"): {"supervisor", "supervisor_other", "auditor"},
     ("GET", "/api/v1/rules"): EVERYONE,
     ("GET", "/api/v1/directory"): EVERYONE,
     ("POST", "/api/v1/applications/{case_id}/reports"): {"applicant"},

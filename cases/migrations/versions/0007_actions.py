@@ -10,7 +10,7 @@ from alembic import op
 import cases.types
 
 revision = "0007_actions"
-down_revision = "0005_supervision"
+down_revision = "0006_trends"
 branch_labels = None
 depends_on = None
 
