@@ -64,6 +64,7 @@ class Role(str, Enum):
     auditor = "auditor"  # provincial office
     checkpoint = "checkpoint"
     admin = "admin"
+    hotline = "hotline"  # complaint hotline operator (R20)
 
 
 class User(SQLModel, table=True):
@@ -441,3 +442,7 @@ class Heartbeat(SQLModel, table=True):
     state: str  # e.g. "running", "waiting for Prefect"
     started_at: datetime = ts()
     beat_at: datetime = ts()
+
+
+from cases.complaints.models import Complaint, ComplaintEvent  # noqa: E402,F401  (R20 tables)
+from cases.directory.models import DirectoryChange, DirectoryEntry  # noqa: E402,F401

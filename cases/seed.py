@@ -28,6 +28,7 @@ DEMO_USERS = [
     ("unit-hr", Role.unit, "unit:U370102001", "HR of Jinan Demonstration Machinery"),
     ("qingdao-issuer", Role.issuer, "370202001001", "Issuer of the standard example's community (Qingdao)"),
     ("checkpoint", Role.checkpoint, "370000", "Checkpoint operator"),
+    ("hotline", Role.hotline, None, "Complaint hotline operator (12345)"),
 ]
 
 
@@ -104,7 +105,17 @@ def seed(session: Session, *, at: datetime, hash_key: bytes) -> dict[str, int]:
             create_user(session, username=username, password=DEMO_PASSWORD, role=Role.issuer, at=at, region=community.code, full_name=f"Issuer of {community.name_en}", password_hash=_demo_password_hash())
             users += 1
     samples = load_samples(session, at=at, hash_key=hash_key)
-    return {"regions_and_units": regions, "users": users, "registry_rows": samples}
+    directory = seed_directory(session, at=at)
+    return {"regions_and_units": regions, "users": users, "registry_rows": samples, "directory_entries": directory}
+
+
+def seed_directory(session: Session, *, at: datetime) -> int:
+    """R20: the public directory of every demo county and community (only missing entries:
+    a county's own edits survive a re-seed)."""
+    from cases.directory.service import seed_directory as put_entries
+
+    tree = json.loads((DATA / "regions.json").read_text())
+    return put_entries(session, tree=tree, at=at)
 
 
 def load_samples(session: Session, *, at: datetime, hash_key: bytes) -> int:
