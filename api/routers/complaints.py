@@ -14,6 +14,7 @@ from cases.complaints import service
 from cases.errors import NotFound
 from cases.models import Role, User
 
+INVALID: dict = {422: {"description": "Invalid field, named in `detail[].loc`"}}
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
 
 Category = Literal["refused", "delayed", "extra_conditions", "rude", "other"]
@@ -51,21 +52,21 @@ def _received(r: service.Received, session, now) -> ComplaintReceived:
                              status_url=f"/complaints/{r.complaint.reference}?access_token={r.access_token}", complaint=view)
 
 
-@router.post("/complaints", status_code=201, summary="File a complaint (no account needed; rate-limited per client) (R20)", response_model=ComplaintReceived)
+@router.post("/complaints", status_code=201, summary="File a complaint (no account needed; rate-limited per client) (R20)", response_model=ComplaintReceived, responses=INVALID)
 def file_complaint(body: ComplaintIn, session: SessionDep, settings: SettingsDep, now: NowDep) -> ComplaintReceived:
     r = service.receive(session=session, settings=settings, at=now, **body.model_dump())
     session.commit()
     return _received(r, session, now)
 
 
-@router.post("/hotline/complaints", status_code=201, summary="Record a caller's complaint (hotline operators) (R20)", response_model=ComplaintReceived)
+@router.post("/hotline/complaints", status_code=201, summary="Record a caller's complaint (hotline operators) (R20)", response_model=ComplaintReceived, responses=INVALID)
 def hotline_complaint(body: ComplaintIn, user: HotlineDep, session: SessionDep, settings: SettingsDep, now: NowDep) -> ComplaintReceived:
     r = service.receive(session=session, settings=settings, at=now, operator=user, **body.model_dump())
     session.commit()
     return _received(r, session, now)
 
 
-@router.get("/complaints", summary="Complaints in your area, newest first (provincial office, hotline, supervisors)", response_model=service.ComplaintPage)
+@router.get("/complaints", summary="Complaints in your area, newest first (provincial office, hotline, supervisors)", response_model=service.ComplaintPage, responses=INVALID)
 def list_complaints(
     user: HandlerDep,
     session: SessionDep,
@@ -79,7 +80,7 @@ def list_complaints(
     return service.listing(session=session, user=user, now=now, status=status, category=category, region=region, page=page, page_size=page_size)
 
 
-@router.get("/complaints.csv", summary="Complaints as CSV (same rows and filters as /complaints)", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/complaints.csv", summary="Complaints as CSV (same rows and filters as /complaints)", response_class=Response, responses={**INVALID, 200: {"content": {"text/csv": {}}}})
 def complaints_csv(
     user: HandlerDep,
     session: SessionDep,
@@ -94,7 +95,7 @@ def complaints_csv(
     return Response(service.to_csv(data), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="complaints.csv"'})
 
 
-@router.get("/complaints/{reference}", summary="A complaint: the complainant with its access token, or a handler in whose area it lies", response_model=service.StaffComplaintView | service.ComplaintView)
+@router.get("/complaints/{reference}", summary="A complaint: the complainant with its access token, or a handler in whose area it lies", response_model=service.StaffComplaintView | service.ComplaintView, responses=INVALID)
 def read_complaint(reference: Reference, session: SessionDep, now: NowDep, user: OptionalUser, token: ApplicantToken) -> service.ComplaintView:
     if token:
         try:
@@ -107,7 +108,7 @@ def read_complaint(reference: Reference, session: SessionDep, now: NowDep, user:
     return service.staff_view(session=session, user=user, reference=reference, now=now)
 
 
-@router.post("/complaints/{reference}/close", summary="Close a complaint with the response the complainant reads (evented)", response_model=service.StaffComplaintView)
+@router.post("/complaints/{reference}/close", summary="Close a complaint with the response the complainant reads (evented)", response_model=service.StaffComplaintView, responses=INVALID)
 def close_complaint(reference: Reference, body: CloseIn, user: HandlerDep, session: SessionDep, now: NowDep) -> service.StaffComplaintView:
     view = service.close(session=session, user=user, reference=reference, response=body.response, at=now)
     session.commit()

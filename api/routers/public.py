@@ -15,6 +15,7 @@ from cases.errors import Invalid
 from cases.models import Region, RegionLevel, Role, User
 from cases.validation import load_regions
 
+INVALID: dict = {422: {"description": "Invalid field, named in `detail[].loc`"}}
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
 
@@ -24,7 +25,7 @@ def rules(now: NowDep) -> dict[str, Any]:
     return colour_rules.to_public_dict(today)
 
 
-@router.get("/directory", summary="Per county: service account, app, complaint telephone, handling communities, last updated (R20)", response_model=directory_service.Directory)
+@router.get("/directory", summary="Per county: service account, app, complaint telephone, handling communities, last updated (R20)", response_model=directory_service.Directory, responses=INVALID)
 def directory(session: SessionDep, county: Annotated[str | None, Query(pattern=r"^\d{6}$", description="a county code, e.g. 370102")] = None) -> directory_service.Directory:
     return directory_service.directory(session=session, province=load_regions()["province"], county=county)
 
@@ -50,18 +51,18 @@ PageSize = Annotated[int, Query(ge=1, le=500)]
 CountyQuery = Annotated[str | None, Query(pattern=r"^\d{6}$", description="a county code")]
 
 
-@router.get("/directory/changes", summary="The directory's change log in your area, newest first (R20)", response_model=directory_service.ChangePage)
+@router.get("/directory/changes", summary="The directory's change log in your area, newest first (R20)", response_model=directory_service.ChangePage, responses=INVALID)
 def directory_changes(user: ReaderDep, session: SessionDep, county: CountyQuery = None, page: Page = 1, page_size: PageSize = 50) -> directory_service.ChangePage:
     return directory_service.changes(session=session, user=user, county=county, page=page, page_size=page_size)
 
 
-@router.get("/directory/changes.csv", summary="The directory's change log as CSV (same rows as /directory/changes)", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/directory/changes.csv", summary="The directory's change log as CSV (same rows as /directory/changes)", response_class=Response, responses={**INVALID, 200: {"content": {"text/csv": {}}}})
 def directory_changes_csv(user: ReaderDep, session: SessionDep, county: CountyQuery = None, page: Page = 1, page_size: PageSize = 500) -> Response:
     data = directory_service.changes(session=session, user=user, county=county, page=page, page_size=page_size)
     return Response(directory_service.changes_csv(data), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="directory-changes.csv"'})
 
 
-@router.put("/directory/{region_code}", summary="Change a county's or community's directory entry (its county's supervisor; evented)", response_model=directory_service.CountyEntry)
+@router.put("/directory/{region_code}", summary="Change a county's or community's directory entry (its county's supervisor; evented)", response_model=directory_service.CountyEntry, responses=INVALID)
 def update_directory(
     region_code: Annotated[str, Path(pattern=r"^\d{6}(\d{6})?$", description="a county or community code")],
     body: DirectoryUpdate,
