@@ -24,7 +24,10 @@ HotlineDep = Annotated[User, require(Role.hotline)]
 
 
 class ComplaintIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "category": "extra_conditions", "region_code": "370102001001", "case_reference": None, "contact_name": "王女士", "contact_phone": "13800001234",
+        "description": "The community asked for a negative test certificate before accepting my declaration.",
+    }]})
     category: Category = Field(description="refused, delayed, extra_conditions (conditions beyond the notice, R16), rude, other")
     region_code: str | None = Field(default=None, pattern=r"^\d{6}(\d{6})?$", description="the county or community complained about (may be left out when case_reference is given)")
     case_reference: str | None = Field(default=None, max_length=32, description="the case number, if the complaint is about a case")
@@ -42,7 +45,7 @@ class ComplaintReceived(BaseModel):
 
 
 class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"response": "We called the community: no certificate is required; your declaration was accepted on 4 March."}]})
     response: str = Field(min_length=10, max_length=4000, description="the answer the complainant reads")
 
 

@@ -34,7 +34,7 @@ class DirectoryUpdate(BaseModel):
     """The fields to change (others stay): a county's complaint_phone, service_account, app;
     a community's address, phone, hours. `null` clears a field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"complaint_phone": "0531-86081234", "note": "announced by the county on 1 March"}]})
     complaint_phone: str | None = Field(default=None, max_length=32)
     service_account: directory_service.Info | None = None
     app: directory_service.Info | None = None

@@ -260,6 +260,11 @@ def update_entry(*, session: Session, user: User, region_code: str, changes: dic
         setattr(entry, field, new)
         made.append(DirectoryChange(region_code=region_code, county_code=county, field=field, before=_text(old), after=_text(new), note=note, actor=user.username, at=at))
     if made:
+        # The Region row's copies (read by the case page and others) follow the directory.
+        for change in made:
+            if change.field in ("complaint_phone", "address", "phone"):
+                setattr(region, change.field, getattr(entry, change.field))
+        session.add(region)
         entry.updated_at, entry.updated_by = at, user.username
         session.add(entry)
         session.add_all(made)

@@ -38,7 +38,7 @@ def test_r20_directory_is_public_and_seeded_for_every_county(api):
     assert page.status_code == 200 and "0531-12345" in page.text and "Last updated" in page.text
 
 
-def test_r20_county_supervisor_edits_only_their_county(api, people):
+def test_r20_county_supervisor_edits_only_their_county(api, seeded, people):
     own = api.put("/api/v1/directory/370102", headers=people["lixia"], json={"complaint_phone": "0531-86081234", "note": "announced 1 March"})
     assert own.status_code == 200, own.text
     assert own.json()["complaint_phone"] == "0531-86081234"
@@ -54,6 +54,11 @@ def test_r20_county_supervisor_edits_only_their_county(api, people):
     assert public["370103"]["complaint_phone"] == "0531-12345"
     assert public["370102"]["complaint_phone"] == "0531-86081234"
     assert api.put("/api/v1/directory/370102", json={"complaint_phone": "0531-1"}).status_code == 401
+    # the Region row's copy (read by the applicant's case page) follows
+    from cases.models import Region
+
+    with seeded.session() as s:
+        assert s.get(Region, "370102").complaint_phone == "0531-86081234" and s.get(Region, "370102001001").address == "Heping Road 1"
     # an admin maintains any county
     assert api.put("/api/v1/directory/370202", headers=people["admin"], json={"complaint_phone": "0532-12345678"}).status_code == 200
 
