@@ -149,3 +149,25 @@ def test_r20_directory_edit_refuses_hostile_input_by_field(api, people):
     assert api.put("/api/v1/directory/370100", headers=people["admin"], json={"complaint_phone": "0531-1234"}).status_code == 404
     assert api.put("/api/v1/directory/abc'--", headers=people["admin"], json={"complaint_phone": "0531-1234"}).status_code == 422
     assert api.get("/api/v1/directory?county=370102' OR 1=1").status_code == 422
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_r20_county_supervisor_edits_through_the_page(api, seeded):
+    import re
+
+    api.cookies.update(_cookie(api, "lixia-supervisor"))
+    page = api.get("/directory/manage")
+    assert page.status_code == 200 and 'action="/directory/370102/edit"' in page.text and 'action="/directory/370103/edit"' not in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    form = {"csrf_token": csrf, "complaint_phone": "0531-86089999", "note": "from the page",
+            **{f"{k}.{f}": v for k in ("service_account", "app") for f, v in (("name_zh", "健康山东服务号"), ("name_en", "Healthy Shandong"), ("how_zh", "微信"), ("how_en", "WeChat"))}}
+    assert api.post("/directory/370102/edit", data=form, follow_redirects=False).status_code == 303
+    assert api.post("/directory/370102001001/edit", data={"csrf_token": csrf, "address": "Heping Road 2", "phone": "0531-60102001", "hours": ""}, follow_redirects=False).status_code == 303
+    refused = api.post("/directory/370103/edit", data=form, follow_redirects=False)
+    assert refused.status_code == 403
+    assert api.post("/directory/370102/edit", data={**form, "complaint_phone": "not a phone"}).status_code == 422
+    assert api.post("/directory/370102/edit", data={k: v for k, v in form.items() if k != "csrf_token"}).status_code == 403
+    api.cookies.clear()
+    county = api.get("/api/v1/directory?county=370102").json()["counties"][0]
+    assert county["complaint_phone"] == "0531-86089999" and county["app"]["how_en"] == "WeChat"
+    assert next(c for c in county["communities"] if c["code"] == "370102001001")["address"] == "Heping Road 2"
