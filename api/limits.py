@@ -23,6 +23,7 @@ LIMITED = {
     ("POST", "/api/v1/applications"): "rate_limit_declarations",
     ("POST", "/api/v1/checkpoint/verify"): "rate_limit_verify",
     ("POST", "/api/v1/complaints"): "rate_limit_complaints",
+    ("POST", "/complaints/new"): "rate_limit_complaints",  # the public complaint form (same budget)
 }
 
 

@@ -64,6 +64,7 @@ class Role(str, Enum):
     auditor = "auditor"  # provincial office
     checkpoint = "checkpoint"
     admin = "admin"
+    hotline = "hotline"  # complaint hotline operator (R20)
 
 
 class User(SQLModel, table=True):
@@ -466,3 +467,7 @@ from cases.reporting import models as _reporting_models  # noqa: E402,F401  (R23
 
 # Tables of the domain folders (their own modules), imported so the metadata sees them.
 from cases.trends import models as _trends_models  # noqa: E402,F401
+
+
+from cases.complaints.models import Complaint, ComplaintEvent  # noqa: E402,F401  (R20 tables)
+from cases.directory.models import DirectoryChange, DirectoryEntry  # noqa: E402,F401

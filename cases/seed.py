@@ -28,6 +28,7 @@ DEMO_USERS = [
     ("unit-hr", Role.unit, "unit:U370102001", "HR of Jinan Demonstration Machinery"),
     ("qingdao-issuer", Role.issuer, "370202001001", "Issuer of the standard example's community (Qingdao)"),
     ("checkpoint", Role.checkpoint, "370000", "Checkpoint operator"),
+    ("hotline", Role.hotline, None, "Complaint hotline operator (12345)"),
 ]
 
 
@@ -104,8 +105,9 @@ def seed(session: Session, *, at: datetime, hash_key: bytes) -> dict[str, int]:
             create_user(session, username=username, password=DEMO_PASSWORD, role=Role.issuer, at=at, region=community.code, full_name=f"Issuer of {community.name_en}", password_hash=_demo_password_hash())
             users += 1
     samples = load_samples(session, at=at, hash_key=hash_key)
+    directory = seed_directory(session, at=at)
     reporting = seed_reporting_history(session)
-    return {"regions_and_units": regions, "users": users, "registry_rows": samples, "reporting_reports": reporting}
+    return {"regions_and_units": regions, "users": users, "registry_rows": samples, "directory_entries": directory, "reporting_reports": reporting}
 
 
 NOTICE_OBLIGATION = "Implementation of the notice on health pass cards (codes) and the complaint telephones announced (R23)"
@@ -150,6 +152,15 @@ def seed_reporting_history(session: Session) -> int:
     # The cities that never reported were told so the day after the deadline.
     notify_overdue(session=session, now=datetime(2020, 3, 7, 9, 0, tzinfo=SHANGHAI))
     return reports
+
+
+def seed_directory(session: Session, *, at: datetime) -> int:
+    """R20: the public directory of every demo county and community (only missing entries:
+    a county's own edits survive a re-seed)."""
+    from cases.directory.service import seed_directory as put_entries
+
+    tree = json.loads((DATA / "regions.json").read_text())
+    return put_entries(session, tree=tree, at=at)
 
 
 def load_samples(session: Session, *, at: datetime, hash_key: bytes) -> int:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     working_hours: str = "08:30-12:00,13:30-17:30"  # R11
     supervisor_window_working_hours: float = 2.0  # R12
     observation_days: int = 14  # R9
+    complaint_response_working_days: float = Field(default=3, gt=0, le=60)  # R20: answer a complaint within
     access_token_minutes: int = 60
     secret_key: str | None = Field(default=None, repr=False)  # token signing; generated into data_dir if unset
     demo: bool = False

@@ -23,7 +23,7 @@ from enum import Enum
 from typing import Optional
 
 from pydantic import BaseModel
-from sqlalchemy import inspect, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from cases.clock import SHANGHAI, aware
@@ -435,29 +435,11 @@ def announced_numbers_mismatches(report: CityReport, directory_numbers: dict[str
 
 
 def directory_numbers(session: Session) -> dict[str, set[str]]:
-    """Adapter to the public directory (R20, `cases/directory/`, built separately): its complaint
-    numbers per county code. {} while the directory module or its table is absent, and the
-    reports then show `directory_checked: false` instead of a check against nothing.
+    """The complaint telephones the public directory (R20) publishes, per county code: what a
+    city's announced numbers are checked against."""
+    from cases.directory.service import complaint_numbers
 
-    Wiring: the directory provides `cases.directory.service.complaint_numbers(session) ->
-    dict[str, set[str]]`; until then this returns {}."""
-    try:
-        from cases.directory import service as directory_service  # type: ignore[import-not-found]
-    except ModuleNotFoundError:
-        return {}
-    reader = getattr(directory_service, "complaint_numbers", None)
-    if reader is None:
-        return {}
-    try:
-        from cases.directory import models as directory_models  # type: ignore[import-not-found]
-
-        tables = [t for t in vars(directory_models).values() if getattr(t, "__tablename__", None) and getattr(t, "__table__", None) is not None]
-        names = set(inspect(session.get_bind()).get_table_names())
-        if tables and not any(t.__tablename__ in names for t in tables):
-            return {}
-    except ModuleNotFoundError:
-        return {}
-    return {code: set(numbers) for code, numbers in reader(session).items()}
+    return complaint_numbers(session)
 
 
 # ------------------------------------------------------------------- CSV ---

@@ -11,7 +11,7 @@ from cases.services import workflow
 from tests.conftest import login
 from tests.helpers import example
 
-ROLES = ["anonymous", "applicant", "unit", "issuer", "issuer_other", "supervisor", "supervisor_other", "auditor", "checkpoint", "admin"]
+ROLES = ["anonymous", "applicant", "unit", "issuer", "issuer_other", "supervisor", "supervisor_other", "auditor", "checkpoint", "admin", "hotline"]
 DENIED = {401, 403, 404}
 EVERYONE = set(ROLES)
 STAFF_READERS = {"issuer", "supervisor", "auditor", "admin"}
@@ -83,9 +83,21 @@ MATRIX = {
     ("GET", "/api/v1/staff/notifications.csv"): {"supervisor", "supervisor_other", "auditor", "admin"},
     ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge"): {"supervisor", "auditor", "admin"},
     ("GET", "/api/v1/staff/nudges"): {"issuer", "issuer_other"},
+    # R20: the directory's upkeep (the county's own supervisor edits; supervisors of other areas see theirs)
+    ("GET", "/api/v1/directory/changes"): {"supervisor", "supervisor_other", "auditor", "admin"},
+    ("GET", "/api/v1/directory/changes.csv"): {"supervisor", "supervisor_other", "auditor", "admin"},
+    # Only the county's own supervisor edits (tests/public); this world's supervisors are a city's and another county's.
+    ("PUT", "/api/v1/directory/{region_code}"): {"admin"},
+    # R20: complaints (anyone files; the complainant reads with the token; handlers in their area)
+    ("POST", "/api/v1/complaints"): EVERYONE,
+    ("POST", "/api/v1/hotline/complaints"): {"hotline"},
+    ("GET", "/api/v1/complaints"): {"supervisor", "supervisor_other", "auditor", "hotline", "admin"},
+    ("GET", "/api/v1/complaints.csv"): {"supervisor", "supervisor_other", "auditor", "hotline", "admin"},
+    ("GET", "/api/v1/complaints/{reference}"): {"applicant", "supervisor", "auditor", "hotline", "admin"},
+    ("POST", "/api/v1/complaints/{reference}/close"): {"supervisor", "auditor", "hotline", "admin"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
-SOFT_404 = {("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
+SOFT_404 = {("POST", "/api/v1/complaints/{reference}/close"), ("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
             # the world's case is not escalated (decision: 409) and may have no notification yet
             ("POST", "/api/v1/staff/cases/{case_id}/decision"), ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge")}
 
@@ -107,11 +119,13 @@ def world(api, seeded, clock):
         s.commit()
         pass_id = s.exec(__import__("sqlmodel").select(Pass.id)).first()
     users = {"unit": "unit-hr", "issuer": "qingdao-issuer", "issuer_other": "heping-issuer", "supervisor": "qingdao-supervisor",
-             "supervisor_other": "lixia-supervisor", "auditor": "province", "checkpoint": "checkpoint", "admin": "admin"}
+             "supervisor_other": "lixia-supervisor", "auditor": "province", "checkpoint": "checkpoint", "admin": "admin", "hotline": "hotline"}
     headers = {role: login(api, name) for role, name in users.items()}
     headers["anonymous"] = {}
+    # R20: a complaint about the Qingdao community; the "applicant" here is its complainant (token).
+    complaint = api.post("/api/v1/complaints", json={"category": "delayed", "region_code": "370202001001", "description": "No answer for three days now."}).json()
     headers["applicant"] = {"X-Access-Token": case["access_token"]}
-    ids = {"case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1"}
+    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1"}
     return headers, ids, clock.now().date()
 
 
@@ -120,6 +134,8 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
     kw: dict = {"params": {}}
     if path.endswith("/personal-data"):
         kw["params"]["reason"] = "verify the applicant's address by phone"
+    if path.startswith("/api/v1/complaints/{reference}") and role == "applicant":
+        kw["headers"] = {"X-Access-Token": ids["complaint_token"]}
     if path == "/api/v1/auth/token":
         kw["data"] = {"username": "checkpoint", "password": DEMO_PASSWORD}
     elif path == "/api/v1/applications":
@@ -156,6 +172,12 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["files"] = {"file": ("employees.csv", b"kind,name\n", "text/csv")}
     elif path == "/api/v1/users":
         kw["json"] = {"username": f"new-{role}", "password": "a-long-passphrase", "role": "issuer", "community": "370202001001"}
+    elif path in ("/api/v1/complaints", "/api/v1/hotline/complaints"):
+        kw["json"] = {"category": "rude", "region_code": "370202", "description": f"matrix test complaint by {role}"}
+    elif path == "/api/v1/directory/{region_code}":
+        kw["json"] = {"phone": "0532-80000000"}
+    elif path.endswith("/close"):
+        kw["json"] = {"response": f"Answered by {role} in the matrix test."}
     elif path == "/api/v1/units/refusals":
         kw["json"] = {"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}
     return {"method": method, "url": url, **kw}
@@ -176,7 +198,8 @@ def test_role_route_matrix(api, world):
     for route in sorted(MATRIX):
         method, path = route
         for role in ROLES:
-            r = api.request(headers=headers[role], **_request(method, path, ids, today, role))
+            request = _request(method, path, ids, today, role)
+            r = api.request(headers={**headers[role], **request.pop("headers", {})}, **request)
             soft = {404, 409} if route in SOFT_404 else set()
             if r.status_code >= 500:
                 failures.append(f"{method} {path} as {role}: {r.status_code}")

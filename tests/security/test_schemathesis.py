@@ -30,6 +30,7 @@ def test_no_server_error_and_responses_match_the_schema(api, seeded, monkeypatch
 
     monkeypatch.setattr(seeded.settings, "rate_limit_declarations", 0)
     monkeypatch.setattr(seeded.settings, "rate_limit_verify", 0)
+    monkeypatch.setattr(seeded.settings, "rate_limit_complaints", 0)
     headers = {} if who == "anonymous" else login(api, who)
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
     failures = []

@@ -75,4 +75,5 @@ def home_for(user: User) -> str:
         Role.admin: "/supervisor",
         Role.checkpoint: "/checkpoint",
         Role.unit: "/apply",
+        Role.hotline: "/hotline",
     }.get(user.role, "/")
