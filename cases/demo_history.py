@@ -464,3 +464,54 @@ def seed_history(*, engine: Engine, settings: Settings, now: datetime, scenarios
         scenario(h)
     counts = h.play()
     return {"cases": next(h._keys), **dict(sorted(counts.items())), "seconds": round(_time.perf_counter() - t0, 2)}
+
+
+def sla_state(application: Application, *, now: datetime, cal) -> str:
+    """on_time / at_risk (>= 80 % of the SLA used, working hours) / breached / paused, for an
+    open case waiting on an issuer; observing (R8) and submitted otherwise."""
+    import sla
+    from cases.services.sla_service import channel_of
+
+    if application.status == "observing":
+        return "observing"
+    if application.sla_started_at is None:
+        return "submitted"
+    if application.sla_paused_at is not None:
+        return "paused"
+    if application.breached_at is not None:
+        return "breached"
+    clock = sla.Clock(channel=channel_of(application), started_at=aware(application.sla_started_at), due_at=aware(application.sla_due_at), paused_total=timedelta(seconds=application.sla_paused_seconds))
+    used = sla.fraction_elapsed(clock, at=now, calendar=cal)
+    return "breached" if used >= 1 else "at_risk" if used >= 0.8 else "on_time"
+
+
+def summary(session: Session, *, now: datetime, settings: Settings) -> dict:
+    """What the seeded store shows: open cases by SLA state and decided cases by outcome,
+    per city; responsibility records and provincial audit items by kind."""
+    from cases.models import OPEN_STATUSES, ProvincialAuditItem, ResponsibilityRecord
+    from cases.services.sla_service import calendar
+
+    cal = calendar(session, settings)
+    open_: Counter = Counter()
+    decided: Counter = Counter()
+    by_city: dict[str, Counter] = {}
+    for a in session.exec(select(Application).where(Application.idempotency_key.like(f"{MARKER}%"))):
+        if a.status in OPEN_STATUSES:
+            key = f"open_{sla_state(a, now=now, cal=cal)}"
+            open_[key] += 1
+        elif a.decision in ("approve", "reject") and a.breached_at is not None:
+            key = f"decided_late_{a.decision}"
+        else:
+            key = {"approve": "decided_on_time_approve", "reject": "rejected", "auto_issue": "auto_issued", "observation_clear": "observation_green"}.get(a.decision or "", f"other_{a.status}")
+        if not key.startswith("open_"):
+            decided[key] += 1
+        by_city.setdefault(a.city_code, Counter())[key] += 1
+    records = Counter(r.responsible_kind for r in session.exec(select(ResponsibilityRecord)))
+    items = Counter(i.kind for i in session.exec(select(ProvincialAuditItem)))
+    return {
+        "open": dict(sorted(open_.items())),
+        "decided": dict(sorted(decided.items())),
+        "responsibility_records": dict(sorted(records.items())),
+        "provincial_audit_items": dict(sorted(items.items())),
+        "by_city": {c: dict(sorted(v.items())) for c, v in sorted(by_city.items())},
+    }
