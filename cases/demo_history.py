@@ -409,6 +409,9 @@ def open_now(h: History) -> None:
         h.submit(h.case(f"open_on_time:{city}", city=city, channel="app"), h.before_now(0.5 + i * 0.5))
     h.submit(h.case("open_on_time:qingdao", community="370202001001", channel="wechat"), h.before_now(1.0))
     h.submit(h.case("open_on_time:heping", community="370102001001", channel="app"), h.before_now(1.5))
+    h.submit(h.case("open_at_risk:heping", community="370102001001", channel="wechat"), h.before_now(5.1))
+    h.submit(h.case("open_breached:heping", community="370102001001", channel="app"), h.before_now(6.25))
+    h.submit(h.case("open_on_time:unit", community="370102001001", channel="unit", unit=UNIT), h.before_now(2.0))
     h.submit(h.case("open_at_risk:qingdao", community="370202001001", channel="app"), h.before_now(5.0))
     h.submit(h.case("open_at_risk:qingdao2", community="370202001001", channel="wechat"), h.before_now(5.4))
     for city in ("370100", "370300", "371500"):
