@@ -77,7 +77,10 @@ def seed(
     from cases.db import get_engine
     from cases.demo_history import seed_history
 
-    history = seed_history(engine=get_engine(), settings=settings, now=now())
+    try:
+        history = seed_history(engine=get_engine(), settings=settings, now=now())
+    except Exception as exc:  # noqa: BLE001 -- a message, not a traceback; the store may hold part of it
+        fail(f"demo history stopped: {type(exc).__name__}: {exc} (`make reset` starts the demo store afresh)")
     typer.echo(f"demo history: {json.dumps(history)}")
 
 
