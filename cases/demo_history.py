@@ -11,7 +11,7 @@ reports); the runner then plays the plan in time order with an injected clock
   18:00 the next day) and the ends of observation (R9) are produced by the real code;
 - the application flow's steps (`workflow.declare/compare/open_observation/assign_audit`,
   then `workflow.finish`) for every outbox row, as the dispatcher's flow run would, and the
-  row is marked done (the history's closed cases owe Prefect nothing).
+  row is marked done (the history owes the dispatcher nothing: `make run` starts no Prefect run for it).
 
 A step planned after "now" is not played (the case stays open), and a step the system
 refuses (e.g. an issuer's late decision that the automatic pass beat over a weekend) is
@@ -97,7 +97,8 @@ class History:
         self._keys = itertools.count()
         self.counts: Counter = Counter()
         self.refused: list[tuple[str, str]] = []
-        self.planned: dict[str, Case] = {}
+        self.planned: dict[str, Case] = {}  # by label: later steps (and other scenarios) find a case here
+        self.red_list: dict[str, list[int]] = {}  # registry -> person numbers on it (_red_list_persons)
         with Session(engine) as s:
             self.cal = sla_service.calendar(s, settings)
             counties = {r.code: r for r in s.exec(select(Region).where(Region.level == RegionLevel.county))}
@@ -153,7 +154,7 @@ class History:
     def submit(self, case: Case, when: datetime) -> Case:
         key = f"{MARKER}{next(self._keys)}"
         names = random.Random(case.person)  # the person's name and travels: the same on every seed
-        h_red = {p for persons in getattr(self, "red_list", {}).values() for p in persons}
+        on_registry = {p for persons in self.red_list.values() for p in persons}
 
         def run(s: Session) -> None:
             from cases.declaration_schema import ApplicationCreate
@@ -163,7 +164,7 @@ class History:
             day = when.astimezone(SHANGHAI).date()
             channel = None if case.channel == "unit" else case.channel
             body = application_body(case.person, today=day, kind=case.kind, community=case.community, county=case.county, channel=channel, rng=names)
-            if case.person in h_red:
+            if case.person in on_registry:
                 body["id_number"] = resident_id(case.person, county=RED_LIST_ID_COUNTY)
             if case.kind == "arrival":
                 body["residence_history"][0]["place"] = names.choice(("GBR", "USA", "JPN", "KOR", "DEU", "AUS"))
@@ -176,17 +177,17 @@ class History:
         self.at(when, f"submit:{case.label}", run)
         return case
 
-    def _task(self, s: Session, case: Case) -> AuditTask:
+    def task_of(self, s: Session, case: Case) -> AuditTask:
         return s.exec(select(AuditTask).where(AuditTask.application_id == case.id)).one()
 
-    def _user(self, s: Session, username: str) -> User:
+    def user(self, s: Session, username: str) -> User:
         return s.exec(select(User).where(User.username == username)).one()
 
     def claim(self, case: Case, when: datetime) -> None:
         def run(s: Session) -> None:
             from cases.services import audit
 
-            audit.claim(session=s, task_id=self._task(s, case).id, user=self._user(s, self.issuer_of(case)), at=when)
+            audit.claim(session=s, task_id=self.task_of(s, case).id, user=self.user(s, self.issuer_of(case)), at=when)
 
         self.at(when, f"claim:{case.label}", run)
 
@@ -196,7 +197,7 @@ class History:
         def run(s: Session) -> None:
             from cases.services import audit
 
-            task, user = self._task(s, case), self._user(s, self.issuer_of(case))
+            task, user = self.task_of(s, case), self.user(s, self.issuer_of(case))
             if task.claimed_by is None and action != "verify_contact":
                 audit.claim(session=s, task_id=task.id, user=user, at=when)
             audit.decide(session=s, task_id=task.id, user=user, action=action, at=when, settings=self.settings, **kw)
