@@ -60,14 +60,28 @@ def db_upgrade() -> None:
 
 
 @app.command()
-def seed() -> None:
-    """Load the demo regions, accounts and registry samples (idempotent)."""
+def seed(
+    no_history: bool = typer.Option(False, "--no-history", help="only regions, accounts and registry samples: no demo cases (also HEALTHPASS_DEMO_HISTORY=false)"),
+) -> None:
+    """Load the demo regions, accounts and registry samples, then three weeks of demo cases
+    played through the real services up to now (idempotent: a second run adds nothing)."""
     from cases.seed import DEMO_PASSWORD, seed as run_seed
 
     settings = get_settings()
     with _session() as session:
         counts = run_seed(session, at=now(), hash_key=settings.secret("idhash"))
     typer.echo(f"seeded: {counts} (demo password: {DEMO_PASSWORD})")
+    if no_history or not settings.demo_history:
+        typer.echo("demo history: not seeded (--no-history or HEALTHPASS_DEMO_HISTORY=false)")
+        return
+    from cases.db import get_engine
+    from cases.demo_history import seed_history
+
+    try:
+        history = seed_history(engine=get_engine(), settings=settings, now=now())
+    except Exception as exc:  # noqa: BLE001 -- a message, not a traceback; the store may hold part of it
+        fail(f"demo history stopped: {type(exc).__name__}: {exc} (`make reset` starts the demo store afresh)")
+    typer.echo(f"demo history: {json.dumps(history)}")
 
 
 # ------------------------------------------------------------------- users ---

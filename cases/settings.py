@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     access_token_minutes: int = 60
     secret_key: str | None = Field(default=None, repr=False)  # token signing; generated into data_dir if unset
     demo: bool = False
+    demo_history: bool = True  # `healthpass seed` plays three weeks of demo cases (cases/demo_history.py)
     retention_days: int = 180  # closed cases' personal data is pseudonymised after this
     # Per client and minute on the public endpoints; 0 switches a limit off (benchmarks).
     rate_limit_declarations: int = 30
