@@ -467,6 +467,14 @@ def seed_history(*, engine: Engine, settings: Settings, now: datetime, scenarios
     for scenario in SCENARIOS if scenarios is None else scenarios:
         scenario(h)
     counts = h.play()
+    # The trends page reads daily roll-ups; the sweep only catches up a week back, so the history's
+    # days are rolled up here (same service as `healthpass trends rollup`).
+    from cases.services.trends import rollup_range
+
+    with Session(engine) as s:
+        local = now.astimezone(SHANGHAI).date()
+        counts["trend_days"] = rollup_range(session=s, start=local - timedelta(days=DAYS + 1), end=local, settings=settings, now=now)
+        s.commit()
     return {"cases": next(h._keys), **dict(sorted(counts.items())), "seconds": round(_time.perf_counter() - t0, 2)}
 
 
