@@ -6,10 +6,12 @@ Thin routes over `cases.services.oversight`; every list filters, pages and expor
 the same rows and columns as the table."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from contextlib import contextmanager
+
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -25,6 +27,7 @@ AuditorDep = Annotated[User, require(Role.auditor, Role.admin)]
 AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$", description="only this city, county (6 digits) or community (12 digits)")]
 FromQuery = Annotated[date | None, Query(alias="from", description="first day of the period (Asia/Shanghai), default 29 days before `to`")]
 ToQuery = Annotated[date | None, Query(alias="to", description="last day of the period, inclusive (Asia/Shanghai), default today")]
+ItemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the audit item's number")]
 OffsetQuery = Annotated[int, Query(ge=0, le=1_000_000)]
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
 KindQuery = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description=", ".join(oversight.SOURCES))]
@@ -36,15 +39,18 @@ SortQuery = Annotated[Literal[oversight.SORT_KEYS], Query()]  # type: ignore[val
 OrderQuery = Annotated[Literal["asc", "desc"], Query()]
 
 
+@contextmanager
+def _named(where: str = "query"):
+    """A domain 422 in FastAPI's own shape (loc, msg, type), naming the parameter."""
+    try:
+        yield
+    except Invalid as exc:
+        raise HTTPException(422, [{"loc": [where, exc.field or "query"], "msg": exc.message, "type": "value_error"}]) from None
+
+
 def _period(today: datetime, start: date | None, end: date | None, *, optional: bool = False) -> tuple[datetime | None, datetime | None]:
-    """[from 00:00, the day after `to` 00:00) in Asia/Shanghai."""
-    if optional and start is None and end is None:
-        return None, None
-    end = end or today.astimezone(SHANGHAI).date()
-    start = start or end - timedelta(days=29)
-    if end < start:
-        raise Invalid("to must not be before from", field="to")
-    return datetime.combine(start, time(0), tzinfo=SHANGHAI), datetime.combine(end + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    since, until, _, _ = oversight.period_bounds(today=today.astimezone(SHANGHAI).date(), start=start, end=end, optional=optional)
+    return since, until
 
 
 def _csv(body: str, name: str, now: datetime) -> Response:
@@ -62,10 +68,11 @@ def audit_items(
     user: AuditorDep, session: SessionDep, now: NowDep, kind: KindQuery = None, status: StatusQuery = None, thin: ThinQuery = None,
     outcome: OutcomeQuery = None, area: AreaQuery = None, from_: FromQuery = None, to: ToQuery = None, offset: OffsetQuery = 0, limit: LimitQuery = 50,
 ) -> oversight.AuditItemPage:
-    since, until = _period(now, from_, to, optional=True)
-    return oversight.list_items(
-        session=session, kind=kind, status=status, thin=thin, outcome=outcome.value if outcome else None, area=area, since=since, until=until, offset=offset, limit=limit,
-    )
+    with _named():
+        since, until = _period(now, from_, to, optional=True)
+        return oversight.list_items(
+            session=session, kind=kind, status=status, thin=thin, outcome=outcome.value if outcome else None, area=area, since=since, until=until, offset=offset, limit=limit,
+        )
 
 
 @router.get("/audit-items.csv", summary="The audit queue as CSV: the same filters and rows as /audit-items, every page", **CSV_RESPONSE)
@@ -73,13 +80,14 @@ def audit_items_csv(
     user: AuditorDep, session: SessionDep, now: NowDep, kind: KindQuery = None, status: StatusQuery = None, thin: ThinQuery = None,
     outcome: OutcomeQuery = None, area: AreaQuery = None, from_: FromQuery = None, to: ToQuery = None,
 ) -> Response:
-    since, until = _period(now, from_, to, optional=True)
-    page = oversight.list_items(session=session, kind=kind, status=status, thin=thin, outcome=outcome.value if outcome else None, area=area, since=since, until=until, limit=0)
+    with _named():
+        since, until = _period(now, from_, to, optional=True)
+        page = oversight.list_items(session=session, kind=kind, status=status, thin=thin, outcome=outcome.value if outcome else None, area=area, since=since, until=until, limit=0)
     return _csv(oversight.to_csv(page.items, oversight.ITEM_COLUMNS), "audit-items", now)
 
 
 @router.get("/audit-items/{item_id}", summary="An audit item with its evidence: timeline, decision and reason, contact attempts, holders and their times")
-def audit_item(item_id: int, user: AuditorDep, session: SessionDep) -> oversight.AuditItemDetail:
+def audit_item(item_id: ItemId, user: AuditorDep, session: SessionDep) -> oversight.AuditItemDetail:
     return oversight.item_detail(session=session, item_id=item_id)
 
 
@@ -95,18 +103,20 @@ class NoteIn(BaseModel):
 
 
 @router.post("/audit-items/{item_id}/claim", summary="Claim an audit item (one auditor at a time)")
-def claim(item_id: int, user: AuditorDep, session: SessionDep, now: NowDep) -> oversight.AuditItemRow:
+def claim(item_id: ItemId, user: AuditorDep, session: SessionDep, now: NowDep) -> oversight.AuditItemRow:
     return oversight.claim_item(session=session, item_id=item_id, user=user, at=now)
 
 
 @router.post("/audit-items/{item_id}/outcome", summary="Record the outcome of a claimed item, with a note (evented on the case)")
-def outcome(item_id: int, body: OutcomeIn, user: AuditorDep, session: SessionDep, now: NowDep) -> oversight.AuditItemRow:
-    return oversight.record_outcome(session=session, item_id=item_id, user=user, outcome=body.outcome.value, note=body.note, at=now)
+def outcome(item_id: ItemId, body: OutcomeIn, user: AuditorDep, session: SessionDep, now: NowDep) -> oversight.AuditItemRow:
+    with _named("body"):
+        return oversight.record_outcome(session=session, item_id=item_id, user=user, outcome=body.outcome.value, note=body.note, at=now)
 
 
 @router.post("/audit-items/{item_id}/reopen", summary="Re-open a closed item, with a note (its earlier outcome stays in the history)")
-def reopen(item_id: int, body: NoteIn, user: AuditorDep, session: SessionDep, now: NowDep) -> oversight.AuditItemRow:
-    return oversight.reopen_item(session=session, item_id=item_id, user=user, note=body.note, at=now)
+def reopen(item_id: ItemId, body: NoteIn, user: AuditorDep, session: SessionDep, now: NowDep) -> oversight.AuditItemRow:
+    with _named("body"):
+        return oversight.reopen_item(session=session, item_id=item_id, user=user, note=body.note, at=now)
 
 
 # ---------------------------------------------------------------- league table ---
@@ -116,8 +126,9 @@ def league(
     user: AuditorDep, session: SessionDep, now: NowDep, level: LevelQuery = "city", from_: FromQuery = None, to: ToQuery = None,
     sort: SortQuery = "breach_rate", order: OrderQuery = "desc", area: AreaQuery = None, offset: OffsetQuery = 0, limit: LimitQuery = 100,
 ) -> oversight.LeagueTable:
-    since, until = _period(now, from_, to)
-    return oversight.league_table(session=session, level=level, since=since, until=until, sort=sort, descending=order == "desc", area=area, offset=offset, limit=limit)
+    with _named():
+        since, until = _period(now, from_, to)
+        return oversight.league_table(session=session, level=level, since=since, until=until, sort=sort, descending=order == "desc", area=area, offset=offset, limit=limit)
 
 
 @router.get("/league.csv", summary="The league table as CSV (same filters, order and rows, every page)", **CSV_RESPONSE)
@@ -125,8 +136,9 @@ def league_csv(
     user: AuditorDep, session: SessionDep, now: NowDep, level: LevelQuery = "city", from_: FromQuery = None, to: ToQuery = None,
     sort: SortQuery = "breach_rate", order: OrderQuery = "desc", area: AreaQuery = None,
 ) -> Response:
-    since, until = _period(now, from_, to)
-    table = oversight.league_table(session=session, level=level, since=since, until=until, sort=sort, descending=order == "desc", area=area, limit=0)
+    with _named():
+        since, until = _period(now, from_, to)
+        table = oversight.league_table(session=session, level=level, since=since, until=until, sort=sort, descending=order == "desc", area=area, limit=0)
     return _csv(oversight.to_csv(table.rows, oversight.LEAGUE_COLUMNS), f"league-{level}", now)
 
 
@@ -152,6 +164,12 @@ def _rules(settings) -> list[RuleOut]:
     return [RuleOut(key=r.key, title=r.title, days=r.days, limit=float(getattr(settings, r.setting)), unit=r.unit, setting=f"HEALTHPASS_{r.setting.upper()}") for r in oversight.THRESHOLD_RULES]
 
 
+def _day_after(day: date | None) -> date | None:
+    if day is not None and day >= oversight.LATEST:
+        raise Invalid(f"to must lie between {oversight.EARLIEST} and {oversight.LATEST}", field="to")
+    return day + timedelta(days=1) if day else None
+
+
 RuleQuery = Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,40}$", description=", ".join(r.key for r in oversight.THRESHOLD_RULES))]
 
 
@@ -160,12 +178,14 @@ def thresholds(
     user: AuditorDep, session: SessionDep, settings: SettingsDep, rule: RuleQuery = None, area: AreaQuery = None,
     from_: FromQuery = None, to: ToQuery = None, offset: OffsetQuery = 0, limit: LimitQuery = 50,
 ) -> ThresholdsOut:
-    alerts = oversight.list_alerts(session=session, rule=rule, area=area, since=from_, until=to + timedelta(days=1) if to else None, offset=offset, limit=limit)
+    with _named():
+        alerts = oversight.list_alerts(session=session, rule=rule, area=area, since=from_, until=_day_after(to), offset=offset, limit=limit)
     levels = [lvl.strip() for lvl in settings.threshold_levels.split(",") if lvl.strip()]
     return ThresholdsOut(rules=_rules(settings), levels=levels, min_cases=settings.threshold_min_cases, alerts=alerts)
 
 
 @router.get("/thresholds.csv", summary="The threshold notices as CSV (same filters and rows as /thresholds)", **CSV_RESPONSE)
 def thresholds_csv(user: AuditorDep, session: SessionDep, now: NowDep, rule: RuleQuery = None, area: AreaQuery = None, from_: FromQuery = None, to: ToQuery = None) -> Response:
-    alerts = oversight.list_alerts(session=session, rule=rule, area=area, since=from_, until=to + timedelta(days=1) if to else None, limit=0)
+    with _named():
+        alerts = oversight.list_alerts(session=session, rule=rule, area=area, since=from_, until=_day_after(to), limit=0)
     return _csv(oversight.to_csv(alerts.items, oversight.ALERT_COLUMNS), "threshold-alerts", now)

@@ -415,6 +415,31 @@ def reopen_item(*, session: Session, item_id: int, user: User, note: str | None,
     return _row(item, None, {})
 
 
+# ---------------------------------------------------------------------- periods ---
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def period_bounds(*, today: date, start: date | None, end: date | None, optional: bool = False, default_days: int = 30) -> tuple[datetime | None, datetime | None, date | None, date | None]:
+    """A period of whole days in Asia/Shanghai: [start 00:00, the day after `end` 00:00).
+    Defaults: `end` today, `start` default_days - 1 before it; `optional` and neither given: no bounds."""
+    if optional and start is None and end is None:
+        return None, None, None, None
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise Invalid(f"{name} must lie between {EARLIEST} and {LATEST}", field=name)
+    end = end or today
+    start = start or max(end - timedelta(days=default_days - 1), EARLIEST)
+    if end < start:
+        raise Invalid("to must not be before from", field="to")
+    return (
+        datetime.combine(start, datetime.min.time(), tzinfo=SHANGHAI),
+        datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI),
+        start,
+        end,
+    )
+
+
 # ---------------------------------------------------------------------- areas ---
 
 @dataclass
@@ -715,6 +740,9 @@ def list_alerts(*, session: Session, rule: str | None = None, area: str | None =
     titles = {r.key: r.title for r in THRESHOLD_RULES}
     if rule is not None and rule not in titles:
         raise Invalid(f"rule must be one of {', '.join(titles)}", field="rule")
+    for name, value in (("from", since), ("to", until)):
+        if value is not None and not EARLIEST <= value <= LATEST + timedelta(days=1):
+            raise Invalid(f"{name} must lie between {EARLIEST} and {LATEST}", field=name)
     query = select(ThresholdAlert)
     if rule:
         query = query.where(ThresholdAlert.rule == rule)
@@ -793,5 +821,5 @@ __all__ = [
     "AuditItemDetail", "AuditItemPage", "AuditItemRow", "AuditOutcome", "AlertPage", "AlertRow", "LeagueRow", "LeagueTable",
     "ALERT_COLUMNS", "ITEM_COLUMNS", "LEAGUE_COLUMNS", "LEVELS", "SORT_KEYS", "SOURCES", "THIN_RULES", "THRESHOLD_RULES", "RegionLevel",
     "area_counts", "claim_item", "counts_against", "evaluate_thresholds", "item_detail", "league_table", "list_alerts", "list_items",
-    "period_of", "raise_item", "record_outcome", "reopen_item", "staff_case_url", "thin_reason", "thresholds_if_due", "to_csv",
+    "period_bounds", "period_of", "raise_item", "record_outcome", "reopen_item", "staff_case_url", "thin_reason", "thresholds_if_due", "to_csv",
 ]

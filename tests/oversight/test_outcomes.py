@@ -125,3 +125,39 @@ def test_r21_only_auditors_and_admins_reach_the_provincial_office(api, seeded, c
         r = api.post(f"/api/v1/province/audit-items/{item_id}/claim", headers=headers)
         assert (r.status_code in (200, 409)) == allowed
     assert api.get("/api/v1/province/audit-items").status_code == 401
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_r21_r22_province_routes_signed_in_answer_no_5xx_and_match_the_schema(api, seeded, clock, breach_item):
+    """Schemathesis on the provincial office's operations as the auditor (the suite-wide run is
+    anonymous, so it only reaches their 401)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    from api.main import create_app
+
+    headers = login(api, "province")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app()).include(path_regex="^/api/v1/province/")
+    failures, calls = [], []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(max_examples=15, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def check(case):
+            response = case.call(headers=headers)
+            calls.append(response.status_code)
+            try:
+                case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
+            except Exception as exc:
+                failures.append(f"{case.operation.label}: {str(exc)[:300]}")
+                raise
+
+        try:
+            check()
+        except Exception:
+            pass
+    assert len(calls) > 40 and 200 in calls
+    assert not failures, "\n".join(dict.fromkeys(failures))

@@ -3,11 +3,11 @@
 link with the same rows. Provincial auditors and admins only; case links open the staff view."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from cases.clock import SHANGHAI
@@ -24,6 +24,7 @@ PAGE = 50
 Area = Annotated[str | None, Query(pattern=r"^(\d{6}(\d{6})?)?$")]
 Day = Annotated[date | None, Query(alias="from")]
 ToDay = Annotated[date | None, Query(alias="to")]
+ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
@@ -32,13 +33,7 @@ def _blank(value: str | None) -> str | None:
 
 
 def _period(p: Page, start: date | None, end: date | None, *, optional: bool) -> tuple[datetime | None, datetime | None, date | None, date | None]:
-    if optional and start is None and end is None:
-        return None, None, None, None
-    end = end or p.now.astimezone(SHANGHAI).date()
-    start = start or end - timedelta(days=29)
-    if end < start:
-        start, end = end, start
-    return datetime.combine(start, time(0), tzinfo=SHANGHAI), datetime.combine(end + timedelta(days=1), time(0), tzinfo=SHANGHAI), start, end
+    return oversight.period_bounds(today=p.now.astimezone(SHANGHAI).date(), start=start, end=end, optional=optional)
 
 
 def _csv(body: str, name: str, p: Page) -> Response:
@@ -96,7 +91,7 @@ def _item(p: Page, item_id: int, *, errors: dict | None = None, status: int = 20
 
 
 @router.get("/province/audit/{item_id}", response_class=HTMLResponse)
-def item_page(item_id: int, p: PageDep, done: Annotated[str | None, Query(pattern=r"^[a-z_]{0,20}$")] = None) -> HTMLResponse:
+def item_page(item_id: ItemId, p: PageDep, done: Annotated[str | None, Query(pattern=r"^[a-z_]{0,20}$")] = None) -> HTMLResponse:
     p.staff(*STAFF)
     try:
         return _item(p, item_id, done=done)
@@ -124,17 +119,17 @@ def _act(item_id: int, p: Page, form, action: str) -> Response:
 
 
 @router.post("/province/audit/{item_id}/claim")
-def item_claim(item_id: int, p: PageDep, form: FormDep) -> Response:
+def item_claim(item_id: ItemId, p: PageDep, form: FormDep) -> Response:
     return _act(item_id, p, form, "claim")
 
 
 @router.post("/province/audit/{item_id}/outcome")
-def item_outcome(item_id: int, p: PageDep, form: FormDep) -> Response:
+def item_outcome(item_id: ItemId, p: PageDep, form: FormDep) -> Response:
     return _act(item_id, p, form, "outcome")
 
 
 @router.post("/province/audit/{item_id}/reopen")
-def item_reopen(item_id: int, p: PageDep, form: FormDep) -> Response:
+def item_reopen(item_id: ItemId, p: PageDep, form: FormDep) -> Response:
     return _act(item_id, p, form, "reopen")
 
 
