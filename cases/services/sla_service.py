@@ -197,8 +197,6 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
     # From 1 November, the provincial office hears once that next year's schedule is missing.
     if notify_missing_schedule(session=session, now=now, settings=settings):
         session.commit()
-    # R22: the thresholds, at most once per threshold_check_minutes (one primary-key read otherwise).
-    oversight.thresholds_if_due(session=session, now=now, settings=settings)
     fired: dict[str, int] = {}
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:

@@ -13,7 +13,7 @@ from cases.models import Application, Notification, ProvincialAuditItem
 from cases.oversight.models import ThresholdAlert
 from cases.services import oversight
 from tests.conftest import login
-from tests.oversight.support import local, sweep
+from tests.oversight.support import local
 from tests.sla_store.sla_support import bulk_cases
 
 JINAN = {"community": "370102001001", "county": "370102", "city": "370100"}
@@ -103,6 +103,11 @@ def _leading_group_notices(seeded):
         return list(s.exec(select(Notification).where(Notification.recipient_level == "province_leading_group", Notification.kind == "threshold_exceeded")))
 
 
+def _sweep_step(seeded, clock):
+    with seeded.session() as s:
+        return oversight.thresholds_if_due(session=s, now=clock.now(), settings=seeded.settings)
+
+
 def _evaluate(seeded, clock):
     with seeded.session() as s:
         return oversight.evaluate_thresholds(session=s, now=clock.now(), settings=seeded.settings)
@@ -153,20 +158,21 @@ def test_r22_complaints_per_thousand_threshold_fires_once_per_area_and_period(se
         assert alert.value == 40.0 and alert.threshold == 10.0 and alert.cases == 25
 
 
-def test_r22_the_sweep_evaluates_thresholds_at_most_once_an_hour(api, seeded, clock):
+def test_r22_the_sweep_step_evaluates_thresholds_at_most_once_an_hour(api, seeded, clock):
+    """flows/sla_sweep.py runs `thresholds_if_due` every minute after the timers."""
     with seeded.session() as s:
         _cases(s, 25, local("2026-03-02 10:00"), breached=10)
         s.commit()
-    sweep(seeded, clock)
+    _sweep_step(seeded, clock)
     assert len(_alerts(seeded)) == 2
     with seeded.session() as s:
         _cases(s, 25, local("2026-03-02 10:00"), breached=10, **JINAN)
         s.commit()
     clock.set(clock.now() + timedelta(minutes=30))
-    sweep(seeded, clock)
+    _sweep_step(seeded, clock)
     assert len(_alerts(seeded)) == 2  # not evaluated again within the hour
     clock.set(clock.now() + timedelta(minutes=31))
-    sweep(seeded, clock)
+    _sweep_step(seeded, clock)
     assert [a[1] for a in _alerts(seeded)] == ["370100", "370102", "370200", "370202"]
     headers = login(api, "province")
     body = api.get("/api/v1/province/thresholds", headers=headers).json()
