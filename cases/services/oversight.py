@@ -210,6 +210,7 @@ class AuditItemDetail(BaseModel):
     holders: list[HolderTime] = []
     responsibility_issuers: list[str] = []
     history: list[HistoryRow] = []
+    upheld_against_responsible: int = 0  # upheld findings (all time) against this item's community or unit
 
 
 def staff_case_url(application_id: str | None) -> str | None:
@@ -310,6 +311,9 @@ def item_detail(*, session: Session, item_id: int) -> AuditItemDetail:
         item=_row(item, application.reference if application else None, names),
         history=[HistoryRow(action=h.action, outcome=h.outcome, note=h.note, by=names.get(h.by_user_id, h.by_user_id), at=h.at) for h in history],
     )
+    responsible = item.responsible_code or item.region_code
+    if responsible:
+        detail.upheld_against_responsible = counts_against(session=session, codes=[responsible]).get(responsible, 0)
     if application is None:
         return detail
     task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
@@ -807,12 +811,13 @@ ITEM_COLUMNS = ("id", "kind", "status", "reference", "responsible_kind", "respon
 ALERT_COLUMNS = ("id", "rule", "title", "area_level", "area_code", "area_name", "period_start", "period_end", "value", "threshold", "cases", "notified_at")
 
 
-def counts_against(*, session: Session) -> dict[str, int]:
-    """Upheld findings per responsible community or unit (all time)."""
+def counts_against(*, session: Session, codes: list[str] | None = None) -> dict[str, int]:
+    """Upheld findings per responsible community or unit (all time), for `codes` if given."""
     out: dict[str, int] = defaultdict(int)
-    for code, n in session.exec(
-        select(ProvincialAuditItem.responsible_code, func.count()).where(ProvincialAuditItem.outcome.in_(UPHELD)).group_by(ProvincialAuditItem.responsible_code)
-    ):
+    query = select(ProvincialAuditItem.responsible_code, func.count()).where(ProvincialAuditItem.outcome.in_(UPHELD))
+    if codes is not None:
+        query = query.where(ProvincialAuditItem.responsible_code.in_(codes))
+    for code, n in session.exec(query.group_by(ProvincialAuditItem.responsible_code)):
         out[code or ""] += int(n)
     return dict(out)
 

@@ -46,6 +46,7 @@ def test_r21_each_outcome_is_recorded_evented_and_counted(api, seeded, clock, br
     detail = api.get(base, headers=auditor).json()
     assert [h["action"] for h in detail["history"]] == ["claimed", "outcome"] and detail["history"][1]["outcome"] == outcome
     assert detail["item"]["case_url"] == f"/staff/cases/{app_id}"
+    assert detail["upheld_against_responsible"] == (0 if outcome == "justified" else 1)  # counts against the community
     league = api.get("/api/v1/province/league", headers=auditor, params={"level": "community", "from": "2026-03-01", "to": "2026-03-03", "sort": "area_code", "order": "asc", "limit": 1000}).json()
     row = next(r for r in league["rows"] if r["area_code"] == "370202001001")
     assert row["upheld_findings"] == (0 if outcome == "justified" else 1)  # counts against the community
