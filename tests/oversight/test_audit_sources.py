@@ -1,10 +1,12 @@
 """R21: every source feeds the provincial audit queue, once. SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from cases.models import ComparisonRecord, ProvincialAuditItem
 from cases.services import roster
+from cases.services.oversight import THIN_RULES
 from tests.conftest import login
 from tests.oversight.support import breached_case, decide, items, local, open_case, sweep
 
@@ -115,3 +117,36 @@ def test_r21_complaint_rows_of_the_intake_are_listed_with_their_area(api, seeded
     assert body["total"] == 1 and body["items"][0]["responsible_code"] == "370202001001" and body["items"][0]["status"] == "open"
     r = api.get("/api/v1/province/audit-items", params={"kind": "complaint", "area": "370100"}, headers=login(api, "province"))
     assert r.json()["total"] == 0
+
+
+BACKING = {
+    "false_declaration": {"hits": [{"source": "roaming", "outcome": "mismatch"}], "attempts": 0},
+    "comparison_confirmed": {"hits": [{"source": "confirmed_cases", "outcome": "confirmed"}], "attempts": 0},
+    "comparison_close_contact": {"hits": [{"source": "close_contacts", "outcome": "close_contact"}], "attempts": 0},
+    "identity_not_established": {"hits": [], "attempts": 2},
+}
+
+
+@pytest.mark.parametrize("backed", [False, True], ids=["unbacked", "backed"])
+@pytest.mark.parametrize("reason", sorted(THIN_RULES))
+def test_r21_each_thin_rule_flags_a_rejection_the_record_does_not_back(seeded, clock, reason, backed):
+    """Every row of the THIN_RULES table: thin without its record, not thin with it."""
+    from cases.services import audit
+    from tests.oversight.support import user
+
+    app_id, task_id = open_case(seeded, clock)
+    need = BACKING[reason]
+    with seeded.session() as s:
+        if backed:
+            record = s.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app_id)).one()
+            record.hits = [{"record_key": "k", "kind": "x", "explanation": "matched", "source_version": "1", **h} for h in need["hits"]]
+            s.add(record)
+        issuer = user(s, "qingdao-issuer")
+        audit.claim(session=s, task_id=task_id, user=issuer, at=clock.now())
+        for n in range(need["attempts"] if backed else min(need["attempts"], 1)):
+            audit.decide(session=s, task_id=task_id, user=issuer, action="verify_contact", contact_method="phone", explanation=f"Call {n + 1}: no answer.", at=clock.now(), settings=seeded.settings)
+        audit.decide(session=s, task_id=task_id, user=issuer, action="reject", reason_code=reason, explanation="The record shows this; see the comparison.", at=clock.now(), settings=seeded.settings)
+        s.commit()
+        (item,) = items(s, "rejection")
+    assert item.thin is (not backed)
+    assert (item.thin_reason is None) is backed

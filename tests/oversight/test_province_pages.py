@@ -59,3 +59,13 @@ def test_r21_pages_are_for_auditors_and_admins_only(api, seeded, clock):
         assert api.get(path).status_code == 403, path
     sign_in(api, "admin")
     assert api.get("/province/league").status_code == 200
+
+
+def test_r21_pages_answer_bad_filters_with_4xx_naming_them(api, seeded, clock):
+    sign_in(api, "province")
+    r = api.get("/province/league", params={"from": "2026-03-05", "to": "2026-03-01"})
+    assert r.status_code == 422 and "to must not be before from" in text_of(r.text)
+    r = api.get("/province/league", params={"area": "999999"})
+    assert r.status_code == 422 and "unknown region 999999" in text_of(r.text)
+    assert api.get("/province/audit", params={"status": "lost"}).status_code == 422
+    assert api.get("/province/audit/999999").status_code == 404

@@ -142,9 +142,9 @@ Sort = Literal[oversight.SORT_KEYS]  # type: ignore[valid-type]
 @router.get("/province/league", response_class=HTMLResponse)
 def league_page(p: PageDep, level: Level = "city", sort: Sort = "breach_rate", order: Literal["asc", "desc"] = "desc", area: Area = None, from_: Day = None, to: ToDay = None, offset: Offset = 0) -> HTMLResponse:
     p.staff(*STAFF)
-    since, until, start, end = _period(p, from_, to, optional=False)
-    filters = {"level": level, "area": area, "from": start, "to": end}
     try:
+        since, until, start, end = _period(p, from_, to, optional=False)
+        filters = {"level": level, "area": area, "from": start, "to": end}
         table = oversight.league_table(session=p.session, level=level, since=since, until=until, sort=sort, descending=order == "desc", area=_blank(area), offset=offset, limit=PAGE * 4)
     except DomainError as exc:
         return p.render("error.html", status=exc.status_code, title="Invalid / 无效", message=exc.message)
@@ -158,8 +158,8 @@ def league_page(p: PageDep, level: Level = "city", sort: Sort = "breach_rate", o
 @router.get("/province/league.csv")
 def league_csv(p: PageDep, level: Level = "city", sort: Sort = "breach_rate", order: Literal["asc", "desc"] = "desc", area: Area = None, from_: Day = None, to: ToDay = None) -> Response:
     p.staff(*STAFF)
-    since, until, _, _ = _period(p, from_, to, optional=False)
     try:
+        since, until, _, _ = _period(p, from_, to, optional=False)
         table = oversight.league_table(session=p.session, level=level, since=since, until=until, sort=sort, descending=order == "desc", area=_blank(area), limit=0)
     except DomainError as exc:
         return Response(exc.message, status_code=exc.status_code, media_type="text/plain")
