@@ -34,7 +34,7 @@ KindQuery = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="
 StatusQuery = Annotated[Literal["open", "claimed", "closed"] | None, Query(description="open (unclaimed), claimed, or closed (has an outcome)")]
 OutcomeQuery = Annotated[oversight.AuditOutcome | None, Query()]
 ThinQuery = Annotated[bool | None, Query(description="only rejections whose reason the record does not back (true) or the others (false)")]
-LevelQuery = Annotated[Literal["city", "county", "community"], Query()]
+LevelQuery = Annotated[Literal["city", "county", "community", "unit"], Query()]
 SortQuery = Annotated[Literal[oversight.SORT_KEYS], Query()]  # type: ignore[valid-type]
 OrderQuery = Annotated[Literal["asc", "desc"], Query()]
 

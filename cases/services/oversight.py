@@ -451,7 +451,8 @@ class _AreaIndex:
     """Every region and unit code -> its city, county and community (from the region tree)."""
 
     regions: dict[str, Region]
-    chain: dict[str, dict[str, str]]  # code -> {"city": .., "county": .., "community": ..}
+    chain: dict[str, dict[str, str]]  # code -> {"city": .., "county": .., "community": .., "unit": ..}
+    units: dict[str, Unit]
 
     def level_of(self, code: str) -> str:
         return self.regions[code].level.value
@@ -476,14 +477,15 @@ def area_index(session: Session) -> _AreaIndex:
             out[current.level.value] = current.code
             current = regions.get(current.parent_code) if current.parent_code else None
         chain[code] = out
-    for unit in session.exec(select(Unit)):
-        chain[unit.code] = dict(chain.get(unit.county_code, {}))
-    return _AreaIndex(regions=regions, chain=chain)
+    units = {u.code: u for u in session.exec(select(Unit))}
+    for unit in units.values():
+        chain[unit.code] = {**chain.get(unit.county_code, {}), "unit": unit.code}
+    return _AreaIndex(regions=regions, chain=chain, units=units)
 
 
 # ----------------------------------------------------------------- the league ---
 
-LEVELS = ("city", "county", "community")
+LEVELS = ("city", "county", "community", "unit")  # a unit's row: its own cases and findings (R17)
 LEAGUE_COLUMNS = (
     "area_code", "name", "level", "cases", "breaches", "breach_rate", "auto_issued", "auto_issue_rate",
     "decided", "rejections", "rejection_rate", "complaints", "upheld_findings", "roster_gaps",
@@ -524,8 +526,12 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _item_area(item_app: tuple[ProvincialAuditItem, str | None, str | None, str | None], level: str, index: _AreaIndex) -> str | None:
-    item, city, county, community = item_app
+def _item_area(item_app: tuple, level: str, index: _AreaIndex) -> str | None:
+    """The area of `level` an item counts in: its case's, else its responsible's (the tree)."""
+    item, city, county, community, unit = item_app
+    if level == "unit":  # a unit answers for what it held or refused, not for every employee's case
+        code = item.responsible_code or item.region_code
+        return code if code in index.units else None
     if item.application_id and city:
         return {"city": city, "county": county, "community": community}[level]
     return index.area_of(item.responsible_code or item.region_code, level)
@@ -541,8 +547,11 @@ def area_counts(*, session: Session, level: str, since: datetime, until: datetim
     if until <= since:
         raise Invalid("until must be later than since", field="until")
     index = index or area_index(session)
-    rows = {code: LeagueRow(area_code=code, name=r.name_zh, level=level) for code, r in index.regions.items() if r.level.value == level}
-    column = {"city": Application.city_code, "county": Application.county_code, "community": Application.community_code}[level]
+    if level == "unit":
+        rows = {code: LeagueRow(area_code=code, name=u.name, level=level) for code, u in index.units.items()}
+    else:
+        rows = {code: LeagueRow(area_code=code, name=r.name_zh, level=level) for code, r in index.regions.items() if r.level.value == level}
+    column = {"city": Application.city_code, "county": Application.county_code, "community": Application.community_code, "unit": Application.unit_code}[level]
     stats = session.exec(
         select(
             column,
@@ -556,9 +565,11 @@ def area_counts(*, session: Session, level: str, since: datetime, until: datetim
         .group_by(column)
     )
     for code, cases, breaches, auto, decided, rejected in stats:
+        if code is None:
+            continue  # cases without a unit have no unit row
         row = rows.setdefault(code, LeagueRow(area_code=code, name=code, level=level))
         row.cases, row.breaches, row.auto_issued, row.decided, row.rejections = int(cases), int(breaches or 0), int(auto or 0), int(decided or 0), int(rejected or 0)
-    items = select(ProvincialAuditItem, Application.city_code, Application.county_code, Application.community_code).join(
+    items = select(ProvincialAuditItem, Application.city_code, Application.county_code, Application.community_code, Application.unit_code).join(
         Application, Application.id == ProvincialAuditItem.application_id, isouter=True
     )
     raised = items.where(ProvincialAuditItem.kind.in_(["complaint", "roster_gap"]), ProvincialAuditItem.created_at >= since, ProvincialAuditItem.created_at < until)

@@ -180,3 +180,17 @@ def test_r22_the_sweep_step_evaluates_thresholds_at_most_once_an_hour(api, seede
     rows = list(csv.DictReader(io.StringIO(api.get("/api/v1/province/thresholds.csv", headers=headers).text)))
     assert [int(r["id"]) for r in rows] == [a["id"] for a in body["alerts"]["items"]]
     assert api.get("/api/v1/province/thresholds", headers=headers, params={"rule": "breach_rate_7d", "area": "370100"}).json()["alerts"]["total"] == 1
+
+
+def test_r21_r17_upheld_unit_refusal_counts_against_the_unit_and_its_county(api, seeded, clock):
+    headers = login(api, "province")
+    r = api.post("/api/v1/units/refusals", headers=login(api, "unit-hr"), json={"employee_name": "李四", "reason": "We do not want to deal with the community office."})
+    item_id = r.json()["id"]
+    api.post(f"/api/v1/province/audit-items/{item_id}/claim", headers=headers)
+    r = api.post(f"/api/v1/province/audit-items/{item_id}/outcome", headers=headers, json={"outcome": "refusal_without_reason", "note": "No justifiable reason (R17)."})
+    assert r.status_code == 200, r.text
+    units = {row["area_code"]: row for row in _league(api, headers, level="unit", limit=1000)["rows"]}
+    assert units["U370102001"]["upheld_findings"] == 1 and units["U370102001"]["level"] == "unit"
+    assert sum(row["upheld_findings"] for row in units.values()) == 1
+    counties = {row["area_code"]: row for row in _league(api, headers, level="county", limit=1000)["rows"]}
+    assert counties["370102"]["upheld_findings"] == 1

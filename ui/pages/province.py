@@ -135,7 +135,7 @@ def item_reopen(item_id: ItemId, p: PageDep, form: FormDep) -> Response:
 
 # ---------------------------------------------------------------- league ---
 
-Level = Literal["city", "county", "community"]
+Level = Literal["city", "county", "community", "unit"]
 Sort = Literal[oversight.SORT_KEYS]  # type: ignore[valid-type]
 
 
