@@ -292,6 +292,11 @@ def list_items(
     return AuditItemPage(total=total, offset=offset, limit=limit, counts_by_kind={k: int(v) for k, v in counts.items()}, items=[_row(i, ref, names) for i, ref in rows])
 
 
+def _view(session: Session, item: ProvincialAuditItem) -> AuditItemRow:
+    application = session.get(Application, item.application_id) if item.application_id else None
+    return _row(item, application.reference if application else None, _usernames(session, [item.claimed_by]))
+
+
 def _get(session: Session, item_id: int) -> ProvincialAuditItem:
     item = session.get(ProvincialAuditItem, item_id)
     if item is None:
@@ -352,7 +357,7 @@ def claim_item(*, session: Session, item_id: int, user: User, at: datetime) -> A
     if item.closed_at is not None:
         raise Conflict(f"audit item {item_id} is closed ({item.outcome}); re-open it first")
     if item.claimed_by == user.id:
-        return _row(item, None, _usernames(session, [user.id]))
+        return _view(session, item)
     won = session.exec(
         update(ProvincialAuditItem)
         .where(ProvincialAuditItem.id == item_id, ProvincialAuditItem.claimed_by.is_(None), ProvincialAuditItem.closed_at.is_(None))
@@ -365,7 +370,7 @@ def claim_item(*, session: Session, item_id: int, user: User, at: datetime) -> A
     session.refresh(item)
     _history(session, item, action="claimed", user=user, at=at)
     session.commit()
-    return _row(item, None, _usernames(session, [user.id]))
+    return _view(session, item)
 
 
 def _note(note: str | None) -> str:
@@ -396,7 +401,7 @@ def record_outcome(*, session: Session, item_id: int, user: User, outcome: str, 
     session.refresh(item)
     _history(session, item, action="outcome", user=user, at=at, outcome=outcome, note=text)
     session.commit()
-    return _row(item, None, _usernames(session, [user.id]))
+    return _view(session, item)
 
 
 def reopen_item(*, session: Session, item_id: int, user: User, note: str | None, at: datetime) -> AuditItemRow:
@@ -416,7 +421,7 @@ def reopen_item(*, session: Session, item_id: int, user: User, note: str | None,
     session.refresh(item)
     _history(session, item, action="reopened", user=user, at=at, note=text)
     session.commit()
-    return _row(item, None, {})
+    return _view(session, item)
 
 
 # ---------------------------------------------------------------------- periods ---

@@ -39,6 +39,7 @@ def test_r21_each_outcome_is_recorded_evented_and_counted(api, seeded, clock, br
     assert r.status_code == 409 and "claim" in r.text  # claim first
     r = api.post(f"{base}/claim", headers=auditor)
     assert r.status_code == 200 and r.json()["status"] == "claimed" and r.json()["claimed_by"] == "province"
+    assert r.json()["reference"] and r.json()["case_url"] == f"/staff/cases/{app_id}"
     r = api.post(f"{base}/outcome", headers=auditor, json={"outcome": outcome, "note": "Checked the roster and the timeline."})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "closed" and r.json()["outcome"] == outcome and r.json()["note"] == "Checked the roster and the timeline."
