@@ -163,3 +163,37 @@ def test_r21_r22_province_routes_signed_in_answer_no_5xx_and_match_the_schema(ap
             pass
     assert len(calls) > 40 and 200 in calls
     assert not failures, "\n".join(dict.fromkeys(failures))
+
+
+def test_r21_two_auditors_claiming_at_once_one_wins(seeded, clock, breach_item):
+    """Real threads, separate sessions: the conditional update lets exactly one claim stand."""
+    import threading
+
+    from cases.errors import Conflict
+    from cases.services import oversight
+    from tests.oversight.support import user
+
+    _, item_id = breach_item
+    barrier, results = threading.Barrier(2), {}
+
+    def claim(username):
+        with seeded.session() as s:
+            auditor = user(s, username)
+            barrier.wait()
+            try:
+                oversight.claim_item(session=s, item_id=item_id, user=auditor, at=clock.now())
+                results[username] = "won"
+            except Conflict:
+                results[username] = "lost"
+
+    threads = [threading.Thread(target=claim, args=(name,)) for name in ("province", "province-2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values()) == ["lost", "won"]
+    with seeded.session() as s:
+        (item,) = items(s, "breach")
+        winner = next(name for name, r in results.items() if r == "won")
+        assert item.claimed_by == user(s, winner).id
+        assert len(list(s.exec(select(AuditItemHistory).where(AuditItemHistory.item_id == item_id)))) == 1
