@@ -99,7 +99,9 @@ class OutcomeIn(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str = Field(min_length=5, max_length=4000)
+    note: str = Field(min_length=5, max_length=4000, description="why the item is re-opened")
+
+    model_config = {"json_schema_extra": {"examples": [{"note": "The issuer was on sick leave that day; the roster shows it."}]}}
 
 
 @router.post("/audit-items/{item_id}/claim", summary="Claim an audit item (one auditor at a time)")
