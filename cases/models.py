@@ -336,13 +336,23 @@ class ProvincialAuditItem(SQLModel, table=True):
     """R21: breaches, refusals, thin rejections and complaints for the provincial office."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    kind: str  # breach | rejection | unit_refusal | complaint
+    kind: str  # breach | auto_issue | rejection | red_list_override | unit_refusal | supplement_pause | complaint | roster_gap
     application_id: Optional[str] = Field(default=None, foreign_key="application.id", index=True)
     region_code: Optional[str] = Field(default=None, index=True)
     summary: str
     created_at: datetime = ts()
-    outcome: Optional[str] = None
+    outcome: Optional[str] = None  # cases.oversight.models.AuditOutcome
     closed_at: Optional[datetime] = ts(default=None)
+    # Idempotency: each source raises its item once (e.g. "breach:<case id>").
+    source_key: Optional[str] = Field(default=None, unique=True, index=True)
+    responsible_kind: Optional[str] = None  # community | unit | county (whom an upheld outcome counts against)
+    responsible_code: Optional[str] = Field(default=None, index=True)
+    thin: bool = False  # a rejection whose reason the record does not back
+    thin_reason: Optional[str] = None
+    claimed_by: Optional[str] = Field(default=None, foreign_key="user.id")
+    claimed_at: Optional[datetime] = ts(default=None)
+    note: Optional[str] = None
+    reopened_count: int = 0
 
 
 class CalendarOverride(SQLModel, table=True):
@@ -471,3 +481,6 @@ from cases.trends import models as _trends_models  # noqa: E402,F401
 
 from cases.complaints.models import Complaint, ComplaintEvent  # noqa: E402,F401  (R20 tables)
 from cases.directory.models import DirectoryChange, DirectoryEntry  # noqa: E402,F401
+
+
+from cases.oversight import models as _oversight_models  # noqa: E402,F401  (registers the oversight tables)

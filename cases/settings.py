@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     rate_limit_complaints: int = 10
     rate_limit_exempt: str = "127.0.0.1,::1"  # the local demo and simulator; set "" behind a proxy
     max_body_bytes: int = 1_000_000
+    # R22: thresholds that notify the provincial leading group office (once per rule, area and
+    # period). A limit of 0 switches its rule off. Rates need threshold_min_cases in the window.
+    threshold_breach_rate_7d: float = Field(default=0.2, ge=0)  # share of the cases submitted in the last 7 days
+    threshold_upheld_findings_30d: float = Field(default=3, ge=0)  # upheld audit findings in the last 30 days
+    threshold_complaints_per_1000_30d: float = Field(default=10.0, ge=0)  # complaints per 1,000 cases, last 30 days
+    threshold_min_cases: int = Field(default=20, ge=0)
+    threshold_levels: str = "city,county"  # areas evaluated: city, county, community
+    threshold_check_minutes: int = Field(default=60, ge=1)  # the SLA sweep evaluates at most this often
     # Redis, when set (redis://host:6379/0): revocations reach every API process by pub/sub and the
     # rate limits above are counted there, shared by every worker. Unset: revocations go by
     # PostgreSQL LISTEN/NOTIFY (or a stamp file beside a SQLite store) and limits per process.

@@ -1,12 +1,13 @@
 """The SLA sweep (deployment `sla-sweep`, every minute): fire the timers that are due,
-then report communities without a signed-in issuer (R18), then roll up the trends of the
+then report communities without a signed-in issuer (R18), then evaluate the provincial
+thresholds (R22; at most once per `threshold_check_minutes`), then roll up the trends of the
 days that ended (once each) and of today (at most every 10 minutes)."""
 import anyio
 from prefect import flow, task
 
 from cases.clock import now
 from cases.db import session_scope
-from cases.services import roster, trends
+from cases.services import oversight, roster, trends
 from cases.settings import get_settings
 from tasks.sweep import fire_due_timers
 
@@ -29,7 +30,16 @@ async def rollup_trends() -> int:
     return await anyio.to_thread.run_sync(run)
 
 
+@task(name="check_thresholds", retries=1, retry_delay_seconds=5, persist_result=False)
+async def check_thresholds() -> int:
+    def run() -> int:
+        with session_scope() as session:
+            return oversight.thresholds_if_due(session=session, now=now(), settings=get_settings())
+
+    return await anyio.to_thread.run_sync(run)
+
+
 @flow(name="sla-sweep", persist_result=False)
 async def sla_sweep() -> dict:
     fired = await fire_due_timers()
-    return {"fired": fired, "roster_gaps_notified": await check_roster(), "trend_days_rolled_up": await rollup_trends()}
+    return {"fired": fired, "roster_gaps_notified": await check_roster(), "threshold_alerts": await check_thresholds(), "trend_days_rolled_up": await rollup_trends()}

@@ -17,7 +17,8 @@ from api.deps import NowDep, SessionDep, SettingsDep, require
 from api.errors import domain_detail, invalid_response, validation_detail
 from cases.declaration_schema import ApplicationCreate, MultilineText, PersonName
 from cases.errors import DomainError
-from cases.models import ProvincialAuditItem, Role, User
+from cases.models import Role, User
+from cases.services import oversight
 from cases.scope import scope_for
 from cases.services.applications import submit_application
 
@@ -170,7 +171,9 @@ class RefusalIn(BaseModel):
 
 @router.post("/refusals", status_code=201, summary="Record a refusal to apply for an employee (reason required; audited by the province)")
 def refuse(body: RefusalIn, user: UnitDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
-    item = ProvincialAuditItem(kind="unit_refusal", region_code=user.unit_code, summary=f"Unit {user.unit_code} declined to apply for {body.employee_name}: {body.reason}", created_at=now)
-    session.add(item)
+    item = oversight.raise_item(
+        session=session, kind="unit_refusal", source_key=None, at=now, responsible_kind="unit", responsible_code=user.unit_code,
+        summary=f"Unit {user.unit_code} declined to apply for {body.employee_name}: {body.reason}",
+    )
     session.commit()
     return {"id": item.id, "kind": item.kind, "summary": item.summary}

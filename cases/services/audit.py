@@ -16,12 +16,11 @@ from cases.models import (
     CaseStatus,
     ContactAttempt,
     Notification,
-    ProvincialAuditItem,
     ResponsibilityRecord,
     Role,
     User,
 )
-from cases.services import dispatch, sla_service
+from cases.services import dispatch, oversight, sla_service
 from cases.settings import Settings
 
 # A closed list (issuer issue): a rejection must rest on a record, never on extra conditions.
@@ -224,6 +223,11 @@ def decide(
         session.add(application)
         sla_service.pause_clock(session=session, application=application, at=at, reason=f"waiting for applicant: {', '.join(missing_items)}", by=user.id)
         session.add(Notification(application_id=application.id, recipient_level="applicant", kind="supplement_requested", message=f"Please supply: {', '.join(missing_items)}", created_at=at))
+        oversight.raise_item(
+            session=session, kind="supplement_pause", source_key=f"supplement_pause:{task.id}:{at.isoformat()}", application_id=application.id, at=at,
+            responsible_kind=task.holder_kind, responsible_code=task.holder_code,
+            summary=f"{application.reference}: clock paused waiting for the applicant ({', '.join(missing_items)})",
+        )
         record_event(session, application_id=application.id, actor=user.id, action="supplement_requested", at=at, before=before, after=application.status, data={"missing_items": missing_items})
         return task
 
@@ -240,10 +244,6 @@ def decide(
         raise Conflict(f"task is {task.status.value}; it cannot be decided now")
     if not _close(session=session, task=task, application=application, action=action, by=user.id, at=at, reason_code=reason_code, explanation=explanation, over_claim=supervisor):
         return _refused(session, task_id, user, action, over_claim=supervisor)
-    if action == "approve" and application.red_list:
-        session.add(ProvincialAuditItem(kind="red_list_override", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} approved despite a red-list hit: {explanation}", created_at=at))
-    if action == "reject":
-        session.add(ProvincialAuditItem(kind="rejection", application_id=application.id, region_code=task.holder_code, summary=f"{application.reference} rejected ({reason_code}): {explanation}", created_at=at))
     return task
 
 
@@ -272,8 +272,23 @@ def _close(*, session: Session, task: AuditTask, application: Application, actio
         if claimed_by and claimed_by != by:
             data["claim_overridden"] = claimed_by
     record_event(session, application_id=application.id, actor=by, action=f"decision_{action}", at=at, before=before, after=application.status, reason=explanation, data=data)
+    _audit_items(session=session, task=task, application=application, action=action, at=at, reason_code=reason_code, explanation=explanation)
     dispatch.enqueue(session, application_id=application.id, action="resume", at=at)
     return True
+
+
+def _audit_items(*, session: Session, task: AuditTask, application: Application, action: str, at: datetime, reason_code=None, explanation=None) -> None:
+    """R21: every decision the province reviews goes into its queue here, in the decision's
+    own transaction, whoever decided (an issuer, a supervisor, the system)."""
+    who = {"responsible_kind": task.holder_kind, "responsible_code": task.holder_code, "application_id": application.id, "at": at}
+    if action == "approve" and application.red_list:
+        oversight.raise_item(session=session, kind="red_list_override", source_key=f"red_list_override:{application.id}", summary=f"{application.reference} approved despite a red-list hit: {explanation}", **who)
+    elif action == "reject":
+        thin = oversight.thin_reason(session=session, application_id=application.id, task_id=task.id, reason_code=reason_code)
+        summary = f"{application.reference} rejected ({reason_code}): {explanation}" + (f" [thin: {thin}]" if thin else "")
+        oversight.raise_item(session=session, kind="rejection", source_key=f"rejection:{application.id}", summary=summary, thin=thin, **who)
+    elif action == "auto_issue":
+        oversight.raise_item(session=session, kind="auto_issue", source_key=f"auto_issue:{application.id}", summary=f"{application.reference}: green pass issued by the system, no audit opinion after the timeout (R12)", **who)
 
 
 def system_decision(*, session: Session, application: Application, at: datetime, scheduled_for: datetime) -> bool:

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from cases.clock import SHANGHAI
 from cases.models import IssuerSignIn, Notification, Region, RegionLevel, Role, User
 from cases.scope import Scope
+from cases.services import oversight
 from cases.settings import Settings
 
 
@@ -54,5 +55,10 @@ def notify_gaps(*, session: Session, at: datetime, settings: Settings) -> int:
             session.add(Notification(recipient_level=level, recipient_code=code if level == "county" else "370000", kind="roster_gap", message=f"Community {gap['community']} ({gap['name']}) {what} (R18).", created_at=at))
         # marker addressed to the community itself so the check runs once a day
         session.add(Notification(recipient_level="community_head", recipient_code=gap["community"], kind="roster_gap", message=f"Your community {what} (R18).", created_at=at))
+        # R21: the provincial audit queue, once per community and day.
+        oversight.raise_item(
+            session=session, kind="roster_gap", source_key=f"roster_gap:{gap['community']}:{local.date().isoformat()}", at=at,
+            responsible_kind="community", responsible_code=gap["community"], summary=f"Community {gap['community']} ({gap['name']}) {what} on {local.date().isoformat()} (R18).",
+        )
         made += 1
     return made

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 import sla
 from cases.events import chain_heads, record_event
+from cases.services import oversight
 from cases.models import (
     Application,
     AuditTask,
@@ -21,7 +22,6 @@ from cases.models import (
     CalendarYear,
     CaseStatus,
     Notification,
-    ProvincialAuditItem,
     ResponsibilityRecord,
     SlaTimer,
     User,
@@ -429,14 +429,11 @@ def _breach(
                 created_at=now,
             )
         )
-        session.add(
-            ProvincialAuditItem(
-                kind="breach",
-                application_id=application.id,
-                region_code=holder_code,
-                summary=f"{application.reference}: no decision by {breach_at.astimezone(cal.tz):%Y-%m-%d %H:%M}; held by {holder_kind} {holder_code}",
-                created_at=now,
-            )
+        # R21: once per case, like its responsibility record (no look-up needed in the batch).
+        oversight.raise_item(
+            session=session, kind="breach", source_key=f"breach:{application.id}", application_id=application.id, at=now, check=False,
+            responsible_kind=holder_kind, responsible_code=holder_code,
+            summary=f"{application.reference}: no decision by {breach_at.astimezone(cal.tz):%Y-%m-%d %H:%M}; held by {holder_kind} {holder_code}",
         )
     if application.red_list:
         record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=now, reason="red-list comparison hit: escalates instead (R12)")

@@ -95,11 +95,27 @@ MATRIX = {
     ("GET", "/api/v1/complaints.csv"): {"supervisor", "supervisor_other", "auditor", "hotline", "admin"},
     ("GET", "/api/v1/complaints/{reference}"): {"applicant", "supervisor", "auditor", "hotline", "admin"},
     ("POST", "/api/v1/complaints/{reference}/close"): {"supervisor", "auditor", "hotline", "admin"},
+    # the provincial office (R21, R22): auditors and admins only
+    ("GET", "/api/v1/province/audit-items"): {"auditor", "admin"},
+    ("GET", "/api/v1/province/audit-items.csv"): {"auditor", "admin"},
+    ("GET", "/api/v1/province/audit-items/{item_id}"): {"auditor", "admin"},
+    ("POST", "/api/v1/province/audit-items/{item_id}/claim"): {"auditor", "admin"},
+    ("POST", "/api/v1/province/audit-items/{item_id}/outcome"): {"auditor", "admin"},
+    ("POST", "/api/v1/province/audit-items/{item_id}/reopen"): {"auditor", "admin"},
+    ("GET", "/api/v1/province/league"): {"auditor", "admin"},
+    ("GET", "/api/v1/province/league.csv"): {"auditor", "admin"},
+    ("GET", "/api/v1/province/thresholds"): {"auditor", "admin"},
+    ("GET", "/api/v1/province/thresholds.csv"): {"auditor", "admin"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
-SOFT_404 = {("POST", "/api/v1/complaints/{reference}/close"), ("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
-            # the world's case is not escalated (decision: 409) and may have no notification yet
-            ("POST", "/api/v1/staff/cases/{case_id}/decision"), ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge")}
+SOFT_404 = {
+    ("GET", "/api/v1/province/audit-items/{item_id}"), ("POST", "/api/v1/province/audit-items/{item_id}/claim"),
+    ("POST", "/api/v1/province/audit-items/{item_id}/outcome"), ("POST", "/api/v1/province/audit-items/{item_id}/reopen"),
+    ("POST", "/api/v1/complaints/{reference}/close"),
+    ("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
+    # the world's case is not escalated (decision: 409) and may have no notification yet
+    ("POST", "/api/v1/staff/cases/{case_id}/decision"), ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge"),
+}
 
 
 @pytest.fixture
@@ -126,6 +142,7 @@ def world(api, seeded, clock):
     complaint = api.post("/api/v1/complaints", json={"category": "delayed", "region_code": "370202001001", "description": "No answer for three days now."}).json()
     headers["applicant"] = {"X-Access-Token": case["access_token"]}
     ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1"}
+    ids = {"case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "item_id": "1"}
     return headers, ids, clock.now().date()
 
 
@@ -164,6 +181,10 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {"title": f"matrix {role}", "due": "2026-03-31"}
     elif path.endswith("/reports"):
         kw["json"] = {"temperature": 36.5, "symptoms": [], "location_confirmed": True}
+    elif path.startswith("/api/v1/province/") and path.endswith("/outcome"):
+        kw["json"] = {"outcome": "justified", "note": "matrix test: the record backs the decision"}
+    elif path.endswith("/reopen"):
+        kw["json"] = {"note": "matrix test: re-open"}
     elif path.endswith("/outcome"):
         kw["json"] = {"outcome": "Visited: temperature normal again."}
     elif path == "/api/v1/units/applications":

@@ -10,7 +10,7 @@ from alembic import op
 import cases.types
 
 revision = "0009_public"
-down_revision = "0007_actions"
+down_revision = "0008_oversight"
 branch_labels = None
 depends_on = None
 
