@@ -141,8 +141,7 @@ def world(api, seeded, clock):
     # R20: a complaint about the Qingdao community; the "applicant" here is its complainant (token).
     complaint = api.post("/api/v1/complaints", json={"category": "delayed", "region_code": "370202001001", "description": "No answer for three days now."}).json()
     headers["applicant"] = {"X-Access-Token": case["access_token"]}
-    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1"}
-    ids = {"case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "item_id": "1"}
+    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1", "item_id": "1"}
     return headers, ids, clock.now().date()
 
 
