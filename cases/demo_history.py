@@ -98,6 +98,7 @@ class History:
         self.counts: Counter = Counter()
         self.refused: list[tuple[str, str]] = []
         self.planned: dict[str, Case] = {}  # by label: later steps (and other scenarios) find a case here
+        self.complaint_refs: dict[str, str] = {}  # complaint label -> its reference, once filed
         self.red_list: dict[str, list[int]] = {}  # registry -> person numbers on it (_red_list_persons)
         with Session(engine) as s:
             self.cal = sla_service.calendar(s, settings)
@@ -145,6 +146,10 @@ class History:
         case = Case(label, community, county, community[:4] + "00", person if person is not None else next(self._persons), kind, channel, unit)
         self.planned[label] = case
         return case
+
+    def rng_for(self, label: str) -> random.Random:
+        """A draw of its own per label: the same whatever else was planned before it."""
+        return random.Random(f"{SEED}:{label}")
 
     def issuer_of(self, case: Case) -> str:
         if case.channel == "unit" and case.unit:
@@ -423,6 +428,114 @@ def open_now(h: History) -> None:
         h.submit(h.case(f"open_red_list:{i}", city=("370100", "371700")[i], channel="app", person=person), h.before_now(6 + 16.5 + i))
 
 
+# The complaints the history files (R20): (label, days ago, time, category, about a planned case
+# or a community, by the hotline?, closed how many working hours later (None: still open), text).
+COMPLAINTS = (
+    ("delayed:auto", 3, "19:30", "delayed", "auto:370100", False, 6.0,
+     "Submitted on the app, nobody looked at it for a whole day; the pass only came from the system."),
+    ("refused:thin", 7, "16:10", "refused", "thin:370300", True, 4.0,
+     "The caller says the community rejected her son's application as a false declaration without asking him anything."),
+    ("extra:qingdao", 9, "10:45", "extra_conditions", "community:370202001001", False, 8.0,
+     "The community office asked for a letter from my employer and a hospital test before issuing the code (R16)."),
+    ("delayed:late", 5, "11:20", "delayed", "late:370200:0", False, None,
+     "My application waited past the promised six working hours before anybody decided it."),
+    ("rude:jinan", 12, "14:05", "rude", "community:370102001001", True, None,
+     "The caller says the staff at the community counter shouted at him and told him to come back another week."),
+    ("extra:zibo", 1, "09:50", "extra_conditions", "community:370300", False, None,
+     "Staff at the community asked me to bring my landlord in person before they would process the code."),
+)
+
+
+def complaints(h: History) -> None:
+    """R20: complaints by the public (online) and taken by the hotline, about a case (by its
+    reference) or about a community; some closed by the provincial office with a response, one
+    still open inside its deadline, one open past it at "now"."""
+    for label, days_ago, hhmm, category, about, by_hotline, closed_after, text in COMPLAINTS:
+        when = h.local(days_ago, hhmm)
+
+        def receive(s: Session, label=label, when=when, category=category, about=about, by_hotline=by_hotline, text=text) -> None:
+            from cases.complaints.service import receive
+
+            kind, _, ref = about.partition(":")
+            case_reference = region = None
+            if kind == "community":
+                region = ref if len(ref) == 12 else h.rng_for(label).choice(h.cities[ref])[0]
+            else:
+                case_reference = s.get(Application, h.planned[about].id).reference
+            n = sum(map(ord, label)) % 9000  # a fictional, stable contact (shown masked everywhere)
+            done = receive(session=s, settings=h.settings, at=when, category=category, region_code=region, description=text,
+                           case_reference=case_reference, contact_name="王女士（演示）" if n % 2 else "李先生（演示）",
+                           contact_phone=f"139 0000 {n:04d}", operator=h.user(s, "hotline") if by_hotline else None)
+            h.complaint_refs[label] = done.complaint.reference
+
+        h.at(when, f"complaint:{label}", receive)
+        if closed_after is not None:
+            def close(s: Session, label=label, text=text) -> None:
+                from cases.complaints.service import close
+
+                close(session=s, user=h.user(s, "province"), reference=h.complaint_refs[label], at=h.clock.now(),
+                      response="The provincial office reviewed the case record with the community; the community head has been "
+                               "told to decide within the time limit and to ask for nothing beyond the notice (演示回复).")
+
+            h.at(h.later(when, closed_after), f"close:{label}", close)
+
+
+# The provincial office's audits (R21): (what, days ago, time, outcome or "reopen" / "claim", note).
+AUDITS = (
+    (("breach", "late:371300:0"), 6, "09:30", "prevarication",
+     "The community held the case a full working day past its deadline with no item missing and no reason recorded."),
+    (("rejection", "thin:370100"), 2, "10:15", "disapproval_without_reason",
+     "Rejected as a false declaration although the comparison found nothing; no contact with the applicant is recorded."),
+    (("rejection", "identity:370200"), 4, "14:00", "justified",
+     "Two recorded contact attempts (call and visit) before the rejection, as R19 requires."),
+    (("complaint", "refused:thin"), 5, "11:00", "refusal_without_reason",
+     "The complaint is borne out: the rejection names no fact from the record, and nobody called the applicant."),
+    (("auto_issue", "auto:370300"), 4, "15:30", "justified",
+     "The issuer was on approved leave and the community had no stand-in; the system issued the pass as intended."),
+    (("auto_issue", "auto:370300"), 2, "09:40", "reopen",
+     "Re-opened: the roster shows a second issuer signed in that afternoon; the community must explain why nobody took it."),
+    (("breach", "late:370700:0"), 1, "10:20", "claim", ""),
+)
+
+
+def audits(h: History) -> None:
+    """R21: the `province` auditor claims items the history raised and records outcomes (one of
+    each), re-opens one with a note, and is still working on one; the rest stay unclaimed."""
+    for (kind, label), days_ago, hhmm, outcome, note in AUDITS:
+        def run(s: Session, kind=kind, label=label, outcome=outcome, note=note) -> None:
+            from cases.complaints.models import Complaint
+            from cases.errors import NotFound
+            from cases.models import ProvincialAuditItem
+            from cases.services import oversight
+
+            if kind == "complaint":
+                item_id = s.exec(select(Complaint.audit_item_id).where(Complaint.reference == h.complaint_refs.get(label, ""))).first()
+            else:
+                item_id = s.exec(select(ProvincialAuditItem.id).where(ProvincialAuditItem.kind == kind, ProvincialAuditItem.application_id == h.planned[label].id)).first()
+            if item_id is None:  # a long holiday moved the step that raises it past this one: skipped, counted as refused
+                raise NotFound(f"no {kind} audit item for {label} yet")
+            user, at = h.user(s, "province"), h.clock.now()
+            if outcome == "reopen":
+                oversight.reopen_item(session=s, item_id=item_id, user=user, note=note, at=at)
+                return
+            oversight.claim_item(session=s, item_id=item_id, user=user, at=at)
+            if outcome != "claim":
+                oversight.record_outcome(session=s, item_id=item_id, user=user, outcome=outcome, note=note, at=at + timedelta(minutes=20))
+
+        h.at(h.local(days_ago, hhmm), f"audit:{outcome}:{label}", run)
+
+
+def thresholds(h: History) -> None:
+    """R22: the thresholds evaluated at "now" on what the history left (the same evaluation the
+    SLA sweep runs each hour); an area over a limit notifies the provincial leading group office."""
+    def run(s: Session) -> None:
+        from cases.services import oversight
+
+        h.counts["threshold_alerts"] += oversight.thresholds_if_due(session=s, now=h.now, settings=h.settings)
+
+    h.at(h.now, "thresholds", run)
+
+
 SCENARIOS: list[Callable[[History], None]] = [
     decided_on_time,
     decided_late,
@@ -432,6 +545,9 @@ SCENARIOS: list[Callable[[History], None]] = [
     arrivals,
     unit_cases,
     open_now,
+    complaints,  # after the cases they refer to
+    audits,  # after the items (and complaints) they work
+    thresholds,  # last: at "now"
 ]
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import sla
 from cases.clock import aware
-from cases.demo_history import MARKER, seed_history, sla_state, summary
+from cases.demo_history import COMPLAINTS, MARKER, seed_history, sla_state, summary
 from cases.models import (
     Application,
     AuditTask,
@@ -179,3 +179,69 @@ def test_demo_history_can_be_skipped(sqlite_store, clock, monkeypatch):
     assert result.exit_code == 0 and "not seeded" in result.output, result.output
     with sqlite_store.session() as s:
         assert _history(s) == [] and s.exec(select(Application)).all() == []
+
+
+def test_r20_demo_history_has_complaints_online_and_by_hotline_closed_open_and_overdue(store, clock):
+    from cases.complaints.models import Complaint
+    from cases.complaints.service import listing
+    from cases.models import User
+
+    _seed(store, clock, WEDNESDAY_AFTERNOON)
+    now = WEDNESDAY_AFTERNOON
+    with store.session() as s:
+        complaints = s.exec(select(Complaint)).all()
+        assert len(complaints) == len(COMPLAINTS)
+        assert {"delayed", "refused", "extra_conditions", "rude"} <= {c.category for c in complaints}
+        assert {"online", "hotline"} == {c.channel for c in complaints}
+        assert all(c.recorded_by == "hotline" for c in complaints if c.channel == "hotline")
+        assert len({c.region_code[:4] for c in complaints}) >= 3  # several cities
+        about_a_case = [c for c in complaints if c.application_id]
+        assert about_a_case and any(c.application_id is None for c in complaints)
+        # Closed by the provincial office with a response the complainant reads; others still open.
+        closed = [c for c in complaints if c.status == "closed"]
+        assert 2 <= len(closed) < len(complaints)
+        assert all(c.responded_by == "province" and c.response and aware(c.responded_at) > aware(c.created_at) for c in closed)
+        page = listing(session=s, user=s.exec(select(User).where(User.username == "province")).one(), now=now, status="open")
+        assert page.total >= 2
+        assert any(i.overdue for i in page.items) and any(not i.overdue for i in page.items)
+        # Every complaint is an item of the provincial audit queue (R21).
+        items = {i.id: i for i in s.exec(select(ProvincialAuditItem).where(ProvincialAuditItem.kind == "complaint"))}
+        assert all(c.audit_item_id in items for c in complaints)
+
+
+def test_r21_demo_history_has_audit_outcomes_of_each_kind_a_reopened_item_and_unclaimed_ones(store, clock):
+    from cases.oversight.models import AuditItemHistory, AuditOutcome
+    from cases.services.oversight import list_items
+
+    _seed(store, clock, WEDNESDAY_AFTERNOON)
+    with store.session() as s:
+        items = s.exec(select(ProvincialAuditItem)).all()
+        outcomes = Counter(i.outcome for i in items if i.closed_at is not None)
+        assert set(outcomes) == {o.value for o in AuditOutcome}
+        assert {i.kind for i in items if i.outcome} >= {"breach", "rejection", "complaint"}
+        thin = [i for i in items if i.outcome == "disapproval_without_reason"]
+        assert thin and all(i.kind == "rejection" and i.thin for i in thin)
+        # Re-opened with a note: back in the queue, unclaimed, its earlier outcome kept in the history.
+        reopened = [i for i in items if i.reopened_count]
+        assert len(reopened) == 1 and reopened[0].outcome is None and reopened[0].claimed_by is None and reopened[0].note
+        history = s.exec(select(AuditItemHistory).where(AuditItemHistory.item_id == reopened[0].id).order_by(AuditItemHistory.at)).all()
+        assert [h.action for h in history] == ["claimed", "outcome", "reopened"] and history[1].outcome == "justified"
+        # One still being worked on, most unclaimed.
+        assert any(i.claimed_by is not None and i.closed_at is None for i in items)
+        assert sum(1 for i in items if i.claimed_by is None and i.closed_at is None) > len(items) // 2
+        # The queue page shows them: open and closed filters.
+        assert list_items(session=s, status="closed").total == sum(outcomes.values())
+        # The outcomes are evented on their cases.
+        assert s.exec(select(CaseEvent).where(CaseEvent.action == "provincial_audit_outcome")).all()
+
+
+def test_r22_demo_history_evaluates_the_thresholds_at_now_and_lists_what_it_raised(sqlite_store, clock):
+    from cases.services.oversight import list_alerts
+
+    result = _seed(sqlite_store, clock, WEDNESDAY_AFTERNOON)
+    with sqlite_store.session() as s:
+        alerts = list_alerts(session=s)
+        notes = s.exec(select(Notification).where(Notification.kind == "threshold_exceeded")).all()
+    # Whatever the seeded numbers exceed is listed on the thresholds page, each with its notification to the office.
+    assert alerts.total == result["threshold_alerts"] == len(notes) >= 1
+    assert all(a.value > a.threshold and a.notification_id in {n.id for n in notes} for a in alerts.items)
