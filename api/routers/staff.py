@@ -30,6 +30,8 @@ def read_case(case_id: str, user: StaffDep, session: SessionDep, settings: Setti
 
 
 class ReassignIn(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"to_username": "heping-issuer2"}, {"to_username": None}]}}
+
     to_username: str | None = Field(default=None, max_length=64, description="another issuer of the task's community or unit; empty = release to the queue")
 
 
@@ -53,6 +55,8 @@ def reassign(case_id: str, body: ReassignIn, user: SupervisorDep, session: Sessi
 
 
 class NudgeIn(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"note": "The 6 working hours end at 14:30; please call the applicant today."}]}}
+
     note: str | None = Field(default=None, max_length=500, description="added to the reminder")
 
 
@@ -64,6 +68,8 @@ def nudge(case_id: str, body: NudgeIn, user: SupervisorDep, session: SessionDep,
 
 
 class DecisionIn(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"action": "approve"}, {"action": "reject", "reason_code": "identity_not_established", "explanation": "Three calls and a visit on 3 March found nobody at the declared address."}]}}
+
     action: Literal["approve", "reject"]
     reason_code: str | None = Field(default=None, max_length=60, description="for reject: a reason of the closed list (R16 forbids extra conditions)")
     explanation: str | None = Field(default=None, max_length=2000, description="required for a rejection, and for approving a red-list hit")
@@ -96,6 +102,8 @@ def decide(case_id: str, body: DecisionIn, user: SupervisorDep, session: Session
 
 
 class RevokeIn(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"reason": "Confirmed case reported by the county CDC on 4 March"}]}}
+
     reason: str = Field(min_length=5, max_length=500)
     pass_id: str | None = Field(default=None, max_length=64, description="a particular pass of the case; default its newest valid one")
 
