@@ -213,8 +213,8 @@ def test_r23_directory_check_compares_announced_numbers_with_the_directory(store
 
 
 def test_r23_directory_check_shown_per_city_once_the_directory_exists(api, seeded, clock, monkeypatch):
-    """The service reads the directory through its adapter; wired to a fake directory the
-    per-city rows carry the mismatches (without a directory: not checked)."""
+    """The announced numbers are checked against the public directory (R20): the seeded one
+    publishes every county's complaint telephone; with another directory the mismatches follow it."""
     from cases.reporting import service
 
     _supervisors(seeded, clock, "370200")
@@ -222,7 +222,10 @@ def test_r23_directory_check_shown_per_city_once_the_directory_exists(api, seede
     ob = _create(api, province, cities=["370100"])
     api.post(f"/api/v1/reporting/obligations/{ob['id']}/reports", json=REPORT, headers=login(api, "jinan-supervisor"))
     row = api.get(f"/api/v1/reporting/obligations/{ob['id']}", headers=province).json()["cities"][0]
-    assert row["directory_checked"] is False and row["mismatches"] == []
+    with seeded.session() as s:
+        published = service.directory_numbers(s)
+    assert {"370102", "370103"} <= set(published)  # the seeded directory's counties of Jinan
+    assert row["directory_checked"] is True
     monkeypatch.setattr(service, "directory_numbers", lambda session: {"370102": {"0531-12345"}, "370103": {"0531-67890"}})
     row = api.get(f"/api/v1/reporting/obligations/{ob['id']}", headers=province).json()["cities"][0]
     assert row["directory_checked"] is True
