@@ -1,6 +1,7 @@
 """Settings from the environment (prefix HEALTHPASS_), pydantic-settings style."""
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -83,11 +84,20 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.data_dir / "secrets" / f"{name}.key"
         if not path.exists():
+            # Several threads or processes may ask first at once: each writes its own file, and
+            # the first link to the name wins (link fails if it exists), so everyone reads the
+            # one secret that stands; a replace would let a late writer swap a key already used.
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
-            tmp.replace(path)
+            tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip().encode()
 
 

@@ -17,8 +17,10 @@ def _beat(store, *, pid: int, host: str | None = None, state: str = heartbeat.RU
         s.commit()
 
 
-def test_serve_healthz_degraded_names_prefect_and_a_dispatcher_that_never_reported(api):
-    body = api.get("/healthz").json()  # conftest points Prefect at a closed port
+def test_serve_healthz_degraded_names_prefect_and_a_dispatcher_that_never_reported(api, seeded, monkeypatch):
+    # A closed port, whatever Prefect server an earlier test of the session left running.
+    monkeypatch.setattr(seeded.settings, "prefect_api_url", "http://127.0.0.1:9/api")
+    body = api.get("/healthz").json()
     assert body["status"] == "degraded"
     assert body["components"]["store"]["status"] == "ok"
     assert body["components"]["prefect"]["status"] == "down" and "Prefect does not answer" in body["reasons"]["prefect"]

@@ -68,11 +68,13 @@ def test_serve_sigterm_to_a_child_group_ends_what_it_started_too():
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
-def test_serve_dispatcher_waits_for_an_unreachable_prefect_and_says_so_in_its_heartbeat(store):
+def test_serve_dispatcher_waits_for_an_unreachable_prefect_and_says_so_in_its_heartbeat(store, monkeypatch):
     """Today's dispatcher exits on "Failed to reach API"; it must wait (and /healthz must show why)."""
     from cases.models import Heartbeat
     from flows.dispatcher import Dispatcher
 
+    # A closed port, whatever Prefect server an earlier test of the session left running.
+    monkeypatch.setattr(store.settings, "prefect_api_url", "http://127.0.0.1:9/api")
     assert store.settings.effective_prefect_api_url.startswith("http://127.0.0.1:9/")  # nothing listens there
     stop = anyio.Event()
     result: dict = {}
