@@ -1,7 +1,7 @@
 """heartbeat: long-lived processes (the flow dispatcher) report that they are alive; /healthz reads it.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003_calendar
 """
 import sqlalchemy as sa
 import sqlmodel

@@ -1,7 +1,7 @@
 """trends: daily roll-ups per region (trend_daily, trend_rollup) and the indexes the roll-up reads.
 
 Revision ID: 0006_trends
-Revises: 0004_heartbeat
+Revises: 0005_supervision
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,7 +1,7 @@
 """actions: supervisors acknowledge notifications (who and when), and nudge one issuer.
 
 Revision ID: 0007_actions
-Revises: 0004_heartbeat
+Revises: 0006_trends
 """
 import sqlalchemy as sa
 import sqlmodel

@@ -2,7 +2,7 @@
 thin flag, claim and outcome note, re-open count; history of outcomes; R22 threshold alerts.
 
 Revision ID: 0008_oversight
-Revises: 0004_heartbeat
+Revises: 0007_actions
 """
 import sqlalchemy as sa
 import sqlmodel

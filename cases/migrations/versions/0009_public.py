@@ -1,7 +1,7 @@
 """public: the directory (entries + change log), complaints, the hotline role (R20)
 
 Revision ID: 0009_public
-Revises: 0004_heartbeat
+Revises: 0008_oversight
 """
 import sqlalchemy as sa
 import sqlmodel

@@ -1,7 +1,7 @@
 """reporting: R23 municipal reporting obligations, the cities they bind, the cities' reports, events.
 
 Revision ID: 0010_reporting
-Revises: 0004_heartbeat
+Revises: 0009_public
 """
 import sqlalchemy as sa
 import sqlmodel
