@@ -317,8 +317,8 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def uvicorn_argv(app: str, port: int, workers: int = 1) -> list[str]:
-    """The settings `healthpass serve` ships with (cases/cli.py), quieter logs."""
-    from cases.cli import uvicorn_argv as shipped
+    """The settings `healthpass serve` ships with (ops/cli.py), quieter logs."""
+    from ops.cli import uvicorn_argv as shipped
 
     return shipped(app, host="127.0.0.1", port=port, workers=workers) + ["--log-level", "warning"]
 

@@ -2,7 +2,7 @@
 
 The store is a seeded SQLite file in a temp HEALTHPASS_DATA_DIR with one real green pass;
 HEALTHPASS_PREFECT_API_URL points at a dead port (verify must not need Prefect). The
-server runs with the command line `healthpass serve` uses (cases/cli.py uvicorn_argv). The
+server runs with the command line `healthpass serve` uses (ops/cli.py uvicorn_argv). The
 baseline is bench/bare_app.py: the same path and body model, returning a constant,
 under the same uvicorn settings. Throughput: wrk (closed loop, 1 thread, 32
 connections) when installed, else bench.loadgen's closed loop; with the server's CPU-ms

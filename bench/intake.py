@@ -53,7 +53,7 @@ NICE = 10  # `healthpass serve` runs the Prefect server and the dispatcher at th
 
 
 def behind(argv: list[str]) -> list[str]:
-    """`argv` at the priority `healthpass serve` gives its background children (cases.cli._lower_priority):
+    """`argv` at the priority `healthpass serve` gives its background children (ops.cli._lower_priority):
     a session of its own whose autogroup is niced, and the nice level itself. Run it with start_new_session."""
     return ["sh", "-c", f'echo {NICE} > /proc/self/autogroup 2>/dev/null; exec nice -n {NICE} "$@"', "sh", *argv]
 

@@ -430,3 +430,15 @@ def make_examples(today: date) -> dict[str, dict[str, Any]]:
             "value": standard,
         },
     }
+
+
+class ReportIn(HealthStatus):
+    """One daily health report (R8). Symptoms from the closed list; temperature 34-43 °C."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"temperature": 36.6, "symptoms": [], "location_confirmed": True}]},
+    )
+
+    day: Day | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
+    location_confirmed: StrictBool = Field(description="the applicant confirms being at the declared isolation address")

@@ -1,1 +1,2 @@
-"""Operations: running the system's processes (outside the case store's package `cases`)."""
+"""Composition roots outside the core `cases/`: the `healthpass` command line (`ops/cli.py`) and
+`healthpass serve`'s process supervisor (`ops/supervisor.py`)."""

@@ -199,7 +199,7 @@ class PrefectServer:
         import subprocess
         import sys
 
-        from cases.cli import wait_http
+        from ops.cli import wait_http
 
         env = os.environ.copy()
         env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_API_URL=self.api_url)

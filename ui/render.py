@@ -1,4 +1,4 @@
-"""Jinja2 environment shared by the pages and the printable card."""
+"""Jinja2 environment of the pages (the printable card renders in cases/codes/card_html.py)."""
 from functools import lru_cache
 from pathlib import Path
 

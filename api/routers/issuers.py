@@ -10,9 +10,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
-from cases.clock import SHANGHAI
 from cases.errors import DecisionConflict
-from cases.models import ComparisonRecord, ContactAttempt, IssuerSignIn, Role, User
+from cases.models import ComparisonRecord, ContactAttempt, Role, User
 from cases.services import audit, sla_service
 from cases.services.views import TaskView, task_view
 
@@ -119,13 +118,10 @@ def reassign(task_id: str, body: ReassignIn, user: Annotated[User, require(Role.
 
 @router.post("/issuers/sign-in", summary="Daily sign-in of an issuer (R18)")
 def sign_in(user: IssuerDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
-    day = now.astimezone(SHANGHAI).date()
-    row = session.exec(select(IssuerSignIn).where(IssuerSignIn.user_id == user.id, IssuerSignIn.work_date == day)).first()
-    if row is None:
-        row = IssuerSignIn(user_id=user.id, work_date=day, signed_in_at=now)
-        session.add(row)
-        session.commit()
-    return {"work_date": day, "signed_in_at": row.signed_in_at}
+    from cases.services import roster
+
+    row = roster.sign_in(session=session, user=user, at=now)
+    return {"work_date": row.work_date, "signed_in_at": row.signed_in_at}
 
 
 @router.get("/roster/gaps", summary="Communities with no registered or no signed-in issuer today (R18)", tags=["supervisors"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.deps import (
     ApplicantToken,
@@ -17,7 +17,7 @@ from api.deps import (
 )
 from api.errors import invalid_response
 from cases.clock import SHANGHAI
-from cases.declaration_schema import SYMPTOMS, Day, HealthStatus, MultilineText
+from cases.declaration_schema import SYMPTOMS, Day, HealthStatus, MultilineText, ReportIn  # noqa: F401 (the report body is shared with the pages)
 from cases.errors import NotFound
 from cases.models import DailyReport, Role, User
 from cases.services import observation as service
@@ -26,18 +26,6 @@ from cases.services.applications import get_application
 
 router = APIRouter(prefix="/api/v1", tags=["observation"])
 IssuerDep = Annotated[User, require(Role.issuer)]
-
-
-class ReportIn(HealthStatus):
-    """One daily health report (R8). Symptoms from the closed list; temperature 34-43 °C."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"temperature": 36.6, "symptoms": [], "location_confirmed": True}]},
-    )
-
-    day: Day | None = Field(default=None, description="the calendar day reported (Asia/Shanghai); default today. A past day is marked late.")
-    location_confirmed: StrictBool = Field(description="the applicant confirms being at the declared isolation address")
 
 
 class OutcomeIn(BaseModel):

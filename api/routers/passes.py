@@ -121,9 +121,9 @@ def card(pass_id: str, session: SessionDep, settings: SettingsDep, user: Optiona
 
         pdf = card_pdf(qr_png=render(ctx["qr_text"]), card_number=p.card_number, masked_name=p.masked_name, colour=ctx["colour"], valid_until=ctx["valid_until"], region_name=ctx["region_name"], valid_from=ctx["valid_from"])
         return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{p.card_number}.pdf"'})
-    from ui.render import templates
+    from cases.codes.card_html import card_html
 
-    return HTMLResponse(templates().get_template("card.html").render(**ctx))
+    return HTMLResponse(card_html(ctx))
 
 
 class VerifyIn(BaseModel):

@@ -62,3 +62,15 @@ def notify_gaps(*, session: Session, at: datetime, settings: Settings) -> int:
         )
         made += 1
     return made
+
+
+def sign_in(*, session: Session, user: User, at: datetime) -> IssuerSignIn:
+    """R18: an issuer's sign-in for the working day (Asia/Shanghai); a second one that day
+    changes nothing."""
+    day = at.astimezone(SHANGHAI).date()
+    row = session.exec(select(IssuerSignIn).where(IssuerSignIn.user_id == user.id, IssuerSignIn.work_date == day)).first()
+    if row is None:
+        row = IssuerSignIn(user_id=user.id, work_date=day, signed_in_at=at)
+        session.add(row)
+        session.commit()
+    return row

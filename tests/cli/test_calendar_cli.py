@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from cases.cli import app
+from ops.cli import app
 from cases.models import CalendarOverride, CalendarYear
 from tests.sla_store.sla_support import local, open_case, seed_store
 

@@ -5,7 +5,7 @@ import json
 
 from typer.testing import CliRunner
 
-from cases.cli import app
+from ops.cli import app
 from tests.helpers import example
 
 runner = CliRunner()

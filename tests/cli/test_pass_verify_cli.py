@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from cases.cli import app
+from ops.cli import app
 from tests.conftest import _free_port
 from tests.verify_support import green_pass, revoke
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from typer.testing import CliRunner
 
-from cases.cli import app
+from ops.cli import app
 from cases.clock import SHANGHAI
 
 runner = CliRunner()

@@ -25,7 +25,7 @@ from cases.codes.qr import qr_png, qr_svg
 from cases.codes.qrtext import to_qr_text
 from cases.codes.verify import decide
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "ui" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "cases" / "codes" / "templates"
 ISSUED = datetime(2020, 3, 10, 1, 0, tzinfo=timezone.utc)
 VALIDITY = timedelta(days=14)
 HASH_KEY = b"test-hash-key-0123456789abcdef"

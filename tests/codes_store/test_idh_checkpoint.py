@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from cases.cli import app
+from ops.cli import app
 from cases.models import Pass
 from tests.helpers import example
 

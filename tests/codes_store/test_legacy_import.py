@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from cases.cli import app
+from ops.cli import app
 from cases.models import Pass
 from cases.services.legacy import import_legacy_cards
 from cases.validation import resident_id_check_char

@@ -147,7 +147,7 @@ def test_demo_history_is_deterministic(sqlite_store, clock):
 
 @pytest.mark.parametrize("how", ["service", "cli"])
 def test_demo_history_is_idempotent(store, clock, how):
-    from cases.cli import app
+    from ops.cli import app
 
     runner = CliRunner()
     clock.set(WEDNESDAY_AFTERNOON)
@@ -166,7 +166,7 @@ def test_demo_history_is_idempotent(store, clock, how):
 
 
 def test_demo_history_can_be_skipped(sqlite_store, clock, monkeypatch):
-    from cases.cli import app
+    from ops.cli import app
     from cases.settings import get_settings
 
     clock.set(WEDNESDAY_AFTERNOON)

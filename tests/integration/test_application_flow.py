@@ -105,7 +105,7 @@ def test_r15_csv_import_then_declaration_hits_show_on_the_case_and_the_flow_run(
 
     from typer.testing import CliRunner
 
-    from cases.cli import app as cli
+    from ops.cli import app as cli
 
     feed = tmp_path / "roaming.csv"
     today = clock.now().date()

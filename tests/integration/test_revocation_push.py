@@ -98,7 +98,7 @@ class Hammer:
 @pytest.fixture(params=["sqlite", "postgres", "sqlite+redis"])
 def served(request, tmp_path, monkeypatch):
     """The seeded store and two API processes on it (started as `serve` starts its API)."""
-    from cases.cli import uvicorn_argv, wait_http
+    from ops.cli import uvicorn_argv, wait_http
     from cases.seed import seed
 
     kind = request.param
@@ -188,7 +188,7 @@ def test_r4_revocation_reaches_every_api_process_before_the_revoke_returns(serve
             assert time.monotonic() < deadline, "the second pass never verified PASS on both processes"
             time.sleep(0.05)
         time.sleep(1.0)
-        done = subprocess.run([sys.executable, "-m", "cases.cli", "pass", "revoke", pass_id, "--reason", "revoked at the console"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run([sys.executable, "-m", "ops.cli", "pass", "revoke", pass_id, "--reason", "revoked at the console"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
         returned = time.monotonic()
         assert done.returncode == 0, done.stderr
         _check(hammer, urls, returned)

@@ -56,7 +56,7 @@ def _children(serve_pid: int) -> dict[str, int]:
         cmd = _cmdline(pid)
         if "prefect server start" in cmd:
             found["prefect"] = pid
-        elif "cases.cli worker" in cmd:
+        elif "ops.cli worker" in cmd:
             found["dispatcher"] = pid
         elif "uvicorn api.main:app" in cmd:
             found["api"] = pid
@@ -116,7 +116,7 @@ def test_r14_serve_restarts_each_killed_child_while_the_api_keeps_answering(tmp_
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTHPASS_", "PREFECT_"))}
     env.update(HEALTHPASS_DATA_DIR=str(tmp_path / "var"), HEALTHPASS_PORT=str(port), HEALTHPASS_PREFECT_PORT=str(prefect_port), PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONPATH=str(ROOT))
-    cli = [sys.executable, "-m", "cases.cli"]
+    cli = [sys.executable, "-m", "ops.cli"]
     for step in (["db", "upgrade"], ["seed"]):  # what `make run` does before serve
         subprocess.run(cli + step, env=env, cwd=tmp_path, check=True, capture_output=True, timeout=300)
     log_path = tmp_path / "serve.log"

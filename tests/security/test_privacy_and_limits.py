@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from cases.cli import app as cli
+from ops.cli import app as cli
 from cases.models import Application, CaseEvent, Declaration, ResponsibilityRecord
 from cases.services import workflow
 from tests.conftest import login

@@ -117,7 +117,7 @@ def report_form(case_id: str, p: PageDep, access_token: str | None = None) -> HT
 
 @router.post("/cases/{case_id}/report", response_class=HTMLResponse)
 def report_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | None = None) -> Response:
-    from api.routers.observation import ReportIn
+    from cases.declaration_schema import ReportIn
     from cases.services import observation
 
     app, token = _arrival_case(p, case_id, access_token)

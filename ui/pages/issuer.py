@@ -62,10 +62,10 @@ def issuer_queue(p: PageDep, done: str | None = None) -> HTMLResponse:
 
 @router.post("/issuer/sign-in")
 def issuer_sign_in(p: PageDep, form: FormDep) -> Response:
-    from api.routers.issuers import sign_in
+    from cases.services import roster
 
     user = p.staff(Role.issuer, form=form)
-    sign_in(user=user, session=p.session, now=p.now)
+    roster.sign_in(session=p.session, user=user, at=p.now)
     return redirect("/issuer?done=signed_in")
 
 

@@ -7,19 +7,39 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from api.deps import NowDep, SessionDep, SettingsDep
+from cases.clock import get_clock
+from cases.db import get_engine
 from cases.models import Role, User
 from cases.security import decode_token
-from cases.settings import Settings
+from cases.settings import Settings, get_settings
 from ui.pages.common import SECURITY_HEADERS, duration, iso, local
 from ui.render import templates
+
+# The pages' own dependencies (the same three the API declares in api/deps.py): the two faces
+# call cases/ and never import each other.
+def _session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+async def _now() -> datetime:
+    return get_clock().now()
+
+
+async def _settings() -> Settings:
+    return get_settings()
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+NowDep = Annotated[datetime, Depends(_now)]
 
 COOKIE = "hp_session"
 LOGIN_COOKIE = "hp_login"

@@ -696,7 +696,7 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
         argv = [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
         children.append(Child("prefect", argv, nice=settings.background_nice, ready_url=f"http://127.0.0.1:{settings.prefect_port}/api/health"))
     # The dispatcher waits for Prefect itself (and says so in /healthz), so it starts at once.
-    children.append(Child("dispatcher", [exe, "-m", "cases.cli", "worker"], nice=settings.background_nice))
+    children.append(Child("dispatcher", [exe, "-m", "ops.cli", "worker"], nice=settings.background_nice))
     typer.echo(f"healthpass API + UI on http://{host}:{port}  (Prefect UI: {settings.effective_prefect_api_url.removesuffix('/api')})")
     Supervisor(children, env=prefect_env(settings)).run()
 
