@@ -34,8 +34,10 @@ def _qr_text(api, view, token) -> str:
     png = api.get(view["pass"]["qr_url"], params={"access_token": token})
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
-    assert len(decoded) == 1
-    return decoded[0].text
+    # One payload: zxing now and then reports the same symbol twice (seen in CI), never two texts.
+    texts = {d.text for d in decoded}
+    assert len(texts) == 1, texts
+    return texts.pop()
 
 
 def test_r4_green_pass_and_normal_temperature_pass(api, green_case):
