@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from cases import revocation_feed  # noqa: F401  (its session hooks push every committed revocation)
@@ -52,11 +53,16 @@ def _claims_of(token: str) -> dict:
 
 
 def _lock_person(session: Session, id_hash: str) -> list[str]:
-    """The person's applicant ids (one per document type), their rows locked on PostgreSQL so
-    two passes of one person issued at once cannot both stay valid (SQLite has one writer)."""
+    """The person's applicant ids (one per document type), locked so two passes of one person
+    issued at once cannot both stay valid: their rows FOR UPDATE on PostgreSQL; on SQLite the
+    database's one write lock, taken by a no-op write before the person's passes are read (the
+    driver opens a transaction only at the first write, so reads before it could be stale)."""
     query = select(Applicant.id).where(Applicant.id_hash == id_hash).order_by(Applicant.id)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         query = query.with_for_update()
+    elif dialect == "sqlite":
+        session.execute(update(Applicant).where(Applicant.id_hash == id_hash).values(id_hash=Applicant.id_hash))
     return list(session.exec(query).all())
 
 
