@@ -24,6 +24,10 @@ LIMITED = {
     ("POST", "/api/v1/checkpoint/verify"): "rate_limit_verify",
     ("POST", "/api/v1/complaints"): "rate_limit_complaints",
     ("POST", "/complaints/new"): "rate_limit_complaints",  # the public complaint form (same budget)
+    ("POST", "/api/v1/recovery/request"): "rate_limit_recovery",  # lost-link recovery: API and pages share the budget
+    ("POST", "/api/v1/recovery/verify"): "rate_limit_recovery",
+    ("POST", "/cases/recover"): "rate_limit_recovery",
+    ("POST", "/cases/recover/code"): "rate_limit_recovery",
 }
 
 
@@ -47,6 +51,7 @@ class Guards:
             bad = {"type": "string_unstorable", "loc": ["path"], "msg": f"the path {_bad_text(scope['path'])}"}
         if bad is not None:
             return await JSONResponse({"detail": [bad]}, status_code=422)(scope, receive, send)
+        scope["healthpass.rate_limiter"] = self.limiter  # for limits keyed on what a body says (cases/recovery)
         bucket = LIMITED.get((scope["method"], scope["path"]))
         if bucket:
             limit = getattr(settings, bucket)

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     rate_limit_declarations: int = 30
     rate_limit_verify: int = 600
     rate_limit_complaints: int = 10
+    rate_limit_recovery: int = 10  # lost-link code requests and code checks (cases/recovery)
     rate_limit_exempt: str = "127.0.0.1,::1"  # the local demo and simulator; set "" behind a proxy
     max_body_bytes: int = 1_000_000
     # R22: thresholds that notify the provincial leading group office (once per rule, area and

@@ -58,7 +58,9 @@ def access_token_for(case_id: str, *, settings: Settings) -> str:
 
 
 def token_matches(application: Application, token: str, *, settings: Settings) -> bool:
-    return hmac.compare_digest(access_token_for(application.id, settings=settings), token)
+    # The stored hash is the case's current token: link recovery (cases/recovery) replaces it with
+    # a fresh one, and from then the earlier link no longer opens the case.
+    return hmac.compare_digest(_hash(token), application.access_token_hash)
 
 
 def _hash(token: str) -> str:

@@ -106,6 +106,9 @@ MATRIX = {
     ("GET", "/api/v1/province/league.csv"): {"auditor", "admin"},
     ("GET", "/api/v1/province/thresholds"): {"auditor", "admin"},
     ("GET", "/api/v1/province/thresholds.csv"): {"auditor", "admin"},
+    # lost case link: anyone asks for a code and trades it for a fresh link (cases/recovery)
+    ("POST", "/api/v1/recovery/request"): EVERYONE,
+    ("POST", "/api/v1/recovery/verify"): EVERYONE,
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
 SOFT_404 = {
@@ -198,6 +201,10 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {"phone": "0532-80000000"}
     elif path.endswith("/close"):
         kw["json"] = {"response": f"Answered by {role} in the matrix test."}
+    elif path == "/api/v1/recovery/request":
+        kw["json"] = {"reference": "HP20260303-ZZZZ-ZZZZ", "id_type": "resident_id", "id_number": "370202198511200113", "name": "王强"}
+    elif path == "/api/v1/recovery/verify":
+        kw["json"] = {"challenge": "unknown", "code": "123456"}
     elif path == "/api/v1/units/refusals":
         kw["json"] = {"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}
     return {"method": method, "url": url, **kw}

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
+from ui.pages import recover
 from ui.pages.common import SECURITY_HEADERS, duration, home_for, iso, local, redirect
 from ui.pages.session import (
     COOKIE,
@@ -82,6 +83,7 @@ def mount(app: FastAPI) -> None:
         html = templates().get_template("error.html").render(title=exc.title, message=exc.message, path=request.url.path, **exc.viewer)
         return HTMLResponse(html, status_code=exc.status, headers=SECURITY_HEADERS)
 
+    app.include_router(recover.router)  # lost-link recovery; before `case`, whose /cases/{case_id} would take /cases/recover
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
