@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import unicodedata
@@ -106,6 +107,16 @@ def _same_name(typed: str, declared: str) -> bool:
     return bool(declared) and hmac.compare_digest(norm(typed).encode(), norm(declared).encode())
 
 
+def _network(client: str) -> str:
+    """The client's network for the timeline (a /24 or /48), not its address: the timeline is kept
+    for good and the applicant reads it too, while the full address stays in the challenge row."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64]
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
+
+
 def _checked(*, reference: str, id_type: str, id_number: str, name: str, at: datetime) -> tuple[str, str, str, str]:
     """The typed fields, normalised; Invalid naming the first bad one (their shape only: nothing
     here depends on any case)."""
@@ -177,9 +188,10 @@ def request_code(
         session.add(challenge)  # a decoy: nothing to record, nobody to text
         return CodeRequested(challenge_id, challenge.expires_at)
 
-    record_event(session, application_id=app.id, actor="applicant", action="link_recovery_requested", at=at,
+    # "public" until the code proves it: whoever typed the details is not known to be the applicant.
+    record_event(session, application_id=app.id, actor="public", action="link_recovery_requested", at=at,
                  reason="lost-link recovery requested" + ("" if phone else "; the identity details did not match the case"),
-                 data={"details_matched": phone is not None, "client": client[:64]})
+                 data={"details_matched": phone is not None, "client": _network(client)})
     withheld = None
     if phone is not None:
         if rs.recovery_per_phone and limit("recovery_phone", phone, rs.recovery_per_phone) is not None:
@@ -235,8 +247,8 @@ def verify_code(*, session: Session, settings: Settings, at: datetime, challenge
 
     def refuse(message: str, reason: str) -> Invalid:
         if challenge.application_id:
-            record_event(session, application_id=challenge.application_id, actor="applicant", action="link_recovery_failed", at=at,
-                         reason=reason, data={"client": client[:64], "attempt": challenge.attempts})
+            record_event(session, application_id=challenge.application_id, actor="public", action="link_recovery_failed", at=at,
+                         reason=reason, data={"client": _network(client), "attempt": challenge.attempts})
         session.commit()
         return Invalid(message, field="code")
 
@@ -269,7 +281,7 @@ def verify_code(*, session: Session, settings: Settings, at: datetime, challenge
     app.access_token_hash = hashlib.sha256(token.encode()).hexdigest()
     session.add(app)
     record_event(session, application_id=app.id, actor="applicant", action="link_recovery_succeeded", at=at,
-                 reason="code accepted: a fresh access link was issued and the earlier link revoked", data={"client": client[:64]})
+                 reason="code accepted: a fresh access link was issued and the earlier link revoked", data={"client": _network(client)})
     session.commit()
     return Recovered(app, token)
 
