@@ -198,3 +198,33 @@ def test_dev_outbox_is_readable_from_the_command_line(api, case, capsys):
     _request(api, case)
     assert sms.main(["--phone", PHONE]) == 0
     assert _last_code() in capsys.readouterr().out
+
+
+def test_parallel_guesses_cannot_exceed_the_attempts(api, seeded, case, clock):
+    """Eight guesses at once: five are counted as wrong, the rest refused as too many."""
+    import threading
+
+    from cases.errors import Invalid
+
+    challenge = _request(api, case).json()["challenge"]
+    wrong = f"{(int(_last_code()) + 1) % 10**6:06d}"
+    barrier, answers = threading.Barrier(8), []
+
+    def guess():
+        with seeded.session() as s:
+            barrier.wait()
+            try:
+                service.verify_code(session=s, settings=seeded.settings, at=clock.now(), challenge_id=challenge, code=wrong, client="203.0.113.9")
+            except Invalid as exc:
+                answers.append(exc.message)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8
+    assert sum(m.startswith("wrong code") for m in answers) == 5 and sum(m.startswith("too many") for m in answers) == 3
+    with seeded.session() as s:
+        assert s.get(RecoveryChallenge, challenge).attempts == 5
+    assert _events(seeded, case["id"])[-1].data["client"] == "203.0.113.0/24"
