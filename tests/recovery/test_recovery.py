@@ -228,3 +228,15 @@ def test_parallel_guesses_cannot_exceed_the_attempts(api, seeded, case, clock):
     with seeded.session() as s:
         assert s.get(RecoveryChallenge, challenge).attempts == 5
     assert _events(seeded, case["id"])[-1].data["client"] == "203.0.113.0/24"
+
+
+def test_signed_in_browser_needs_its_csrf_token(api, case):
+    from tests.conftest import login
+    from ui.pages import COOKIE
+
+    api.cookies.set(COOKIE, login(api, "heping-issuer")["Authorization"].removeprefix("Bearer "))
+    r = api.post("/cases/recover", data={"reference": case["reference"], **WHO})
+    assert r.status_code == 403 and sms.sent_messages() == []
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', api.get("/cases/recover").text).group(1)
+    r = api.post("/cases/recover", data={"reference": case["reference"], **WHO, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and len(sms.sent_messages(PHONE)) == 1
