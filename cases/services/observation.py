@@ -299,7 +299,7 @@ def end_observation(*, session: Session, application: Application, at: datetime,
     else:
         application.status = CaseStatus.awaiting_audit
         action = "observation_needs_audit"
-        reason = f"{len(missing)} missing day(s), {len(held)} open abnormal report(s)" + (", red-list comparison hit" if application.red_list else "")
+        reason = f"{len(missing)} missing day(s), {len(held)} open abnormal report(s)" + (", red-list comparison hit or declared fever/symptom" if application.red_list else "")
     application.updated_at = at
     session.add(application)
     record_event(session, application_id=application.id, actor="system", action=action, at=at, before=before, after=application.status, reason=reason, data={"missing_days": [d.isoformat() for d in missing], "open_abnormal": [r.id for r in held]})

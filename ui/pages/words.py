@@ -98,6 +98,7 @@ CONTACT_METHODS = {"phone": ("Phone call", "电话"), "visit": ("Home visit", "�
 OUTCOME_WORDS = {
     "clear": ("Clear", "未见异常"),
     "mismatch": ("Mismatch with records (R15)", "与记录不符"),
+    "declared_ill": ("Declared fever or symptoms", "申报发热或有症状"),
     "risk_area": ("Stay in a risk area", "到过风险地区"),
     "close_contact": ("Close contact", "密切接触者"),
     "confirmed": ("Confirmed / suspected", "确诊或疑似"),
