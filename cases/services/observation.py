@@ -16,6 +16,9 @@ catches up in one firing), until the period ends.
 
 A day counts as *missed* once the morning check found it without a report (a
 ``observation_day_missed`` event); a late report still counts for the end of the period.
+Days before the declaration (an arrival declaring the day after arriving) are not *due*:
+nobody could report them, so they are never missing; the period still ends 14 days after
+arrival (R9).
 """
 from __future__ import annotations
 
@@ -50,9 +53,15 @@ class Period:
     arrival: date  # day 1
     last_day: date  # day N
     ends_at: datetime  # 00:00 Asia/Shanghai of day N+1
+    first_due: date | None = None  # the declaration's day when later than arrival
 
     def days(self) -> list[date]:
         return [self.arrival + timedelta(days=i) for i in range((self.last_day - self.arrival).days + 1)]
+
+    def due_days(self) -> list[date]:
+        """The days a report is owed for: from the declaration on (R8)."""
+        first = self.first_due or self.arrival
+        return [d for d in self.days() if d >= first]
 
     def day_number(self, day: date) -> int:
         return (day - self.arrival).days + 1
@@ -73,11 +82,13 @@ def _arrival_date(session: Session, application: Application) -> date:
 def period(session: Session, application: Application, *, settings: Settings) -> Period:
     """The stored end wins once the period is open (a later change of `observation_days` does not move it)."""
     arrival = _arrival_date(session, application)
+    declared_on = application.submitted_at.astimezone(SHANGHAI).date()
+    first_due = max(arrival, declared_on)
     if application.observation_ends_at is not None:
         ends_at = application.observation_ends_at.astimezone(SHANGHAI)
-        return Period(arrival, ends_at.date() - timedelta(days=1), ends_at)
+        return Period(arrival, ends_at.date() - timedelta(days=1), ends_at, first_due)
     last_day, ends_at = observation_window(arrival, settings.observation_days)
-    return Period(arrival, last_day, ends_at)
+    return Period(arrival, last_day, ends_at, first_due)
 
 
 def _at(day: date, t: time) -> datetime:
@@ -204,7 +215,7 @@ def _reports(session: Session, application_id: str) -> dict[date, DailyReport]:
 def missing_days(session: Session, application: Application, *, settings: Settings, until: date) -> list[date]:
     p = period(session, application, settings=settings)
     reported = _reports(session, application.id)
-    return [d for d in p.days() if d <= until and d not in reported]
+    return [d for d in p.due_days() if d <= until and d not in reported]
 
 
 def open_abnormal(session: Session, application_id: str) -> list[DailyReport]:
@@ -232,6 +243,8 @@ def status(session: Session, application: Application, *, now: datetime, setting
         r = reports.get(d)
         if r is not None:
             state = "abnormal" if r.abnormal else "late" if r.late else "reported"
+        elif p.first_due is not None and d < p.first_due:
+            state = "not_due"  # before the declaration: nobody could report it
         elif d < today:
             state = "missing"
             missing.append(d)

@@ -110,6 +110,7 @@ DAY_WORDS = {
     "missing": ("Missing", "未报告"),
     "abnormal": ("Abnormal", "异常"),
     "upcoming": ("Upcoming", "待报告"),
+    "not_due": ("Before the declaration: no report needed", "申报前，无需报告"),
 }
 SLA_WORDS = {
     "green": ("On time", "正常"),
