@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
+from ui.pages import observation_review
 from ui.pages.common import SECURITY_HEADERS, duration, home_for, iso, local, redirect
 from ui.pages.session import (
     COOKIE,
@@ -84,4 +85,5 @@ def mount(app: FastAPI) -> None:
 
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
+    app.include_router(observation_review.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
