@@ -67,6 +67,7 @@ ACTION_WORDS = {
     "observation_day_missed": ("A day without a report went to your community", "漏报已转社区"),
     "observation_missed_escalated": ("Consecutive missed days reported to the community head", "连续漏报已报社区负责人"),
     "observation_abnormal_resolved": ("Your community recorded the outcome of an abnormal report", "社区已处理异常报告"),
+    "observation_abnormal_referred": ("Your community referred you to a fever clinic; observation held", "社区已安排到发热门诊，暂停转码"),
     "observation_cleared": ("Observation ended with every day reported: green code (R9)", "观察期满无异常，转绿码"),
     "observation_needs_audit": ("Observation ended; your community audits the case", "观察期满，转社区审核"),
     "completed": ("Case completed", "已办结"),
