@@ -8,6 +8,7 @@ from datetime import date
 
 from cases.models import Application, Role
 from cases.seed import DEMO_PASSWORD, create_user
+from cases.services import observation
 from tests.conftest import login
 from tests.observation.conftest import COMMUNITY, sh
 from tests.ui.test_pages import csrf, sign_in, text_of
@@ -112,3 +113,18 @@ def test_r8_api_referral_keeps_the_hold_until_cleared(api, obs):
     r = api.post(url, json={"result": "cleared", "outcome": "Clinic: not infectious."}, headers=issuer)
     assert r.status_code == 200 and not r.json()["observation"]["held"]
     assert api.get("/api/v1/observation/abnormal-reports", headers=issuer).json() == []
+
+
+def test_r8_r9_a_referral_still_open_at_the_end_sends_the_case_to_audit_not_green(obs):
+    case = obs.arrive(at=sh(2026, 3, 3, 9))
+    report = obs.report(case, DAY1, at=sh(2026, 3, 3, 10), temperature=38.4)
+    with obs.store.session() as s:
+        observation.record_outcome(session=s, application=s.get(Application, case), report_id=report.id, outcome="Sent to the fever clinic.", result="fever_clinic", by="heping-issuer", at=sh(2026, 3, 3, 11))
+        s.commit()
+    obs.run_days(case, date(2026, 3, 4), date(2026, 3, 15))
+    obs.report(case, date(2026, 3, 16), at=sh(2026, 3, 16, 10))
+    assert obs.sweep(sh(2026, 3, 17, 0, 0))["observation_end"] == 1
+    app = obs.app(case)
+    assert (app.status, app.decision) == ("awaiting_audit", None)
+    [needs] = obs.events(case, "observation_needs_audit")
+    assert needs.data["open_abnormal"] == [report.id]
