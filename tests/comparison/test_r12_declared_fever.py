@@ -41,7 +41,7 @@ def test_r12_engine_flags_a_declared_fever_and_symptoms_with_the_declared_values
 
 def test_r12_declared_fever_is_not_clear_in_the_issuer_queue_and_the_breach_escalates(api, seeded, clock):
     clock.set(local("2026-03-03 09:00"))
-    case_id, _ = open_case(seeded, clock, health={"symptoms": ["fever"], "temperature": 38.5})
+    case_id, task_id = open_case(seeded, clock, health={"symptoms": ["fever"], "temperature": 38.5})
     with seeded.session() as s:
         app = s.get(Application, case_id)
         record = s.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == case_id)).one()
@@ -57,6 +57,8 @@ def test_r12_declared_fever_is_not_clear_in_the_issuer_queue_and_the_breach_esca
     entry = queue[queue.index(reference):]
     entry = entry[: entry.index("Open")]
     assert "Clear" not in entry and "Declared fever or symptoms" in entry and "2 hits" in entry
+    task = text_of(api.get(f"/issuer/tasks/{task_id}").text)
+    assert "declared body temperature 38.5 °C" in task and "declared symptoms: fever" in task and "never issued automatically (R12)" in task
 
     # R12: the breach escalates instead of scheduling the automatic green pass.
     clock.set(local("2026-03-03 16:30"))
