@@ -11,7 +11,7 @@ from cases.comparison.base import InMemorySource
 from cases.comparison.engine import DeclarationFacts, compare
 from cases.models import Application, ComparisonRecord, Pass
 from tests.conftest import login
-from tests.sla_store.sla_support import actions, local, open_case, sweep, timers
+from tests.sla_store.sla_support import actions, local, notifications, open_case, sweep, timers
 from tests.ui.test_pages import sign_in, text_of
 
 NOW = datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc)
@@ -70,6 +70,8 @@ def test_r12_declared_fever_is_not_clear_in_the_issuer_queue_and_the_breach_esca
         assert "auto_issue_withheld" in actions(s, case_id)
         assert s.get(Application, case_id).decision is None
         assert s.exec(select(Pass).where(Pass.application_id == case_id, Pass.colour == "green")).first() is None
+        # escalated up the ladder to the supervisors instead (county at the breach, city a working day on)
+        assert [n.recipient_level for n in notifications(s, case_id)][-2:] == ["county", "city"]
 
 
 def test_r12_normal_declaration_still_clear_and_auto_issued(seeded, clock):
