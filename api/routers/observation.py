@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.deps import (
@@ -20,20 +20,43 @@ from cases.clock import SHANGHAI
 from cases.declaration_schema import SYMPTOMS, Day, HealthStatus, MultilineText, ReportIn  # noqa: F401 (the report body is shared with the pages)
 from cases.errors import NotFound
 from cases.models import DailyReport, Role, User
+from cases.scope import scope_for
 from cases.services import observation as service
 from cases.services.access import load_case_for_reader
 from cases.services.applications import get_application
 
 router = APIRouter(prefix="/api/v1", tags=["observation"])
 IssuerDep = Annotated[User, require(Role.issuer)]
+ReviewerDep = Annotated[User, require(Role.issuer, Role.supervisor, Role.auditor, Role.admin)]
 
 
 class OutcomeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outcome": "Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms."}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"result": "cleared", "outcome": "Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms."}]})
 
-    outcome: Annotated[MultilineText, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="what the community found and did, e.g. 'Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms.'"
+    result: service.ReportResult = Field(
+        default="cleared",
+        description="cleared: the observation continues; fever_clinic: referred to a fever clinic, the observation stays held "
+        "(record `cleared` once the clinic's result is back)",
     )
+    outcome: Annotated[MultilineText, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="the note: what the community found and did, e.g. 'Visited; fever from a cold, 36.8 °C after 2 h; no other symptoms.'"
+    )
+
+
+@router.get(
+    "/observation/abnormal-reports",
+    summary="Abnormal daily reports waiting for the community's outcome, in your area (R8)",
+    description="Issuers see their community's, supervisors their region's, the provincial office all. Oldest first. "
+    "`may_record` tells whether you may record the outcome (issuers of the case's community).",
+    response_model=list[service.AbnormalReportView],
+)
+def list_abnormal_reports(
+    user: ReviewerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[service.AbnormalReportView]:
+    return service.open_abnormal_reports(session, scope=scope_for(session, user), user=user, settings=settings, limit=limit)
 
 
 def _report_view(row: DailyReport) -> dict[str, Any]:
@@ -104,7 +127,8 @@ def read_observation(
 @router.post(
     "/observation/{case_id}/abnormal/{report_id}/outcome",
     summary="Record the community's outcome for an abnormal report (the period is no longer held by it)",
-    description="For an issuer of the case's community. The outcome text is kept in the case timeline.",
+    description="For an issuer of the case's community. `cleared` releases the hold; `fever_clinic` keeps the observation "
+    "held (the report stays open until `cleared` is recorded). The note is kept in the case timeline; the applicant is told.",
 )
 def record_outcome(
     case_id: str,
@@ -119,8 +143,8 @@ def record_outcome(
         app = get_application(session, case_id)
     except NotFound:
         raise NotFound("application not found")
-    if user.region_code is None or user.region_code != app.community_code:
+    if not service.may_record_outcome(user, app):
         raise NotFound("application not found")  # other communities' cases are not revealed
-    row = service.record_outcome(session=session, application=app, report_id=report_id, outcome=body.outcome, by=user.id, at=now)
+    row = service.record_outcome(session=session, application=app, report_id=report_id, outcome=body.outcome, result=body.result, by=user.id, at=now)
     session.commit()
-    return {"report": {**_report_view(row), "outcome": body.outcome}, "observation": _summary(service.status(session, app, now=now, settings=settings))}
+    return {"report": {**_report_view(row), "outcome": body.outcome, "result": body.result}, "observation": _summary(service.status(session, app, now=now, settings=settings))}

@@ -21,18 +21,24 @@ Rules (each hit names source, source version, record key and the reason)
         - a border entry inside the window while no stay abroad is declared.
       Roaming records that ended before the window (e.g. 15 days ago) are
       ignored.
+    * ``declared_ill``  -- the declaration itself states a fever (temperature
+      at or above ``fever_threshold``, 37.3 °C by default, R4) or any symptom
+      (hit kinds ``declared_fever`` / ``declared_symptoms``, source
+      ``declaration``, the declared values in ``evidence``). Nothing to look
+      up: the issuer must see it, and it withholds the automatic green (R12).
     The home county (first 6 digits of the community code) counts as declared:
     for the whole window (standard) or from ``arrival_date`` (arrival).
 
 Outcome
-    Most severe hit wins: confirmed > close_contact > risk_area > mismatch >
-    clear.  If any source is stale (``now - fresh_as_of > max_age``),
+    Most severe hit wins: confirmed > close_contact > risk_area >
+    declared_ill > mismatch > clear.  If any source is stale (``now - fresh_as_of > max_age``),
     unavailable (``SourceUnavailable`` or any other error, or a malformed
     record), or no source is configured, the outcome is ``incomplete`` --
     never a silent clear -- unless a red-list hit (confirmed / close_contact)
     was found, which stands: missing data cannot make it better.
     ``complete`` tells whether every source answered fresh.
-    ``red_list`` is True for confirmed / close_contact (never auto-issued, R12).
+    ``red_list`` is True for confirmed / close_contact and for a declared fever
+    or symptom: such a case is never auto-issued green, it escalates (R12).
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ __all__ = [
     "OUTCOMES",
     "SEVERITY",
     "WINDOW_DAYS",
+    "FEVER_THRESHOLD",
+    "AUTO_ISSUE_WITHHELD_OUTCOMES",
     "ROAMING_MIN_HOURS",
     "DeclaredStay",
     "DeclarationFacts",
@@ -71,9 +79,15 @@ WINDOW_DAYS = 14
 ROAMING_MIN_HOURS = 4.0
 ROAMING_TOLERANCE = timedelta(days=1)
 
-OUTCOMES: tuple[str, ...] = ("clear", "mismatch", "risk_area", "close_contact", "confirmed", "incomplete")
-SEVERITY: dict[str, int] = {"clear": 0, "mismatch": 1, "risk_area": 2, "close_contact": 3, "confirmed": 4}
+FEVER_THRESHOLD = 37.3  # °C, as at the checkpoint (R4); services pass the configured one
+
+OUTCOMES: tuple[str, ...] = ("clear", "mismatch", "declared_ill", "risk_area", "close_contact", "confirmed", "incomplete")
+SEVERITY: dict[str, int] = {"clear": 0, "mismatch": 1, "declared_ill": 2, "risk_area": 3, "close_contact": 4, "confirmed": 5}
 RED_LIST_OUTCOMES = frozenset({"close_contact", "confirmed"})
+# Hits that keep a case from the automatic green pass (R12): the red lists and a declared
+# fever or symptom. A hit of these sets ``red_list`` on the result.
+AUTO_ISSUE_WITHHELD_OUTCOMES = RED_LIST_OUTCOMES | {"declared_ill"}
+DECLARATION_SOURCE = "declaration"
 
 
 def window_for(today: date) -> tuple[date, date]:
@@ -98,6 +112,7 @@ class DeclarationFacts:
 
     ``home``: 6-digit county (or 12-digit community) code of residence, counted
     as declared from ``home_from`` (None = the whole window) to the end.
+    ``temperature`` / ``symptoms``: the declared health status (R6).
     """
 
     id_hash: str
@@ -105,6 +120,8 @@ class DeclarationFacts:
     stays: tuple[DeclaredStay, ...] = ()
     home: str | None = None
     home_from: date | None = None
+    temperature: float | None = None
+    symptoms: tuple[str, ...] = ()
 
     @classmethod
     def from_application(cls, app: Any, *, hash_key: bytes) -> DeclarationFacts:
@@ -116,6 +133,8 @@ class DeclarationFacts:
             stays=tuple(DeclaredStay(s.place, s.from_date, s.to_date) for s in app.residence_history),
             home=app.community_code[:6] if getattr(app, "community_code", None) else None,
             home_from=app.arrival_date if kind == "arrival" else None,
+            temperature=getattr(getattr(app, "health", None), "temperature", None),
+            symptoms=tuple(getattr(getattr(app, "health", None), "symptoms", None) or ()),
         )
 
 
@@ -140,6 +159,8 @@ def _facts(declaration: Any) -> DeclarationFacts:
         stays=stays,
         home=home,
         home_from=getattr(declaration, "home_from", None),
+        temperature=getattr(declaration, "temperature", None),
+        symptoms=tuple(getattr(declaration, "symptoms", None) or ()),
     )
 
 
@@ -156,9 +177,10 @@ class Hit:
     kind: str
     outcome: str
     explanation: str
+    evidence: dict[str, Any] | None = None  # what was declared, for flags of the declaration itself
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "source": self.source,
             "source_version": self.source_version,
             "record_key": self.record_key,
@@ -166,6 +188,9 @@ class Hit:
             "outcome": self.outcome,
             "explanation": self.explanation,
         }
+        if self.evidence is not None:
+            out["evidence"] = dict(self.evidence)
+        return out
 
 
 @dataclass
@@ -270,6 +295,7 @@ def compare(
     declaration: Any,
     sources: Sequence[ComparisonSource],
     now: datetime,
+    fever_threshold: float = FEVER_THRESHOLD,
 ) -> ComparisonResult:
     """Compare one declaration against all sources; see the module docstring."""
     if now.tzinfo is None:
@@ -332,6 +358,8 @@ def compare(
             st.status = "unavailable"
             st.detail = (st.detail + "; " if st.detail else "malformed data: ") + "; ".join(problems)
 
+    hits.extend(_declared_health_hits(facts, fever_threshold))
+
     worst = max((h.outcome for h in hits), key=SEVERITY.__getitem__, default="clear")
     complete = bool(statuses) and all(s.status == "ok" for s in statuses)
     notes: list[str] = []
@@ -350,7 +378,7 @@ def compare(
         outcome=outcome,
         hits=hits,
         sources=statuses,
-        red_list=worst in RED_LIST_OUTCOMES,
+        red_list=any(h.outcome in AUTO_ISSUE_WITHHELD_OUTCOMES for h in hits),
         complete=complete,
         window_start=start,
         window_end=end,
@@ -358,6 +386,26 @@ def compare(
         worst_hit=worst,
         notes=notes,
     )
+
+
+def _declared_health_hits(facts: DeclarationFacts, fever_threshold: float) -> list[Hit]:
+    """The declaration's own health status: a fever or a symptom goes before the issuer."""
+    hits: list[Hit] = []
+    if facts.temperature is not None and facts.temperature >= fever_threshold:
+        hits.append(Hit(
+            DECLARATION_SOURCE, "1", "health.temperature", "declared_fever", "declared_ill",
+            f"declared body temperature {facts.temperature:g} °C (fever: {fever_threshold:g} °C or more); "
+            "the community checks on the person; never issued green automatically (R12)",
+            evidence={"temperature": facts.temperature, "threshold": fever_threshold},
+        ))
+    if facts.symptoms:
+        hits.append(Hit(
+            DECLARATION_SOURCE, "1", "health.symptoms", "declared_symptoms", "declared_ill",
+            f"declared symptoms: {', '.join(facts.symptoms)}; the community checks on the person; "
+            "never issued green automatically (R12)",
+            evidence={"symptoms": list(facts.symptoms)},
+        ))
+    return hits
 
 
 def _dates(r: Record, lo_key: str, hi_key: str) -> tuple[date | None, date | None]:

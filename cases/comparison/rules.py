@@ -34,7 +34,7 @@ from typing import Any, Mapping
 __all__ = ["RESULTS", "Ruleset", "RULESETS", "Decision", "ruleset_for", "decide", "to_public_dict"]
 
 RESULTS: tuple[str, ...] = ("green", "yellow", "red", "audit")
-_OUTCOMES = ("clear", "mismatch", "risk_area", "close_contact", "confirmed", "incomplete")
+_OUTCOMES = ("clear", "mismatch", "declared_ill", "risk_area", "close_contact", "confirmed", "incomplete")
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,9 @@ RULESETS: tuple[Ruleset, ...] = (
         rules={
             "clear": "green",
             "mismatch": "audit",
+            # Added with the declared-health flag: no case of this ruleset had that outcome
+            # before, so no earlier decision reads differently.
+            "declared_ill": "audit",
             "risk_area": "yellow",
             "close_contact": "red",
             "confirmed": "red",
@@ -126,6 +129,8 @@ RULESETS: tuple[Ruleset, ...] = (
             "clear": "Every comparison source answered and nothing was found.",
             "mismatch": "Roaming or border records show a place the declaration omits (R15); the issuer "
                         "checks with the applicant.",
+            "declared_ill": "The declaration states a fever (37.3 °C or more) or a symptom; the issuer checks on "
+                            "the person. Never issued green automatically (R12).",
             "risk_area": "A stay in the last 14 days was in a high-risk area while it was listed.",
             "close_contact": "The person is on the close-contact registry.",
             "confirmed": "The person is on the confirmed or suspected case registry.",
@@ -135,6 +140,7 @@ RULESETS: tuple[Ruleset, ...] = (
         description_zh={
             "clear": "各比对数据源均已响应，未发现异常。",
             "mismatch": "通信行程或出入境记录显示有未申报的地点，由发放员与申请人核实。",
+            "declared_ill": "申报体温37.3℃及以上或有症状，由发放员了解核实本人情况；系统不自动发放绿码。",
             "risk_area": "近14天内在高风险地区列管期间有停留。",
             "close_contact": "本人在密切接触者名单中。",
             "confirmed": "本人在确诊或疑似病例名单中。",

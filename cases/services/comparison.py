@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from cases.clock import SHANGHAI
 from cases.comparison.base import SourceUnavailable
 from cases.comparison.engine import (
+    AUTO_ISSUE_WITHHELD_OUTCOMES,
     RED_LIST_OUTCOMES,
     SEVERITY,
     ComparisonResult,
@@ -32,7 +33,7 @@ from cases.settings import Settings
 def _compare(*, session: Session, declaration: Declaration, at: datetime, settings: Settings) -> ComparisonResult:
     payload = ApplicationCreate.model_validate(declaration.content, context={"today": declaration.declared_at.astimezone(SHANGHAI).date()})
     facts = DeclarationFacts.from_application(payload, hash_key=settings.secret("idhash"))
-    return compare(declaration=facts, sources=registries.sources(session), now=at)
+    return compare(declaration=facts, sources=registries.sources(session), now=at, fever_threshold=settings.fever_threshold)
 
 
 def run_comparison(*, session: Session, application: Application, at: datetime, settings: Settings, accept_incomplete: bool, declaration: Declaration | None = None) -> ComparisonRecord:
@@ -73,7 +74,7 @@ def compare_amendment(*, session: Session, application: Application, declaration
     new = [{**h, "from_amendment": True, "declaration_version": declaration.version} for h in data["hits"] if _hit_key(h) not in known]
     hits = list(record.hits) + new
     worst = max((h["outcome"] for h in hits), key=lambda o: SEVERITY.get(o, 0), default="clear")
-    red_list = record.red_list or result.red_list or worst in RED_LIST_OUTCOMES
+    red_list = record.red_list or result.red_list or any(h["outcome"] in AUTO_ISSUE_WITHHELD_OUTCOMES for h in hits)
     outcome = worst if (result.complete or worst in RED_LIST_OUTCOMES) else "incomplete"  # as the engine decides: never a silent clear
     newly_red = red_list and not record.red_list
     record.outcome, record.red_list, record.hits, record.sources = outcome, red_list, hits, data["sources"]
@@ -89,7 +90,7 @@ def compare_amendment(*, session: Session, application: Application, declaration
     )
     if newly_red:
         withheld = sla_service.cancel_timers(session, application_id=application.id, at=at, kinds=("auto_issue",))
-        record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=at, reason="red-list comparison hit on the amended declaration: escalates instead (R12)", data={"timers_cancelled": withheld})
+        record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=at, reason="red-list comparison hit or declared fever/symptom on the amended declaration: escalates instead (R12)", data={"timers_cancelled": withheld})
     task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id)).first()
     if new and task is not None:
         listed = "; ".join(f"{h['source']} ({h['outcome']})" for h in new)

@@ -16,21 +16,27 @@ catches up in one firing), until the period ends.
 
 A day counts as *missed* once the morning check found it without a report (a
 ``observation_day_missed`` event); a late report still counts for the end of the period.
+Days before the declaration (an arrival declaring the day after arriving) are not *due*:
+nobody could report them, so they are never missing; the period still ends 14 days after
+arrival (R9).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import update
+from pydantic import BaseModel, Field
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from cases.clock import SHANGHAI
+from cases.codes.claims import mask_name
 from cases.errors import Conflict, Invalid, NotFound
 from cases.events import record_event
-from cases.models import Application, CaseEvent, CaseKind, CaseStatus, DailyReport, Notification, SlaTimer
+from cases.models import Applicant, Application, CaseEvent, CaseKind, CaseStatus, DailyReport, Notification, Role, SlaTimer, User
+from cases.scope import Scope
 from cases.services import dispatch
 from cases.services.applications import latest_declaration
 from cases.settings import Settings
@@ -50,9 +56,15 @@ class Period:
     arrival: date  # day 1
     last_day: date  # day N
     ends_at: datetime  # 00:00 Asia/Shanghai of day N+1
+    first_due: date | None = None  # the declaration's day when later than arrival
 
     def days(self) -> list[date]:
         return [self.arrival + timedelta(days=i) for i in range((self.last_day - self.arrival).days + 1)]
+
+    def due_days(self) -> list[date]:
+        """The days a report is owed for: from the declaration on (R8)."""
+        first = self.first_due or self.arrival
+        return [d for d in self.days() if d >= first]
 
     def day_number(self, day: date) -> int:
         return (day - self.arrival).days + 1
@@ -73,11 +85,13 @@ def _arrival_date(session: Session, application: Application) -> date:
 def period(session: Session, application: Application, *, settings: Settings) -> Period:
     """The stored end wins once the period is open (a later change of `observation_days` does not move it)."""
     arrival = _arrival_date(session, application)
+    declared_on = application.submitted_at.astimezone(SHANGHAI).date()
+    first_due = max(arrival, declared_on)
     if application.observation_ends_at is not None:
         ends_at = application.observation_ends_at.astimezone(SHANGHAI)
-        return Period(arrival, ends_at.date() - timedelta(days=1), ends_at)
+        return Period(arrival, ends_at.date() - timedelta(days=1), ends_at, first_due)
     last_day, ends_at = observation_window(arrival, settings.observation_days)
-    return Period(arrival, last_day, ends_at)
+    return Period(arrival, last_day, ends_at, first_due)
 
 
 def _at(day: date, t: time) -> datetime:
@@ -174,27 +188,128 @@ def report(*, session: Session, application: Application, day: date, temperature
         raise Conflict(f"a report for {day} exists already") from None
     if abnormal:
         what = ", ".join([f"{temperature:g} °C", *symptoms])
-        session.add(Notification(application_id=application.id, recipient_level="issuer", recipient_code=application.community_code, kind="observation_abnormal", message=f"URGENT: {application.reference} reported {what} on {day} (day {p.day_number(day)}); the observation is held until an outcome is recorded.", created_at=at))
+        session.add(Notification(application_id=application.id, recipient_level="issuer", recipient_code=application.community_code, kind="observation_abnormal", message=f"URGENT: {application.reference} reported {what} on {day} (day {p.day_number(day)}); the observation is held until an outcome is recorded (Health reports, /issuer/reports).", created_at=at))
     record_event(session, application_id=application.id, actor="applicant", action="daily_report", at=at, data={"report_id": row.id, "day": day.isoformat(), "day_number": p.day_number(day), "abnormal": abnormal, "late": row.late, "location_confirmed": location_confirmed})
     return row
 
 
-def record_outcome(*, session: Session, application: Application, report_id: int, outcome: str, by: str, at: datetime) -> DailyReport:
-    """The community records what came of an abnormal report; the period is no longer held by it."""
+# What the community can find on an abnormal report (R8): the person is well and observation
+# goes on, or the person is sent to a fever clinic and the observation stays held until the
+# clinic's result comes back (then "cleared" is recorded, or the case goes to audit at the end).
+REPORT_RESULTS: dict[str, tuple[str, str]] = {
+    "cleared": ("Cleared: observation continues", "已排除：继续观察"),
+    "fever_clinic": ("Referred to a fever clinic: observation held", "已转发热门诊：暂停转码"),
+}
+ReportResult = Literal["cleared", "fever_clinic"]
+
+
+def record_outcome(*, session: Session, application: Application, report_id: int, outcome: str, by: str, at: datetime, result: str = "cleared") -> DailyReport:
+    """The community records what came of an abnormal report (R8). `outcome` is the note (what
+    was found and done), `result` one of REPORT_RESULTS: `cleared` releases the hold,
+    `fever_clinic` keeps it (the report stays open until `cleared` is recorded after the clinic)."""
     row = session.get(DailyReport, report_id)
     if row is None or row.application_id != application.id:
         raise NotFound("report not found")
+    if result not in REPORT_RESULTS:
+        raise Invalid(f"result must be one of: {', '.join(REPORT_RESULTS)}", field="result")
     if not row.abnormal:
         raise Conflict("this report is not abnormal: there is no outcome to record")
     if row.resolved_at is not None:
         raise Conflict(f"an outcome was recorded already at {row.resolved_at.isoformat()}")
+    if result == "fever_clinic" and _referral(session, row) is not None:
+        raise Conflict("this report was referred to a fever clinic already: record the clinic's result as cleared")
     outcome = (outcome or "").strip()
     if not outcome:
         raise Invalid("the outcome must be described", field="outcome")
-    row.resolved_at = at
-    session.add(row)
-    record_event(session, application_id=application.id, actor=by, action="observation_abnormal_resolved", at=at, reason=outcome, data={"report_id": row.id, "day": row.day.isoformat(), "outcome": outcome})
+    data = {"report_id": row.id, "day": row.day.isoformat(), "outcome": outcome, "result": result}
+    if result == "cleared":
+        row.resolved_at = at
+        session.add(row)
+        session.flush()
+        data["held"] = bool(open_abnormal(session, application.id))  # by another open report
+        record_event(session, application_id=application.id, actor=by, action="observation_abnormal_resolved", at=at, reason=outcome, data=data)
+        told = f"Your community recorded the outcome of your report for {row.day}: cleared, the observation continues."
+    else:
+        data["held"] = True
+        record_event(session, application_id=application.id, actor=by, action="observation_abnormal_referred", at=at, reason=outcome, data=data)
+        told = f"Your community referred you to a fever clinic after your report for {row.day}; the observation is held until the clinic's result is recorded."
+    session.add(Notification(application_id=application.id, recipient_level="applicant", kind="observation_outcome", message=told, created_at=at))
     return row
+
+
+def _referral(session: Session, row: DailyReport) -> CaseEvent | None:
+    for e in _events(session, row.application_id, "observation_abnormal_referred"):
+        if e.data.get("report_id") == row.id:
+            return e
+    return None
+
+
+# ---------------------------------------------------- abnormal reports read ---
+
+class AbnormalReportView(BaseModel):
+    """An abnormal daily report waiting for its community's outcome (R8)."""
+
+    report_id: int
+    case_id: str
+    reference: str
+    case_status: str
+    community_code: str
+    person: str = Field(description="masked name")
+    phone: str = Field(description="masked phone; the full data is read on the staff case page (logged)")
+    day: date
+    day_number: int
+    temperature: float
+    symptoms: list[str]
+    fever: bool = Field(description="temperature at or above the fever threshold (37.3 °C by default)")
+    reported_at: datetime
+    late: bool
+    referred_at: datetime | None = Field(default=None, description="referred to a fever clinic: the observation stays held")
+    referral_note: str | None = None
+    may_record: bool = Field(description="the viewer is an issuer of the case's community and may record the outcome")
+
+
+def _open_reports_query(scope: Scope):
+    return (
+        select(DailyReport, Application)
+        .join(Application, Application.id == DailyReport.application_id)
+        .where(DailyReport.abnormal == True, DailyReport.resolved_at == None, scope.case_filter())  # noqa: E711,E712
+    )
+
+
+def may_record_outcome(user: User | None, application: Application) -> bool:
+    """Issuers of the case's community record outcomes (the community reports to them, R6/R8)."""
+    return user is not None and user.role == Role.issuer and user.region_code is not None and user.region_code == application.community_code
+
+
+def open_abnormal_reports(session: Session, *, scope: Scope, user: User | None, settings: Settings, limit: int = 500) -> list[AbnormalReportView]:
+    """Abnormal reports without a recorded outcome in the viewer's scope, oldest first."""
+    rows = list(session.exec(_open_reports_query(scope).order_by(DailyReport.reported_at, DailyReport.id).limit(limit)))
+    if not rows:
+        return []
+    applicants = {a.id: a for a in session.exec(select(Applicant).where(Applicant.id.in_({app.applicant_id for _, app in rows})))}
+    referrals: dict[int, CaseEvent] = {}
+    for e in session.exec(select(CaseEvent).where(CaseEvent.application_id.in_({app.id for _, app in rows}), CaseEvent.action == "observation_abnormal_referred")):
+        referrals[e.data.get("report_id")] = e
+    out = []
+    for row, app in rows:
+        person = applicants.get(app.applicant_id)
+        referral = referrals.get(row.id)
+        p = period(session, app, settings=settings)
+        out.append(AbnormalReportView(
+            report_id=row.id, case_id=app.id, reference=app.reference, case_status=getattr(app.status, "value", app.status),
+            community_code=app.community_code, person=mask_name(person.name) if person else "", phone=person.phone_masked if person else "",
+            day=row.day, day_number=p.day_number(row.day), temperature=row.temperature, symptoms=list(row.symptoms),
+            fever=row.temperature >= settings.fever_threshold, reported_at=row.reported_at.astimezone(SHANGHAI), late=row.late,
+            referred_at=referral.at.astimezone(SHANGHAI) if referral else None, referral_note=referral.reason if referral else None,
+            may_record=may_record_outcome(user, app),
+        ))
+    return out
+
+
+def open_abnormal_count(session: Session, *, scope: Scope) -> int:
+    """How many abnormal reports in the scope still wait for an outcome (the issuer's nav count)."""
+    query = select(func.count()).select_from(DailyReport).join(Application, Application.id == DailyReport.application_id)
+    return session.exec(query.where(DailyReport.abnormal == True, DailyReport.resolved_at == None, scope.case_filter())).one()  # noqa: E711,E712
 
 
 def _reports(session: Session, application_id: str) -> dict[date, DailyReport]:
@@ -204,7 +319,7 @@ def _reports(session: Session, application_id: str) -> dict[date, DailyReport]:
 def missing_days(session: Session, application: Application, *, settings: Settings, until: date) -> list[date]:
     p = period(session, application, settings=settings)
     reported = _reports(session, application.id)
-    return [d for d in p.days() if d <= until and d not in reported]
+    return [d for d in p.due_days() if d <= until and d not in reported]
 
 
 def open_abnormal(session: Session, application_id: str) -> list[DailyReport]:
@@ -226,12 +341,15 @@ def status(session: Session, application: Application, *, now: datetime, setting
     today = now.astimezone(SHANGHAI).date()
     reports = _reports(session, application.id)
     outcomes = {e.data.get("report_id"): e.data.get("outcome") for e in _events(session, application.id, "observation_abnormal_resolved")}
+    referred = {e.data.get("report_id"): e.data.get("outcome") for e in _events(session, application.id, "observation_abnormal_referred")}
     flagged = missed_days(session, application.id)
     days, missing = [], []
     for d in p.days():
         r = reports.get(d)
         if r is not None:
             state = "abnormal" if r.abnormal else "late" if r.late else "reported"
+        elif p.first_due is not None and d < p.first_due:
+            state = "not_due"  # before the declaration: nobody could report it
         elif d < today:
             state = "missing"
             missing.append(d)
@@ -253,10 +371,15 @@ def status(session: Session, application: Application, *, now: datetime, setting
                 "abnormal": r.abnormal,
                 "resolved_at": r.resolved_at and r.resolved_at.astimezone(SHANGHAI),
                 "outcome": outcomes.get(r.id),
+                "referred": referred.get(r.id),  # referred to a fever clinic: held until cleared
             },
         })
     held_by = [r for r in reports.values() if r.abnormal and r.resolved_at is None]
-    why = [f"abnormal report on {r.day} (day {p.day_number(r.day)}: {', '.join([f'{r.temperature:g} °C', *r.symptoms])}) awaits the community's outcome" for r in sorted(held_by, key=lambda r: r.day)]
+    why = [
+        f"abnormal report on {r.day} (day {p.day_number(r.day)}: {', '.join([f'{r.temperature:g} °C', *r.symptoms])}) "
+        + ("was referred to a fever clinic; held until the result is recorded" if r.id in referred else "awaits the community's outcome")
+        for r in sorted(held_by, key=lambda r: r.day)
+    ]
     opened = application.observation_ends_at is not None
     state = "ended" if now >= p.ends_at or (opened and application.status != CaseStatus.observing) else "observing" if opened else "opening"
     return {
@@ -299,7 +422,7 @@ def end_observation(*, session: Session, application: Application, at: datetime,
     else:
         application.status = CaseStatus.awaiting_audit
         action = "observation_needs_audit"
-        reason = f"{len(missing)} missing day(s), {len(held)} open abnormal report(s)" + (", red-list comparison hit" if application.red_list else "")
+        reason = f"{len(missing)} missing day(s), {len(held)} open abnormal report(s)" + (", red-list comparison hit or declared fever/symptom" if application.red_list else "")
     application.updated_at = at
     session.add(application)
     record_event(session, application_id=application.id, actor="system", action=action, at=at, before=before, after=application.status, reason=reason, data={"missing_days": [d.isoformat() for d in missing], "open_abnormal": [r.id for r in held]})

@@ -436,7 +436,7 @@ def _breach(
             summary=f"{application.reference}: no decision by {breach_at.astimezone(cal.tz):%Y-%m-%d %H:%M}; held by {holder_kind} {holder_code}",
         )
     if application.red_list:
-        record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=now, reason="red-list comparison hit: escalates instead (R12)")
+        record_event(session, application_id=application.id, actor="system", action="auto_issue_withheld", at=now, reason="red-list comparison hit or declared fever/symptom: escalates instead (R12)")
         return None
     at = sla.auto_issue_at(breach_at=breach_at, calendar=cal, policy=policy(settings))
     provisional = cal.is_provisional_between(breach_at, at)

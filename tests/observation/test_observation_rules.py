@@ -252,4 +252,4 @@ def test_r9_red_list_hit_is_never_cleared_automatically(obs):
     obs.sweep(sh(2026, 3, 17))
     assert obs.app(case).status == "awaiting_audit"
     [needs] = obs.events(case, "observation_needs_audit")
-    assert needs.reason == "0 missing day(s), 0 open abnormal report(s), red-list comparison hit"
+    assert needs.reason == "0 missing day(s), 0 open abnormal report(s), red-list comparison hit or declared fever/symptom"

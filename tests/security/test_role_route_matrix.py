@@ -60,6 +60,7 @@ MATRIX = {
     ("PUT", "/api/v1/applications/{case_id}/declaration"): {"applicant"},
     ("GET", "/api/v1/applications/{case_id}/observation"): {"applicant"} | STAFF_READERS,
     ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"): {"issuer"},
+    ("GET", "/api/v1/observation/abnormal-reports"): {"issuer", "issuer_other", "supervisor", "supervisor_other", "auditor", "admin"},  # R8, each in their area
     ("POST", "/api/v1/units/applications"): {"unit"},
     ("POST", "/api/v1/units/applications.csv"): {"unit"},
     ("POST", "/api/v1/units/refusals"): {"unit"},

@@ -158,9 +158,10 @@ def test_r9_case_page_shows_period_and_countdown(api, seeded, clock, observing):
     assert "12 d 15 h 0 min" in words and 'data-deadline="2026-03-16T00:00:00+08:00"' in case
     days = re.findall(r'<li class="day day-(\w+)( today)?"', case)
     assert len(days) == 14
-    assert days[0] == ("missing", "") and days[1] == ("upcoming", " today") and {d[0] for d in days[2:]} == {"upcoming"}
-    assert 'aria-current="date"' in case and "Missing 未报告" in words and "1 missing" in words
-    assert "Report today" in words and "Report day 1" in words  # the missed day can be caught up
+    # Declared on day 2: day 1 lies before the declaration and is not missing (R8, R9).
+    assert days[0] == ("not_due", "") and days[1] == ("upcoming", " today") and {d[0] for d in days[2:]} == {"upcoming"}
+    assert 'aria-current="date"' in case and "no report needed" in words and "1 missing" not in words
+    assert "Report today" in words and "Report day 1" not in words
 
     # Day 1 reported late (no symptoms), then a day passes without a report.
     page = report_form(api, case_id, token, day="2026-03-02")

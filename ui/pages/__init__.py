@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
 from ui.pages import recover
+from ui.pages import observation_review
 from ui.pages.common import SECURITY_HEADERS, duration, home_for, iso, local, redirect
 from ui.pages.session import (
     COOKIE,
@@ -86,4 +87,5 @@ def mount(app: FastAPI) -> None:
     app.include_router(recover.router)  # lost-link recovery; before `case`, whose /cases/{case_id} would take /cases/recover
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
+    app.include_router(observation_review.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -128,9 +128,20 @@ class Page:
             local=local,
             duration=duration,
             iso=iso,
+            health_reports_open=_health_reports_open(self),
             **ctx,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _health_reports_open(page: Page) -> int:
+    """The issuer's count of abnormal daily reports waiting for an outcome, shown in the nav (R8)."""
+    if page.user is None or page.user.role != Role.issuer:
+        return 0
+    from cases.scope import scope_for
+    from cases.services.observation import open_abnormal_count
+
+    return open_abnormal_count(page.session, scope=scope_for(page.session, page.user))
 
 
 def _cookie_user(request: Request, session: Session, settings: Settings, now: datetime) -> tuple[User | None, str | None]:

@@ -67,6 +67,7 @@ ACTION_WORDS = {
     "observation_day_missed": ("A day without a report went to your community", "漏报已转社区"),
     "observation_missed_escalated": ("Consecutive missed days reported to the community head", "连续漏报已报社区负责人"),
     "observation_abnormal_resolved": ("Your community recorded the outcome of an abnormal report", "社区已处理异常报告"),
+    "observation_abnormal_referred": ("Your community referred you to a fever clinic; observation held", "社区已安排到发热门诊，暂停转码"),
     "observation_cleared": ("Observation ended with every day reported: green code (R9)", "观察期满无异常，转绿码"),
     "observation_needs_audit": ("Observation ended; your community audits the case", "观察期满，转社区审核"),
     "completed": ("Case completed", "已办结"),
@@ -98,6 +99,7 @@ CONTACT_METHODS = {"phone": ("Phone call", "电话"), "visit": ("Home visit", "�
 OUTCOME_WORDS = {
     "clear": ("Clear", "未见异常"),
     "mismatch": ("Mismatch with records (R15)", "与记录不符"),
+    "declared_ill": ("Declared fever or symptoms", "申报发热或有症状"),
     "risk_area": ("Stay in a risk area", "到过风险地区"),
     "close_contact": ("Close contact", "密切接触者"),
     "confirmed": ("Confirmed / suspected", "确诊或疑似"),
@@ -109,6 +111,7 @@ DAY_WORDS = {
     "missing": ("Missing", "未报告"),
     "abnormal": ("Abnormal", "异常"),
     "upcoming": ("Upcoming", "待报告"),
+    "not_due": ("Before the declaration: no report needed", "申报前，无需报告"),
 }
 SLA_WORDS = {
     "green": ("On time", "正常"),
