@@ -6,19 +6,20 @@ import csv
 import io
 import json
 import math
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from api.errors import domain_detail, invalid_response, validation_detail
 from cases.declaration_schema import ApplicationCreate, MultilineText, PersonName
 from cases.errors import DomainError
-from cases.models import Role, User
-from cases.services import oversight
+from cases.models import CaseStatus, Role, User
+from cases.services import units as unit_service
 from cases.scope import scope_for
 from cases.services.applications import submit_application
 
@@ -165,15 +166,56 @@ def bulk_csv(
 class RefusalIn(BaseModel):
     employee_name: PersonName = Field(min_length=1, max_length=50)
     reason: MultilineText = Field(min_length=20, max_length=2000, description="a justifiable reason, in full sentences (R17)")
+    case_reference: str | None = Field(default=None, max_length=40, description="the employee's case of this unit, if there is one: its timeline records the refusal")
 
     model_config = {"json_schema_extra": {"examples": [{"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}]}}
 
 
-@router.post("/refusals", status_code=201, summary="Record a refusal to apply for an employee (reason required; audited by the province)")
-def refuse(body: RefusalIn, user: UnitDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
-    item = oversight.raise_item(
-        session=session, kind="unit_refusal", source_key=None, at=now, responsible_kind="unit", responsible_code=user.unit_code,
-        summary=f"Unit {user.unit_code} declined to apply for {body.employee_name}: {body.reason}",
-    )
+class RefusalOut(BaseModel):
+    id: int
+    kind: str
+    summary: str
+    created_at: datetime | None = None
+    application_id: str | None = None
+
+
+@router.post("/refusals", status_code=201, response_model=RefusalOut, summary="Record a refusal to apply for an employee (reason required; audited by the province)")
+def refuse(body: RefusalIn, user: UnitDep, session: SessionDep, now: NowDep) -> Any:
+    item = unit_service.record_refusal(session=session, user=user, employee_name=body.employee_name, reason=body.reason, at=now, case_reference=body.case_reference)
     session.commit()
-    return {"id": item.id, "kind": item.kind, "summary": item.summary}
+    return item
+
+
+@router.get("/refusals", response_model=list[RefusalOut], summary="The unit's recorded refusals, newest first (R17)")
+def list_refusals(user: UnitDep, session: SessionDep) -> Any:
+    return unit_service.refusals(session=session, unit_code=user.unit_code)
+
+
+class UnitCaseOut(BaseModel):
+    reference: str
+    name: str
+    status: str
+    submitted_at: datetime
+    community_code: str
+    sla_due_at: datetime | None
+    decision: str | None
+
+
+class UnitCasePage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    items: list[UnitCaseOut]
+
+
+@router.get("/cases", response_model=UnitCasePage, summary="The unit's cases and their states, newest first")
+def list_cases(user: UnitDep, session: SessionDep, status: CaseStatus | None = None, page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+               per_page: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+    items, total = unit_service.unit_cases(session=session, unit_code=user.unit_code, status=status, page=page, per_page=per_page)
+    return {"total": total, "page": page, "per_page": per_page, "items": [vars(i) for i in items]}
+
+
+@router.get("/cases.csv", summary="The unit's cases as CSV (every page; same filter)", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def cases_csv(user: UnitDep, session: SessionDep, status: CaseStatus | None = None) -> Response:
+    body = unit_service.unit_cases_csv(session=session, unit_code=user.unit_code, status=status)
+    return Response(body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="unit-cases.csv"'})

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from ui.pages import admin, unit  # noqa: I001  (units and admins)
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
 from ui.pages.common import SECURITY_HEADERS, duration, home_for, iso, local, redirect
 from ui.pages.session import (
@@ -82,6 +83,8 @@ def mount(app: FastAPI) -> None:
         html = templates().get_template("error.html").render(title=exc.title, message=exc.message, path=request.url.path, **exc.viewer)
         return HTMLResponse(html, status_code=exc.status, headers=SECURITY_HEADERS)
 
+    app.include_router(unit.router)
+    app.include_router(admin.router)
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
