@@ -24,7 +24,7 @@ class KeyRow:
 
 
 def key_rows(*, store: KeyStore, now: datetime, validity: timedelta) -> list[KeyRow]:
-    """Every key on record, newest first."""
+    """Every key on record: the active one first, then the others newest first."""
     published = set(store.public_keys(now=now, validity=validity))
     rows = []
     for key in store.all_keys():
@@ -33,7 +33,8 @@ def key_rows(*, store: KeyStore, now: datetime, validity: timedelta) -> list[Key
         else:
             status, until = ("published" if key.kid in published else "retired"), key.retired_at + validity
         rows.append(KeyRow(key.kid, key.created_at, key.retired_at, status, until))
-    return sorted(rows, key=lambda r: r.created_at, reverse=True)
+    rows.sort(key=lambda r: r.created_at, reverse=True)
+    return sorted(rows, key=lambda r: r.status != "active")  # stable: keeps newest first
 
 
 def rotate(*, session: Session, store: KeyStore, by: str, at: datetime) -> str:
