@@ -34,6 +34,8 @@ class AccountOut(BaseModel):
 class PasswordReset(BaseModel):
     new_password: str | None = Field(default=None, min_length=8, max_length=128, description="omit: a temporary password is generated and returned once")
 
+    model_config = {"json_schema_extra": {"examples": [{}, {"new_password": "a-long-passphrase"}]}}
+
 
 class PasswordResetOut(BaseModel):
     username: str
@@ -101,6 +103,8 @@ def calendar_import(file: UploadFile, admin: AdminDep, session: SessionDep, sett
 class DayIn(BaseModel):
     working: bool
     note: str = Field(min_length=1, max_length=200)
+
+    model_config = {"json_schema_extra": {"examples": [{"working": False, "note": "provincial extension of the Spring Festival"}]}}
 
 
 class DayOut(BaseModel):

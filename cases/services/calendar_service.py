@@ -273,6 +273,8 @@ def set_day(*, session: Session, day: date, working: bool, note: str, by: str, a
     from cases.admin.log import record_admin_event
     from cases.errors import Invalid
 
+    if not 2000 <= day.year <= 2100:
+        raise Invalid(f"day: {day} lies outside the years the calendar keeps (2000–2100)", field="day")
     note = note.strip()
     if not note:
         raise Invalid("note: say why the day changes (e.g. provincial extension of the Spring Festival)", field="note")
