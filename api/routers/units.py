@@ -4,8 +4,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
-import math
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,7 +23,7 @@ from cases.services.applications import submit_application
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 UnitDep = Annotated[User, require(Role.unit)]
-MAX_ROWS = 500
+MAX_ROWS = unit_service.MAX_ROWS
 
 
 def _bulk_examples() -> dict:
@@ -67,46 +65,17 @@ def bulk_json(rows: Annotated[list[dict[str, Any]], Body(max_length=MAX_ROWS, op
     return {"submitted": sum(r["status"] == "created" for r in results), "results": results}
 
 
-CSV_HEADER = ("kind", "name", "id_type", "id_number", "phone", "nationality", "address", "community_code", "residence_history", "temperature")
+CSV_HEADER = unit_service.CSV_HEADER
 CSV_COLUMNS = ",".join(CSV_HEADER)
-MAX_CSV_BYTES = 1_000_000
-
-
-def _column(loc: tuple | list) -> str | None:
-    """The CSV column a validation error belongs to (None: the row as a whole)."""
-    top = str(loc[0]) if loc else ""
-    if top == "health":
-        return "temperature"
-    return top if top in CSV_HEADER else None
+MAX_CSV_BYTES = unit_service.MAX_CSV_BYTES
+_column = unit_service.column_of
 
 
 def _csv_row(line: dict[str, str | None]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """One CSV line as a declaration, or the cells that cannot be read (column and reason)."""
-    errors = []
-    if None in line:  # more cells than the header has columns
-        errors.append({"column": None, "reason": f"{len(line[None])} cells more than the header's {len(CSV_HEADER)} columns"})
-    try:
-        history = json.loads(line.get("residence_history") or "[]")
-    except ValueError:
-        history = None
-        errors.append({"column": "residence_history", "reason": 'not JSON: write e.g. [{"place": "370202", "from_date": "2026-03-01", "to_date": "2026-03-03"}]'})
-    cell = (line.get("temperature") or "").strip()
-    temperature = None
-    try:
-        temperature = float(cell.replace(",", "."))
-    except ValueError:
-        errors.append({"column": "temperature", "reason": "required: the body temperature in °C, e.g. 36.5" if not cell else f"not a number: {cell[:20]!r}"})
-    else:
-        if not math.isfinite(temperature):
-            errors.append({"column": "temperature", "reason": f"not a finite number: {cell[:20]!r}"})
-    if errors:
-        return None, errors
-    return {
-        "kind": line.get("kind") or "standard", "name": line.get("name"), "id_type": line.get("id_type") or "resident_id",
-        "id_number": line.get("id_number"), "phone": line.get("phone"), "nationality": line.get("nationality") or "CHN",
-        "address": line.get("address"), "community_code": line.get("community_code"), "residence_history": history,
-        "close_contact": {"had_contact": False}, "health": {"symptoms": [], "temperature": temperature},
-    }, []
+    """One CSV line as a declaration, or the cells that cannot be read (column and reason);
+    the unit's page reads the lines the same way (cases/services/units.py)."""
+    row, bad = unit_service.parse_line(line)
+    return row, [{"column": column, "reason": reason} for column, reason in bad]
 
 
 @router.post(

@@ -69,7 +69,7 @@ class BulkResult:
         return sum(r.reference is None for r in self.rows)
 
 
-def _column(loc: tuple | list) -> str | None:
+def column_of(loc: tuple | list) -> str | None:
     top = str(loc[0]) if loc else ""
     if top == "health":
         return "temperature"
@@ -80,7 +80,7 @@ def parse_line(line: dict[str, str | None]) -> tuple[dict[str, Any] | None, list
     """One CSV line as a declaration, or the cells that cannot be read (column, reason)."""
     errors: list[tuple[str | None, str]] = []
     if None in line:  # more cells than the header has columns
-        errors.append((None, f"{len(line[None])} cells more than the header's columns"))  # type: ignore[arg-type]
+        errors.append((None, f"{len(line[None])} cells more than the header's {len(CSV_HEADER)} columns"))  # type: ignore[arg-type]
     try:
         history = json.loads(line.get("residence_history") or "[]")
     except ValueError:
@@ -154,10 +154,10 @@ def submit_csv(*, session: Session, user: User, raw: bytes, settings: Settings, 
                                                idempotency_key=None, submitted_by=user.id, reader=reader)
             results.append(RowResult(i, person, reference=submitted.application.reference, existing=not submitted.created))
         except ValidationError as exc:
-            errs = [(_column(e["loc"]), str(e["msg"])) for e in exc.errors()[:10]]
+            errs = [(column_of(e["loc"]), str(e["msg"])) for e in exc.errors()[:10]]
             results.append(RowResult(i, person, errors=errs))
         except DomainError as exc:
-            results.append(RowResult(i, person, errors=[(_column((exc.field or "").split(".")), exc.message)]))
+            results.append(RowResult(i, person, errors=[(column_of((exc.field or "").split(".")), exc.message)]))
     return BulkResult(results)
 
 

@@ -44,7 +44,7 @@ def _upload(api, body: bytes, token: str | None = None):
 def test_r17_unit_uploads_employees_one_bad_row_does_not_stop_the_others(api, seeded, clock):
     today = clock.now().date()
     assert api.get("/unit", follow_redirects=False).headers["location"].startswith("/login")
-    sign_in(api, "unit-hr")
+    assert sign_in(api, "unit-hr").headers["location"] == "/unit"  # a unit lands on its own page
     page = api.get("/unit")
     assert page.status_code == 200 and "/unit/template.csv" in page.text and 'name="file"' in page.text
     template = api.get("/unit/template.csv")
