@@ -303,11 +303,14 @@ def calendar_status() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Start signing with a new key; the old one stays published until its passes expire."""
+    """Start signing with a new key; the old one stays published until its passes expire.
+    The rotation is written to the administration log, as from the admin page."""
+    from cases.admin.keys import rotate
     from cases.services.passes import keystore
 
-    key = keystore(str(get_settings().keys_dir)).rotate(now=now())
-    typer.echo(f"active key: {key.kid}")
+    with _session() as session:
+        kid = rotate(session=session, store=keystore(str(get_settings().keys_dir)), by=os.environ.get("USER") or "cli", at=now())
+    typer.echo(f"active key: {kid}")
 
 
 # ------------------------------------------------------------------ passes ---

@@ -181,3 +181,18 @@ def test_r2_admin_rotates_the_signing_key_the_old_one_stays_published(api, seede
     rows = api.get("/api/v1/admin/keys", headers=login(api, "admin")).json()
     assert [r["status"] for r in rows] == ["active", "retired"]
     assert [k["kid"] for k in api.get("/.well-known/jwks.json").json()["keys"]] == [rows[0]["kid"]]
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_accounts_created_through_the_api_and_cli_rotations_are_in_the_admin_log(api, seeded, clock):
+    from typer.testing import CliRunner
+
+    from ops.cli import app
+
+    r = api.post("/api/v1/users", json={"username": "api-issuer", "password": "a-long-passphrase", "role": "issuer", "community": "370202001001"},
+                 headers=login(api, "admin"))
+    assert r.status_code == 201
+    result = CliRunner().invoke(app, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    kid = result.output.split("active key: ")[1].strip()
+    assert _actions(seeded) == [("user_created", "api-issuer"), ("key_rotated", kid)]
