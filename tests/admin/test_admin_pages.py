@@ -135,7 +135,8 @@ def test_r11_admin_imports_a_year_and_sees_the_coverage(api, seeded, clock):
     assert {y["year"]: y["state"] for y in coverage["years"]}[2027] == "imported"
 
 
-@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+# The recompute reads and moves due times in the store: both kinds.
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
 def test_r11_admin_sets_a_day_and_open_deadlines_are_recomputed(api, seeded, clock):
     case, _ = open_case(seeded, clock)  # Tuesday 09:00: due the same day 16:30
     with seeded.session() as s:
