@@ -50,6 +50,9 @@ def test_admin_creates_disables_enables_and_resets_accounts(api, seeded, clock):
     sign_in(api, "admin")
     page = api.get("/admin/users")
     assert page.status_code == 200 and "heping-issuer" in page.text
+    hotline_only = text_of(api.get("/admin/users?role=hotline").text)
+    assert "hotline" in hotline_only and "heping-issuer" not in hotline_only
+    assert api.get("/admin/users?role=<script>").status_code == 200
     token = csrf(api, "/admin/users")
 
     bad = api.post("/admin/users", data={"csrf_token": token, "username": "X", "role": "issuer", "region": "370202001001", "password": "a-long-passphrase"})

@@ -27,7 +27,10 @@ USER_ACTIONS = ("user_created", "user_disabled", "user_enabled", "password_reset
 
 def _users(p: Page, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status: int = 200, temporary: tuple[str, str] | None = None) -> HTMLResponse:
     p.staff(Role.admin)
-    return p.render("admin_users.html", status=status, users=user_service.list_users(session=p.session), roles=ROLES, errors=errors or {},
+    asked = p.request.query_params.get("role")
+    role = Role(asked) if asked in ROLES else None
+    return p.render("admin_users.html", status=status, users=user_service.list_users(session=p.session, role=role), roles=ROLES, errors=errors or {},
+                    role_filter=role.value if role else "",
                     values=values or {}, temporary=temporary, done=p.request.query_params.get("done"),
                     events=recent_events(p.session, actions=USER_ACTIONS, limit=20))
 
