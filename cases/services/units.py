@@ -105,12 +105,12 @@ def parse_line(line: dict[str, str | None]) -> tuple[dict[str, Any] | None, list
     }, []
 
 
-def read_csv(raw: bytes) -> list[dict[str, str | None]]:
+def read_csv(raw: bytes, *, max_bytes: int = MAX_CSV_BYTES) -> list[dict[str, str | None]]:
     """The file's lines, or `Invalid` on field `file` (size, encoding, header, row count)."""
     if not raw.strip():
         raise Invalid("file: choose a CSV file (the template has the columns)", field="file")
-    if len(raw) > MAX_CSV_BYTES:
-        raise Invalid(f"file: at most {MAX_CSV_BYTES // 1000} kB per upload", field="file")
+    if len(raw) > max_bytes:
+        raise Invalid(f"file: at most {max_bytes // 1000} kB per upload", field="file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -134,10 +134,10 @@ def read_csv(raw: bytes) -> list[dict[str, str | None]]:
     return lines
 
 
-def submit_csv(*, session: Session, user: User, raw: bytes, settings: Settings, at: datetime) -> BulkResult:
+def submit_csv(*, session: Session, user: User, raw: bytes, settings: Settings, at: datetime, max_bytes: int = MAX_CSV_BYTES) -> BulkResult:
     """Each good row becomes its own case (and flow run); each bad row is reported. Every row
     runs in its own savepoint, so a row refused by the store leaves the others. The caller commits."""
-    lines = read_csv(raw)
+    lines = read_csv(raw, max_bytes=max_bytes)
     reader = scope_for(session, user)
     results = []
     for i, line in enumerate(lines, start=1):

@@ -69,6 +69,10 @@ def test_r17_unit_uploads_employees_one_bad_row_does_not_stop_the_others(api, se
     assert bad.status_code == 422 and "file: the header lacks the columns" in text_of(bad.text)
     empty = _upload(api, b"")
     assert empty.status_code == 422 and "file: choose a CSV file" in text_of(empty.text)
+    too_many = _upload(api, _csv([_row(today, name=f"员工{i}") for i in range(501)]))
+    assert too_many.status_code == 422 and "file: at most 500 rows per upload" in text_of(too_many.text)
+    too_big = _upload(api, _csv([_row(today, address="路" * 1500) for _ in range(200)]))  # ~950 kB
+    assert too_big.status_code == 422 and "file: at most 900 kB per upload" in text_of(too_big.text)
     # No CSRF token: refused.
     assert api.post("/unit/upload", files={"file": ("staff.csv", body, "text/csv")}).status_code == 403
     # Not a unit: refused.
