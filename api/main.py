@@ -38,7 +38,8 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(applications.router)
     app.include_router(issuers.router)
-    for name in ("passes", "supervisors", "public", "reports", "observation", "units", "users", "reporting", "staff", "trends", "complaints", "province", "recovery"):
+    for name in ("passes", "supervisors", "public", "reports", "observation", "units", "users", "reporting", "staff", "trends", "complaints", "province", "recovery",
+                 "admin"):
         try:
             module = __import__(f"api.routers.{name}", fromlist=["router"])
         except ModuleNotFoundError:

@@ -485,3 +485,5 @@ from cases.directory.models import DirectoryChange, DirectoryEntry  # noqa: E402
 
 from cases.oversight import models as _oversight_models  # noqa: E402,F401  (registers the oversight tables)
 from cases.recovery.models import RecoveryChallenge  # noqa: E402,F401  (lost-link recovery codes)
+
+from cases.admin import models as _admin_models  # noqa: E402,F401  (the administration log)

@@ -204,18 +204,21 @@ class DayKind(str, Enum):
 
 @calendar_app.command("set")
 def calendar_set(day: str = typer.Argument(..., help="YYYY-MM-DD"), kind: DayKind = typer.Argument(...), reason: str = typer.Option(..., help="e.g. provincial extension of the Spring Festival")) -> None:
-    """Mark a date as a working day or a holiday for the whole province (overrides the official calendar)."""
-    from cases.models import CalendarOverride
+    """Mark a date as a working day or a holiday for the whole province (overrides the official calendar).
+    Open deadlines that reach the day are recomputed and evented, as on the admin page."""
+    from cases.errors import DomainError
+    from cases.services.calendar_service import set_day
 
     try:
         d = date.fromisoformat(day)
     except ValueError:
         fail(f"not a date (YYYY-MM-DD): {day!r}")
     with _session() as session:
-        row = session.get(CalendarOverride, d) or CalendarOverride(day=d, is_workday=False, reason="")
-        row.is_workday, row.reason, row.created_at = kind == DayKind.workday, reason, now()
-        session.add(row)
-    typer.echo(f"{d} is now a {kind.value} ({reason})")
+        try:
+            recomputed = set_day(session=session, day=d, working=kind == DayKind.workday, note=reason, by=os.environ.get("USER") or "cli", at=now(), settings=get_settings())
+        except DomainError as exc:
+            fail(exc.message)
+    typer.echo(f"{d} is now a {kind.value} ({reason}); recomputed {len(recomputed)} open deadline(s)")
 
 
 @calendar_app.command("import")
@@ -300,11 +303,14 @@ def calendar_status() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Start signing with a new key; the old one stays published until its passes expire."""
+    """Start signing with a new key; the old one stays published until its passes expire.
+    The rotation is written to the administration log, as from the admin page."""
+    from cases.admin.keys import rotate
     from cases.services.passes import keystore
 
-    key = keystore(str(get_settings().keys_dir)).rotate(now=now())
-    typer.echo(f"active key: {key.kid}")
+    with _session() as session:
+        kid = rotate(session=session, store=keystore(str(get_settings().keys_dir)), by=os.environ.get("USER") or "cli", at=now())
+    typer.echo(f"active key: {kid}")
 
 
 # ------------------------------------------------------------------ passes ---

@@ -4,27 +4,26 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
-import math
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import NowDep, SessionDep, SettingsDep, require
 from api.errors import domain_detail, invalid_response, validation_detail
 from cases.declaration_schema import ApplicationCreate, MultilineText, PersonName
 from cases.errors import DomainError
-from cases.models import Role, User
-from cases.services import oversight
+from cases.models import CaseStatus, Role, User
+from cases.services import units as unit_service
 from cases.scope import scope_for
 from cases.services.applications import submit_application
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 UnitDep = Annotated[User, require(Role.unit)]
-MAX_ROWS = 500
+MAX_ROWS = unit_service.MAX_ROWS
 
 
 def _bulk_examples() -> dict:
@@ -66,46 +65,17 @@ def bulk_json(rows: Annotated[list[dict[str, Any]], Body(max_length=MAX_ROWS, op
     return {"submitted": sum(r["status"] == "created" for r in results), "results": results}
 
 
-CSV_HEADER = ("kind", "name", "id_type", "id_number", "phone", "nationality", "address", "community_code", "residence_history", "temperature")
+CSV_HEADER = unit_service.CSV_HEADER
 CSV_COLUMNS = ",".join(CSV_HEADER)
-MAX_CSV_BYTES = 1_000_000
-
-
-def _column(loc: tuple | list) -> str | None:
-    """The CSV column a validation error belongs to (None: the row as a whole)."""
-    top = str(loc[0]) if loc else ""
-    if top == "health":
-        return "temperature"
-    return top if top in CSV_HEADER else None
+MAX_CSV_BYTES = unit_service.MAX_CSV_BYTES
+_column = unit_service.column_of
 
 
 def _csv_row(line: dict[str, str | None]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """One CSV line as a declaration, or the cells that cannot be read (column and reason)."""
-    errors = []
-    if None in line:  # more cells than the header has columns
-        errors.append({"column": None, "reason": f"{len(line[None])} cells more than the header's {len(CSV_HEADER)} columns"})
-    try:
-        history = json.loads(line.get("residence_history") or "[]")
-    except ValueError:
-        history = None
-        errors.append({"column": "residence_history", "reason": 'not JSON: write e.g. [{"place": "370202", "from_date": "2026-03-01", "to_date": "2026-03-03"}]'})
-    cell = (line.get("temperature") or "").strip()
-    temperature = None
-    try:
-        temperature = float(cell.replace(",", "."))
-    except ValueError:
-        errors.append({"column": "temperature", "reason": "required: the body temperature in °C, e.g. 36.5" if not cell else f"not a number: {cell[:20]!r}"})
-    else:
-        if not math.isfinite(temperature):
-            errors.append({"column": "temperature", "reason": f"not a finite number: {cell[:20]!r}"})
-    if errors:
-        return None, errors
-    return {
-        "kind": line.get("kind") or "standard", "name": line.get("name"), "id_type": line.get("id_type") or "resident_id",
-        "id_number": line.get("id_number"), "phone": line.get("phone"), "nationality": line.get("nationality") or "CHN",
-        "address": line.get("address"), "community_code": line.get("community_code"), "residence_history": history,
-        "close_contact": {"had_contact": False}, "health": {"symptoms": [], "temperature": temperature},
-    }, []
+    """One CSV line as a declaration, or the cells that cannot be read (column and reason);
+    the unit's page reads the lines the same way (cases/services/units.py)."""
+    row, bad = unit_service.parse_line(line)
+    return row, [{"column": column, "reason": reason} for column, reason in bad]
 
 
 @router.post(
@@ -165,15 +135,56 @@ def bulk_csv(
 class RefusalIn(BaseModel):
     employee_name: PersonName = Field(min_length=1, max_length=50)
     reason: MultilineText = Field(min_length=20, max_length=2000, description="a justifiable reason, in full sentences (R17)")
+    case_reference: str | None = Field(default=None, max_length=40, description="the employee's case of this unit, if there is one: its timeline records the refusal")
 
     model_config = {"json_schema_extra": {"examples": [{"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}]}}
 
 
-@router.post("/refusals", status_code=201, summary="Record a refusal to apply for an employee (reason required; audited by the province)")
-def refuse(body: RefusalIn, user: UnitDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
-    item = oversight.raise_item(
-        session=session, kind="unit_refusal", source_key=None, at=now, responsible_kind="unit", responsible_code=user.unit_code,
-        summary=f"Unit {user.unit_code} declined to apply for {body.employee_name}: {body.reason}",
-    )
+class RefusalOut(BaseModel):
+    id: int
+    kind: str
+    summary: str
+    created_at: datetime | None = None
+    application_id: str | None = None
+
+
+@router.post("/refusals", status_code=201, response_model=RefusalOut, summary="Record a refusal to apply for an employee (reason required; audited by the province)")
+def refuse(body: RefusalIn, user: UnitDep, session: SessionDep, now: NowDep) -> Any:
+    item = unit_service.record_refusal(session=session, user=user, employee_name=body.employee_name, reason=body.reason, at=now, case_reference=body.case_reference)
     session.commit()
-    return {"id": item.id, "kind": item.kind, "summary": item.summary}
+    return item
+
+
+@router.get("/refusals", response_model=list[RefusalOut], summary="The unit's recorded refusals, newest first (R17)")
+def list_refusals(user: UnitDep, session: SessionDep) -> Any:
+    return unit_service.refusals(session=session, unit_code=user.unit_code)
+
+
+class UnitCaseOut(BaseModel):
+    reference: str
+    name: str
+    status: str
+    submitted_at: datetime
+    community_code: str
+    sla_due_at: datetime | None
+    decision: str | None
+
+
+class UnitCasePage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    items: list[UnitCaseOut]
+
+
+@router.get("/cases", response_model=UnitCasePage, summary="The unit's cases and their states, newest first")
+def list_cases(user: UnitDep, session: SessionDep, status: CaseStatus | None = None, page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+               per_page: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+    items, total = unit_service.unit_cases(session=session, unit_code=user.unit_code, status=status, page=page, per_page=per_page)
+    return {"total": total, "page": page, "per_page": per_page, "items": [vars(i) for i in items]}
+
+
+@router.get("/cases.csv", summary="The unit's cases as CSV (every page; same filter)", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def cases_csv(user: UnitDep, session: SessionDep, status: CaseStatus | None = None) -> Response:
+    body = unit_service.unit_cases_csv(session=session, unit_code=user.unit_code, status=status)
+    return Response(body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="unit-cases.csv"'})

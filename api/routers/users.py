@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import NowDep, SessionDep, require
+from cases.admin.log import record_admin_event
 from cases.errors import Forbidden
 from cases.models import Role, User
 from cases.scope import check_account_fields, scope_for
@@ -48,6 +49,8 @@ def create(body: UserCreate, manager: ManagerDep, session: SessionDep, now: NowD
     check_account_fields(scope, role=body.role, region=body.community, unit=body.unit, region_field="community")
     check_account_fields(scope, role=body.role, region=body.region, unit=None)
     user = create_user(session, username=body.username, password=body.password, role=body.role, at=now, region=body.community or body.region, unit=body.unit, full_name=body.full_name)
+    record_admin_event(session, actor=manager.username, action="user_created", target=user.username, at=now,
+                       data={"role": body.role.value, "region": body.community or body.region, "unit": body.unit})
     session.commit()
     return user
 

@@ -100,18 +100,24 @@ def _recomputed_due(application: Application, cal: sla.WorkingCalendar, settings
     return cal.add_working_time(clock.due_at, paused) if channel is sla.Channel.ONLINE else clock.due_at + paused
 
 
-def recompute_provisional(*, session: Session, at: datetime, settings: Settings, reason: str) -> list[tuple[str, datetime | None, datetime | None]]:
+def recompute_provisional(*, session: Session, at: datetime, settings: Settings, reason: str, reaching: date | None = None) -> list[tuple[str, datetime | None, datetime | None]]:
     """Recompute every open deadline that was computed on the provisional calendar, with
     the calendar as it is now (the caller has just changed it); one event per case. The
-    sweep then acts on the new due times (pending timers keep their rows, new due_at)."""
+    sweep then acts on the new due times (pending timers keep their rows, new due_at).
+    `reaching`: one day changed; recompute too every open deadline due on or after it
+    (a deadline due before the day is not moved by it)."""
     cal = sla_service.calendar(session, settings)
     with_timers = select(SlaTimer.application_id).where(SlaTimer.pending == True, SlaTimer.provisional == True)  # noqa: E712
+    which = or_(Application.sla_provisional == True, Application.id.in_(with_timers))  # noqa: E712
+    if reaching is not None:
+        day_start = datetime.combine(reaching, datetime.min.time(), tzinfo=SHANGHAI)
+        which = or_(which, Application.sla_due_at >= day_start)
     cases = session.exec(
         select(Application)
         .where(
             Application.status.in_([CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant]),
             Application.sla_started_at != None,  # noqa: E711
-            or_(Application.sla_provisional == True, Application.id.in_(with_timers)),  # noqa: E712
+            which,
         )
         .order_by(Application.id)
     ).all()
@@ -191,3 +197,100 @@ def notify_missing_schedule(*, session: Session, now: datetime, settings: Settin
             )
             notified.append(year)
     return notified
+
+
+# ----------------------------------------------------------- administration ---
+# The admin pages' side of the calendar: the same import the CLI runs, one day's provincial
+# change, and the years' coverage. Each change is written to the administration log.
+
+MAX_SCHEDULE_BYTES = 256 * 1024
+
+
+@dataclass
+class YearCoverage:
+    year: int
+    state: str  # imported | library | provisional
+    imported_at: datetime | None = None
+    imported_by: str | None = None
+    source_name: str | None = None
+    sha256: str | None = None
+    holidays: int = 0
+    workdays: int = 0
+
+
+def coverage(*, session: Session, settings: Settings, now: datetime) -> tuple[list[YearCoverage], list[int]]:
+    """Last year to two years ahead: where each year's working days come from; and the
+    years whose official schedule is missing and needed now (the 1 November warning)."""
+    cal = sla_service.calendar(session, settings)
+    rows = {r.year: r for r in session.exec(select(CalendarYear))}
+    year = now.astimezone(SHANGHAI).year
+    out = []
+    for y in range(year - 1, year + 3):
+        r = rows.get(y)
+        if r is not None and r.imported_at is not None:
+            out.append(YearCoverage(y, "imported", r.imported_at, r.imported_by, r.source_name, r.sha256, r.holidays, r.workdays))
+        elif cal.covers(y):
+            out.append(YearCoverage(y, "library"))
+        else:
+            out.append(YearCoverage(y, "provisional"))
+    return out, missing_years(cal, now)
+
+
+def import_file(*, session: Session, raw: bytes, source_name: str, by: str, at: datetime, settings: Settings) -> ImportResult:
+    """Import a schedule file (the format `healthpass calendar import` reads). A file with any
+    problem imports nothing: `Invalid` on field `file` lists each line's problem."""
+    import hashlib
+
+    from cases.admin.log import record_admin_event
+    from cases.errors import Invalid
+    from sla.schedule import ScheduleError, parse_schedule
+
+    if not raw.strip():
+        raise Invalid("file: choose the schedule file to import", field="file")
+    if len(raw) > MAX_SCHEDULE_BYTES:
+        raise Invalid(f"file: {len(raw)} bytes; a year's schedule is a few dozen lines (at most {MAX_SCHEDULE_BYTES} bytes)", field="file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"file: not UTF-8 text (byte {exc.start})", field="file") from None
+    try:
+        schedule = parse_schedule(text)
+    except ScheduleError as exc:
+        lines = "; ".join(f"line {n}: {m}" if n else m for n, m in exc.problems[:20])
+        raise Invalid(f"file: {len(exc.problems)} problem(s), nothing imported — {lines}", field="file") from None
+    sha = hashlib.sha256(raw).hexdigest()
+    result = import_schedule(session=session, schedule=schedule, at=at, by=by, source_name=source_name, sha256=sha, settings=settings)
+    record_admin_event(session, actor=by, action="calendar_imported", target=str(schedule.year), at=at, data={
+        "source_name": source_name, "sha256": sha, "holidays": result.holidays, "workdays": result.workdays,
+        "replaced": result.replaced, "recomputed": len(result.recomputed),
+    })
+    return result
+
+
+def set_day(*, session: Session, day: date, working: bool, note: str, by: str, at: datetime, settings: Settings) -> list[tuple[str, datetime | None, datetime | None]]:
+    """A provincial change of one day (it wins over the official day). Every open deadline
+    that reaches the day is recomputed, with an `sla_recomputed` event on its case."""
+    from cases.admin.log import record_admin_event
+    from cases.errors import Invalid
+
+    if not 2000 <= day.year <= 2100:
+        raise Invalid(f"day: {day} lies outside the years the calendar keeps (2000–2100)", field="day")
+    note = note.strip()
+    if not note:
+        raise Invalid("note: say why the day changes (e.g. provincial extension of the Spring Festival)", field="note")
+    if len(note) > 200:
+        raise Invalid("note: at most 200 characters", field="note")
+    row = session.get(CalendarOverride, day)
+    before = None if row is None else {"working": row.is_workday, "note": row.reason, "source": row.source}
+    row = row or CalendarOverride(day=day, is_workday=working, reason=note)
+    row.is_workday, row.reason, row.source, row.created_at = working, note, "provincial", at
+    session.add(row)
+    session.flush()
+    recomputed = recompute_provisional(session=session, at=at, settings=settings, reason=f"{day} set to {'working day' if working else 'holiday'} ({note})", reaching=day)
+    record_admin_event(session, actor=by, action="calendar_day_set", target=day.isoformat(), at=at,
+                       data={"working": working, "note": note, "before": before, "recomputed": len(recomputed)})
+    return recomputed
+
+
+def overrides(*, session: Session, year: int) -> list[CalendarOverride]:
+    return list(session.exec(select(CalendarOverride).where(CalendarOverride.day >= date(year, 1, 1), CalendarOverride.day <= date(year, 12, 31)).order_by(CalendarOverride.day)))

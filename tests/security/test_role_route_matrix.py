@@ -110,6 +110,19 @@ MATRIX = {
     # lost case link: anyone asks for a code and trades it for a fresh link (cases/recovery)
     ("POST", "/api/v1/recovery/request"): EVERYONE,
     ("POST", "/api/v1/recovery/verify"): EVERYONE,
+    # R17: a unit reads its own cases and refusals
+    ("GET", "/api/v1/units/refusals"): {"unit"},
+    ("GET", "/api/v1/units/cases"): {"unit"},
+    ("GET", "/api/v1/units/cases.csv"): {"unit"},
+    # administration: admins only (the target account is the world's "matrix-target")
+    ("POST", "/api/v1/admin/users/{user_id}/disable"): {"admin"},
+    ("POST", "/api/v1/admin/users/{user_id}/enable"): {"admin"},
+    ("POST", "/api/v1/admin/users/{user_id}/password"): {"admin"},
+    ("GET", "/api/v1/admin/calendar"): {"admin"},
+    ("POST", "/api/v1/admin/calendar/import"): {"admin"},
+    ("PUT", "/api/v1/admin/calendar/days/{day}"): {"admin"},
+    ("GET", "/api/v1/admin/keys"): {"admin"},
+    ("POST", "/api/v1/admin/keys/rotate"): {"admin"},
 }
 # Routes whose allowed callers may still get 404/409 because the sample resource is in the wrong state.
 SOFT_404 = {
@@ -127,6 +140,7 @@ def world(api, seeded, clock):
     """A Qingdao arrival (yellow pass, observing) and every role's credentials."""
     with seeded.session() as s:
         create_user(s, username="qingdao-supervisor", password=DEMO_PASSWORD, role=Role.supervisor, at=clock.now(), region="370200")
+        target_id = create_user(s, username="matrix-target", password=DEMO_PASSWORD, role=Role.checkpoint, at=clock.now()).id
         s.commit()
     body = {**example("arrival", clock.now().date()), "community_code": "370202001001", "unit_code": None}
     case = api.post("/api/v1/applications", json=body).json()
@@ -145,7 +159,7 @@ def world(api, seeded, clock):
     # R20: a complaint about the Qingdao community; the "applicant" here is its complainant (token).
     complaint = api.post("/api/v1/complaints", json={"category": "delayed", "region_code": "370202001001", "description": "No answer for three days now."}).json()
     headers["applicant"] = {"X-Access-Token": case["access_token"]}
-    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1", "item_id": "1"}
+    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1", "item_id": "1", "user_id": target_id, "day": "2026-03-07"}
     return headers, ids, clock.now().date()
 
 
@@ -206,7 +220,13 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {"reference": "HP20260303-ZZZZ-ZZZZ", "id_type": "resident_id", "id_number": "370202198511200113", "name": "王强"}
     elif path == "/api/v1/recovery/verify":
         kw["json"] = {"challenge": "unknown", "code": "123456"}
-    elif path == "/api/v1/units/refusals":
+    elif path == "/api/v1/admin/users/{user_id}/password":
+        kw["json"] = {}
+    elif path == "/api/v1/admin/calendar/import":
+        kw["files"] = {"file": ("2027.txt", "year 2027\n2027-01-01 holiday 元旦\n".encode(), "text/plain")}
+    elif path == "/api/v1/admin/calendar/days/{day}":
+        kw["json"] = {"working": False, "note": "matrix test"}
+    elif path == "/api/v1/units/refusals" and method == "POST":
         kw["json"] = {"employee_name": "张三", "reason": "He left the company on 1 March and no longer works here."}
     return {"method": method, "url": url, **kw}
 

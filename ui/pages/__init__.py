@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from ui.pages import admin, unit  # noqa: I001  (units and admins)
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
 from ui.pages import recover
 from ui.pages import observation_review
@@ -85,6 +86,8 @@ def mount(app: FastAPI) -> None:
         return HTMLResponse(html, status_code=exc.status, headers=SECURITY_HEADERS)
 
     app.include_router(recover.router)  # lost-link recovery; before `case`, whose /cases/{case_id} would take /cases/recover
+    app.include_router(unit.router)
+    app.include_router(admin.router)
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
     app.include_router(observation_review.router)

@@ -74,6 +74,6 @@ def home_for(user: User) -> str:
         Role.auditor: "/supervisor",
         Role.admin: "/supervisor",
         Role.checkpoint: "/checkpoint",
-        Role.unit: "/apply",
+        Role.unit: "/unit",
         Role.hotline: "/hotline",
     }.get(user.role, "/")

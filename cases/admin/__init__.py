@@ -1,0 +1,1 @@
+"""Administration: accounts, the working calendar's upkeep, signing keys — and their event log."""
