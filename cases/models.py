@@ -484,3 +484,4 @@ from cases.directory.models import DirectoryChange, DirectoryEntry  # noqa: E402
 
 
 from cases.oversight import models as _oversight_models  # noqa: E402,F401  (registers the oversight tables)
+from cases.attachments.models import Attachment  # noqa: E402,F401  (supplement answers' files)
