@@ -3,14 +3,18 @@ page's supplement answers, masked contact details, paused clocks, health flags, 
 approvals and redirect-after-POST (issuer issue). Driven like a browser, on the injected clock."""
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import timedelta
 
 from sqlmodel import select
 
+from cases.attachments.models import Attachment
 from cases.events import timeline
 from cases.models import Application, AuditTask, User
 from cases.services import audit
 from cases.validation import resident_id_check_char
+from tests.conftest import login
 from tests.ui.test_pages import csrf, sign_in, standard_case, text_of
 
 CLOSE_CONTACT = "371302198002280377"  # on the demo close-contact registry (red list)
@@ -195,3 +199,86 @@ def test_r12_comparison_hits_named_on_the_task(api, seeded, clock):
     sign_in(api, ISSUER)
     page = text_of(api.get(f"/issuer/tasks/{task_id}").text)
     assert "Registry 数据源" in page and "close contact" in page and "What matched" in page
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _waiting_case(api, seeded, clock, form_id: str, person: int):
+    case_id, token, task_id = standard_case(api, seeded, clock, form_id=form_id, id_number=_person(person))
+    sign_in(api, ISSUER)
+    _claim(api, task_id)
+    _request_supplement(api, task_id, "arrival ticket")
+    return case_id, token, task_id
+
+
+def test_r19_supplement_files_checked_by_content_stored_and_downloaded(api, seeded, clock):
+    case_id, token, task_id = _waiting_case(api, seeded, clock, "files", 10)
+    case_page = api.get(f"/cases/{case_id}", params={"access_token": token}).text
+    assert 'enctype="multipart/form-data"' in case_page and 'name="file_0"' in case_page
+    form = {"form_token": re.search(r'name="form_token" value="([^"]+)"', case_page).group(1), "item_name_0": "arrival ticket", "item_0": ""}
+    form["csrf_token"] = re.search(r'name="csrf_token" value="([^"]+)"', case_page).group(1)  # this browser is an issuer's too
+    url = f"/cases/{case_id}/supplement"
+
+    # A "PDF" that is an HTML page: refused by its content, naming the item and the reason; nothing stored.
+    r = api.post(url, params={"access_token": token}, data=form, files={"file_0": ("ticket.pdf", b"<html><script>alert(1)</script>", "application/pdf")})
+    assert r.status_code == 422 and "is not a PDF, JPEG or PNG file (read from its content)" in text_of(r.text)
+    too_big = {"file_0": ("big.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png")}
+    r = api.post(url, params={"access_token": token}, data=form, files=too_big)
+    assert r.status_code == 422 and "at most 5 MB per file" in text_of(r.text)
+    six = [("file_0", (f"p{i}.png", PNG, "image/png")) for i in range(6)]
+    r = api.post(url, params={"access_token": token}, data=form, files=six)
+    assert r.status_code == 422 and "at most 5 files per answer" in text_of(r.text)
+    with seeded.session() as s:
+        assert s.exec(select(Attachment)).all() == [] and s.get(AuditTask, task_id).status.value == "waiting_applicant"
+
+    # A real PDF alone answers the item.
+    r = api.post(url, params={"access_token": token}, data=form, files={"file_0": ("车票 ticket.pdf", PDF, "text/plain")}, follow_redirects=False)
+    assert r.status_code == 303
+    with seeded.session() as s:
+        row = s.exec(select(Attachment)).one()
+        assert (row.content_type, row.size, row.sha256, row.item) == ("application/pdf", len(PDF), hashlib.sha256(PDF).hexdigest(), "arrival ticket")
+
+    # The issuer downloads it from the task page: an attachment, its real type, never sniffed.
+    page = api.get(f"/issuer/tasks/{task_id}").text
+    link = f"/issuer/tasks/{task_id}/attachments/{row.id}"
+    assert link in page and "车票 ticket.pdf" in text_of(page)
+    got = api.get(link)
+    assert got.status_code == 200 and got.content == PDF and got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-disposition"].startswith("attachment;") and got.headers["x-content-type-options"] == "nosniff"
+    sign_in(api, "heping-issuer")  # another community's issuer
+    assert api.get(link).status_code == 404
+
+    # The applicant sees what they sent.
+    files = api.get(f"/cases/{case_id}/supplement/files", params={"access_token": token}).text
+    assert "车票 ticket.pdf" in text_of(files)
+    own = api.get(f"/cases/{case_id}/attachments/{row.id}", params={"access_token": token})
+    assert own.status_code == 200 and own.content == PDF
+    assert api.get(f"/cases/{case_id}/attachments/{row.id}", params={"access_token": "0" * 32}).status_code == 404
+
+
+def test_r19_supplement_files_through_the_api(api, seeded, clock):
+    case_id, token, task_id = _waiting_case(api, seeded, clock, "api-files", 11)
+    head = {"X-Access-Token": token}
+    url = f"/api/v1/applications/{case_id}/supplement/files"
+    bad = api.post(url, headers=head, data={"items": '{"arrival ticket": "see scan"}', "file_item": ["arrival ticket"]}, files={"file": ("scan.png", b"GIF89a....", "image/png")})
+    assert bad.status_code == 422 and "file[0]" in bad.text and "not a PDF, JPEG or PNG" in bad.text
+    ok = api.post(url, headers=head, data={"items": '{"arrival ticket": "see scan"}', "file_item": ["arrival ticket"]}, files={"file": ("scan.png", PNG, "application/octet-stream")})
+    assert ok.status_code == 200 and ok.json()["files"] == 1
+    with seeded.session() as s:
+        row = s.exec(select(Attachment)).one()
+    got = api.get(f"/api/v1/applications/{case_id}/attachments/{row.id}", headers=head)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.headers["content-disposition"].startswith("attachment;")
+    assert api.get(f"/api/v1/applications/{case_id}/attachments/{row.id}", headers=login(api, "heping-issuer")).status_code == 404
+    assert api.get(f"/api/v1/applications/{case_id}/attachments/{row.id}", headers=login(api, ISSUER)).status_code == 200
+
+
+def test_queue_views_through_the_api(api, seeded, clock):
+    _, _, task_id = standard_case(api, seeded, clock, form_id="api-views", id_number=_person(12))
+    head = login(api, ISSUER)
+    assert api.get("/api/v1/audit-tasks/counts", headers=head).json() == {"open": 1, "mine": 0, "unclaimed": 1, "waiting": 0, "done": 0}
+    assert api.post(f"/api/v1/audit-tasks/{task_id}/claim", headers=head).status_code == 200
+    assert [t["task_id"] for t in api.get("/api/v1/audit-tasks", params={"view": "mine"}, headers=head).json()] == [task_id]
+    assert api.get("/api/v1/audit-tasks", params={"view": "unclaimed"}, headers=head).json() == []
+    assert api.get("/api/v1/audit-tasks", params={"view": "nonsense"}, headers=head).status_code == 422
