@@ -56,6 +56,7 @@ class TaskView(BaseModel):
     due_at: datetime | None
     provisional: bool = Field(description="the due time lies in a year without an official schedule yet (R11)")
     time_left_seconds: float | None
+    paused_at: datetime | None = Field(default=None, description="waiting for the applicant since then: the clock is paused and time_left_seconds is what is left when it resumes")
     sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock)")
     comparison: ComparisonSummary
     missing_items: list[Any]

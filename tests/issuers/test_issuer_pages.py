@@ -91,6 +91,7 @@ def test_contact_details_masked_until_a_reason_is_given_and_the_read_is_logged(a
     sign_in(api, ISSUER)
     page = api.get(f"/issuer/tasks/{task_id}").text
     assert "139-0532-0002" not in page and "tel:" not in page and "和平社区8号" not in page
+    assert "王强" not in page and "王*" in page and "370202198511200113" not in page
     assert "Show contact details" in text_of(page)
 
     token = csrf(api, "/issuer")
@@ -104,6 +105,7 @@ def test_contact_details_masked_until_a_reason_is_given_and_the_read_is_logged(a
     assert r.status_code == 303
     shown = api.get(f"/issuer/tasks/{task_id}").text
     assert 'href="tel:139-0532-0002"' in shown and "和平社区8号" in text_of(shown) and reason in text_of(shown)
+    assert "王强" in shown and "370202198511200113" in shown
     with seeded.session() as s:
         user = s.exec(select(User).where(User.username == ISSUER)).one()
         reads = [e for e in timeline(s, case_id) if e.action == "personal_data_read"]
