@@ -284,3 +284,30 @@ def test_queue_views_through_the_api(api, seeded, clock):
     assert [t["task_id"] for t in api.get("/api/v1/audit-tasks", params={"view": "mine"}, headers=head).json()] == [task_id]
     assert api.get("/api/v1/audit-tasks", params={"view": "unclaimed"}, headers=head).json() == []
     assert api.get("/api/v1/audit-tasks", params={"view": "nonsense"}, headers=head).status_code == 422
+
+
+def test_issuer_page_routes_by_role(api, seeded, clock):
+    """The queue and task routes as each kind of visitor: signed out (to the sign-in page), a
+    supervisor (403), an issuer of another community (404, nothing revealed), the holder's issuer."""
+    _, _, task_id = standard_case(api, seeded, clock, form_id="roles", id_number=_person(13))
+    gets = ["/issuer?view=mine", f"/issuer/tasks/{task_id}", f"/issuer/tasks/{task_id}/attachments/{'0' * 32}"]
+    posts = [f"/issuer/tasks/{task_id}/{action}" for action in ("claim", "release", "reassign", "contact-details")]
+    for url in gets:
+        assert api.get(url, follow_redirects=False).status_code == 303  # signed out: to /login
+    for url in posts:
+        assert api.post(url, data={}, follow_redirects=False).status_code == 303
+    sign_in(api, "heping-issuer")
+    token = csrf(api, "/issuer")
+    for url in gets[1:]:
+        assert api.get(url).status_code == 404
+    for url in posts:
+        assert api.post(url, data={"csrf_token": token, "reason": "a reason long enough"}).status_code == 404
+    assert api.get("/issuer", params={"view": "bogus", "page": "x"}).status_code == 200  # unknown filters fall back
+    sign_in(api, ISSUER)
+    token = csrf(api, "/issuer")
+    assert api.get(gets[1]).status_code == 200 and api.get(gets[2]).status_code == 404
+    for url in posts:
+        assert api.post(url, data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    with seeded.session() as s:
+        actions = [e.action for e in timeline(s, s.get(AuditTask, task_id).application_id)]
+        assert actions[-2:] == ["claimed", "reassigned"] and s.get(AuditTask, task_id).claimed_by is None  # claimed, then released
