@@ -57,7 +57,7 @@ class TaskView(BaseModel):
     provisional: bool = Field(description="the due time lies in a year without an official schedule yet (R11)")
     time_left_seconds: float | None
     paused_at: datetime | None = Field(default=None, description="waiting for the applicant since then: the clock is paused and time_left_seconds is what is left when it resumes")
-    sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock)")
+    sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock running: none yet, or paused waiting for the applicant)")
     comparison: ComparisonSummary
     missing_items: list[Any]
     contact_attempts: int
@@ -112,7 +112,7 @@ def time_left_seconds(app: Application, now: datetime, cal) -> float | None:
 def task_view(task: AuditTask, app: Application, now: datetime, cal, contacts: int, hits: list | None = None) -> dict[str, Any]:
     left = time_left_seconds(app, now, cal)
     colour = "grey"
-    if left is not None:
+    if left is not None and app.sla_paused_at is None:  # a paused clock is not "on time": grey, like no clock
         colour = "red" if left <= 0 else "amber" if left < AMBER_SECONDS else "green"
     return {
         "task_id": task.id,

@@ -50,7 +50,7 @@ def test_r19_supplement_answers_and_paused_clock_on_the_task_page(api, seeded, c
     assert "Paused" in page and "waiting for the applicant since 等待申请人补充，自 2026-03-03 10:00" in page
     assert "5 h 0 min left when resumed" in page and "On time" not in page
     queue = text_of(api.get("/issuer", params={"view": "waiting"}).text)
-    assert "Paused" in queue and "5 h 0 min left when resumed" in queue
+    assert "Paused" in queue and "5 h 0 min left when resumed" in queue and "On time" not in queue
 
     with seeded.session() as s:
         audit.supply(session=s, application=s.get(Application, case_id), items={"arrival ticket": "G1234 Beijing South → Jinan West, 1 March 14:05"}, at=clock.now(), settings=seeded.settings)
