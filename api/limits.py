@@ -42,10 +42,11 @@ class Guards:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         settings = get_settings()
+        body_limit = upload_limit(scope) or settings.max_body_bytes
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > settings.max_body_bytes:
-            return await too_large(settings.max_body_bytes)(scope, receive, send)
+        if length.isdigit() and int(length) > body_limit:
+            return await too_large(body_limit)(scope, receive, send)
         bad = bad_query_parameter(scope.get("query_string") or b"")
         if bad is None and _bad_text(scope.get("path", "")):
             bad = {"type": "string_unstorable", "loc": ["path"], "msg": f"the path {_bad_text(scope['path'])}"}
@@ -65,7 +66,18 @@ class Guards:
                     headers={"Retry-After": str(math.ceil(wait))},
                 )
                 return await response(scope, receive, send)
-        return await BodyLimit(self.app, settings.max_body_bytes)(scope, receive, send)
+        return await BodyLimit(self.app, body_limit)(scope, receive, send)
+
+
+def upload_limit(scope) -> int | None:
+    """The supplement answers that carry files (issuer issue) take the files' limits (5 x 5 MB)
+    plus the usual body; every other route keeps max_body_bytes."""
+    path = scope.get("path", "")
+    if scope.get("method") == "POST" and (path.endswith("/supplement/files") or (path.startswith("/cases/") and path.endswith("/supplement"))):
+        from cases.attachments.service import MAX_BYTES, MAX_FILES
+
+        return MAX_FILES * MAX_BYTES + get_settings().max_body_bytes
+    return None
 
 
 def too_large(limit: int) -> JSONResponse:

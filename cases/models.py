@@ -487,3 +487,4 @@ from cases.oversight import models as _oversight_models  # noqa: E402,F401  (reg
 from cases.recovery.models import RecoveryChallenge  # noqa: E402,F401  (lost-link recovery codes)
 
 from cases.admin import models as _admin_models  # noqa: E402,F401  (the administration log)
+from cases.attachments.models import Attachment  # noqa: E402,F401  (supplement answers' files)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, Field
 
 from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep
@@ -146,6 +146,67 @@ def supplement(
     supply(session=session, application=app, items=body.items, at=now, settings=settings)
     session.commit()
     return {"id": app.id, "status": app.status, "due_at": app.sla_due_at}
+
+
+@router.post(
+    "/{case_id}/supplement/files",
+    summary="Supply the requested items with files (multipart): PDF, JPEG or PNG by content, at most 5 MB each and 5 per answer; the SLA clock resumes",
+    responses={422: invalid_response("A bad file, named in `detail[].loc` (file[<n>]) with the reason")},
+)
+def supplement_with_files(
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    token: ApplicantToken,
+    items: Annotated[str, Form(max_length=120000, description='the answers as a JSON object, e.g. {"arrival ticket": "G1234, see the scan"}')],
+    file: Annotated[list[UploadFile], File(description="the files, in the order of `file_item`")] = [],  # noqa: B006 (FastAPI copies defaults)
+    file_item: Annotated[list[str], Form(description="for each file, the requested item it answers")] = [],  # noqa: B006
+) -> dict[str, Any]:
+    import json
+
+    from cases.attachments.service import MAX_BYTES, Upload
+    from cases.errors import Invalid
+    from cases.services.audit import supply
+
+    app = load_case_for_reader(session, case_id, user=None, token=token, settings=settings)
+    try:
+        answers = SupplementIn.model_validate({"items": json.loads(items)}).items
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"items must be a JSON object of item -> answer ({str(exc)[:200]})", field="items") from None
+    if len(file_item) != len(file):
+        raise Invalid("give one file_item (the item it answers) per file", field="file_item")
+    uploads = [Upload(field=f"file[{i}]", item=item, filename=f.filename or "file", data=f.file.read(MAX_BYTES + 1)) for i, (f, item) in enumerate(zip(file, file_item))]
+    unknown = [u.item for u in uploads if u.item not in answers]
+    if unknown:
+        raise Invalid(f"file_item names an item without an answer: {unknown[0]}", field="file_item")
+    supply(session=session, application=app, items=answers, at=now, settings=settings, uploads=uploads)
+    session.commit()
+    return {"id": app.id, "status": app.status, "due_at": app.sla_due_at, "files": len(uploads)}
+
+
+@router.get(
+    "/{case_id}/attachments/{attachment_id}",
+    summary="A file of a supplement answer, as a download (the applicant with the case's token; staff whose area covers the case)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
+)
+def attachment(case_id: str, attachment_id: str, session: SessionDep, settings: SettingsDep, user: OptionalUser, token: ApplicantToken) -> Response:
+    from urllib.parse import quote
+
+    from cases.attachments import service as attachments
+    from cases.errors import NotFound
+
+    app = load_case_for_reader(session, case_id, user=user, token=token, settings=settings)
+    row = attachments.get(session, app.id, attachment_id)
+    if row is None:
+        raise NotFound("attachment not found")
+    ascii_name = row.filename.encode("ascii", "replace").decode().replace("?", "_")
+    return Response(content=row.data, media_type=row.content_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    })
 
 
 @router.put("/{case_id}/declaration", summary="Amend the declaration: a new signed version; earlier versions are kept (R15)")

@@ -43,9 +43,15 @@ def my_queue(
     now: NowDep,
     status: Annotated[list[Literal["open", "claimed", "waiting_applicant", "decided", "cancelled"]] | None, Query(max_length=5, description="open, claimed, waiting_applicant, decided")] = None,
     max_seconds_left: Annotated[float | None, Query(description="only tasks with at most this much SLA time left")] = None,
+    view: Annotated[Literal["open", "mine", "unclaimed", "waiting", "done"] | None, Query(description="a view of the queue, as the queue page shows it (mine, unclaimed, waiting for the applicant, done by me); paged with `page`")] = None,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
     cal = sla_service.calendar(session, settings)
-    rows = audit.queue(session=session, user=user, statuses=status)
+    if view is not None:
+        rows, _ = audit.queue_page(session=session, user=user, view=view, page=page, per_page=per_page)
+    else:
+        rows = audit.queue(session=session, user=user, statuses=status)
     out = []
     for task, app in rows:
         contacts = len(session.exec(select(ContactAttempt.id).where(ContactAttempt.audit_task_id == task.id)).all())
@@ -55,6 +61,19 @@ def my_queue(
             continue
         out.append(view)
     return out
+
+
+class QueueCounts(BaseModel):
+    open: int = Field(description="everything still to do")
+    mine: int = Field(description="claimed by me, or mine and waiting for the applicant")
+    unclaimed: int
+    waiting: int = Field(description="waiting for the applicant's supplement (the clock is paused)")
+    done: int = Field(description="decided by me")
+
+
+@router.get("/audit-tasks/counts", summary="How many tasks each view of my queue holds", response_model=QueueCounts)
+def queue_counts(user: IssuerDep, session: SessionDep) -> dict[str, int]:
+    return audit.queue_counts(session=session, user=user)
 
 
 @router.post("/audit-tasks/{task_id}/claim", summary="Claim a task (two issuers, one winner)")

@@ -305,8 +305,10 @@ def system_decision(*, session: Session, application: Application, at: datetime,
     return _close(session=session, task=task, application=application, action="auto_issue", by="system", at=at, explanation=f"no audit opinion after the timeout; auto-issue scheduled for {scheduled_for.isoformat()} (R12)")
 
 
-def supply(*, session: Session, application: Application, items: dict, at: datetime, settings: Settings) -> None:
-    """The applicant answers a supplement request: the clock resumes where it stopped."""
+def supply(*, session: Session, application: Application, items: dict, at: datetime, settings: Settings, uploads: list | None = None) -> None:
+    """The applicant answers a supplement request: the clock resumes where it stopped.
+    `uploads` (cases.attachments.service.Upload): files with the answer, checked and stored
+    with it, or nothing is stored."""
     application = _lock_case(session, application.id)  # case before task, as a decision takes them
     task = session.exec(select(AuditTask).where(AuditTask.application_id == application.id).execution_options(populate_existing=True)).first()
     if task is None or task.status != AuditStatus.waiting_applicant:
@@ -318,8 +320,15 @@ def supply(*, session: Session, application: Application, items: dict, at: datet
     task.missing_items = []
     application.status = CaseStatus.awaiting_audit
     session.add_all([task, application])
+    from cases.attachments import service as attachments
+
+    files = attachments.store(session=session, application_id=application.id, uploads=list(uploads or []), at=at)
     # The answers go into the timeline, where the issuer reads them with the case.
-    record_event(session, application_id=application.id, actor="applicant", action="supplement_supplied", at=at, data={"items": sorted(items), "answers": {k: items[k] for k in sorted(items)}})
+    data = {"items": sorted(items), "answers": {k: items[k] for k in sorted(items)}}
+    if files:
+        data["attachment_ids"] = [f.id for f in files]
+        data["attachments"] = [{"id": f.id, "item": f.item, "filename": f.filename, "size": f.size, "sha256": f.sha256} for f in files]
+    record_event(session, application_id=application.id, actor="applicant", action="supplement_supplied", at=at, data=data)
     sla_service.resume_clock(session=session, application=application, at=at, settings=settings, by="applicant")
 
 
@@ -332,6 +341,61 @@ def queue(*, session: Session, user: User, statuses: list[str] | None = None) ->
         query = query.where(AuditTask.status.in_([AuditStatus.open, AuditStatus.claimed, AuditStatus.waiting_applicant]))
     rows = list(session.exec(query))
     return sorted(rows, key=lambda r: (r[1].sla_due_at is None, r[1].sla_due_at or r[1].submitted_at))
+
+
+QUEUE_VIEWS = ("open", "mine", "unclaimed", "waiting", "done")  # open: everything still to do
+
+
+def _holder_filter(user: User):
+    return AuditTask.holder_code == (user.unit_code if user.unit_code else user.region_code)
+
+
+def _view_filter(view: str, user: User):
+    if view == "mine":
+        return AuditTask.status.in_([AuditStatus.claimed, AuditStatus.waiting_applicant]) & (AuditTask.claimed_by == user.id)
+    if view == "unclaimed":
+        return (AuditTask.status == AuditStatus.open) & AuditTask.claimed_by.is_(None)
+    if view == "waiting":
+        return AuditTask.status == AuditStatus.waiting_applicant
+    if view == "done":
+        return (AuditTask.status == AuditStatus.decided) & (AuditTask.decided_by == user.id)
+    return AuditTask.status.in_([AuditStatus.open, AuditStatus.claimed, AuditStatus.waiting_applicant])
+
+
+def queue_counts(*, session: Session, user: User) -> dict[str, int]:
+    """How many tasks each view of the queue holds (the filter tabs show them)."""
+    from sqlalchemy import func
+
+    return {
+        view: session.exec(select(func.count()).select_from(AuditTask).where(_holder_filter(user), _view_filter(view, user))).one()
+        for view in QUEUE_VIEWS
+    }
+
+
+def queue_page(*, session: Session, user: User, view: str = "open", page: int = 1, per_page: int = 25) -> tuple[list[tuple[AuditTask, Application]], int]:
+    """One page of a view of the issuer's queue and the view's total. Open views: the earliest
+    due first; `done` (this issuer's decisions): the latest decision first."""
+    from sqlalchemy import func
+
+    if view not in QUEUE_VIEWS:
+        raise Invalid(f"view must be one of {list(QUEUE_VIEWS)}", field="view")
+    if page < 1:
+        raise Invalid("page starts at 1", field="page")
+    where = (_holder_filter(user), _view_filter(view, user))
+    total = session.exec(select(func.count()).select_from(AuditTask).where(*where)).one()
+    query = select(AuditTask, Application).join(Application, Application.id == AuditTask.application_id).where(*where)
+    if view == "done":
+        query = query.order_by(AuditTask.decided_at.desc(), AuditTask.id)
+    else:
+        query = query.order_by(Application.sla_due_at.is_(None), Application.sla_due_at, Application.submitted_at, AuditTask.id)
+    return list(session.exec(query.offset((page - 1) * per_page).limit(per_page))), total
+
+
+def colleagues(*, session: Session, task: AuditTask, besides: str | None = None) -> list[User]:
+    """The active issuers who may take the task over (same community or unit)."""
+    column = User.unit_code if task.holder_kind == "unit" else User.region_code
+    rows = session.exec(select(User).where(User.role == Role.issuer, User.active == True, column == task.holder_code).order_by(User.username))  # noqa: E712
+    return [u for u in rows if u.id != besides and can_work(u, task)]
 
 
 def reassign(*, session: Session, task_id: str, by: User, at: datetime, to_user: User | None) -> AuditTask:

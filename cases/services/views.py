@@ -56,7 +56,8 @@ class TaskView(BaseModel):
     due_at: datetime | None
     provisional: bool = Field(description="the due time lies in a year without an official schedule yet (R11)")
     time_left_seconds: float | None
-    sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock)")
+    paused_at: datetime | None = Field(default=None, description="waiting for the applicant since then: the clock is paused and time_left_seconds is what is left when it resumes")
+    sla_colour: str = Field(description="green, amber (< 2 h left), red (overdue) or grey (no clock running: none yet, or paused waiting for the applicant)")
     comparison: ComparisonSummary
     missing_items: list[Any]
     contact_attempts: int
@@ -111,7 +112,7 @@ def time_left_seconds(app: Application, now: datetime, cal) -> float | None:
 def task_view(task: AuditTask, app: Application, now: datetime, cal, contacts: int, hits: list | None = None) -> dict[str, Any]:
     left = time_left_seconds(app, now, cal)
     colour = "grey"
-    if left is not None:
+    if left is not None and app.sla_paused_at is None:  # a paused clock is not "on time": grey, like no clock
         colour = "red" if left <= 0 else "amber" if left < AMBER_SECONDS else "green"
     return {
         "task_id": task.id,
@@ -126,6 +127,9 @@ def task_view(task: AuditTask, app: Application, now: datetime, cal, contacts: i
         # The due time lies in a year without an official schedule yet (R11): recomputed on import.
         "provisional": bool(app.sla_provisional),
         "time_left_seconds": left,
+        # Waiting for the applicant (a supplement): the clock stands still at `paused_at`; what is
+        # left is what the issuer will have once the applicant answers.
+        "paused_at": app.sla_paused_at,
         "sla_colour": colour,
         "comparison": {"outcome": app.comparison_outcome, "red_list": app.red_list, "hits": hits or []},
         "missing_items": task.missing_items,
@@ -160,3 +164,98 @@ def case_view(session: Session, app: Application, settings: Settings, now: datet
         "flow_run": {"id": app.flow_run_id, "state": app.flow_state, "url": f"{settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{app.flow_run_id}" if app.flow_run_id else None},
         "timeline": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after, "data": e.data} for e in timeline(session, app.id)],
     }
+
+
+# ------------------------------------------------------------ the task page ---
+# What an issuer reads on one task (issuer issue): places by name, the declared health status,
+# the comparison in full, the supplement exchange with its answers and files, the contact
+# details masked unless revealed (a logged read, cases.services.privacy).
+
+REVEAL_MINUTES = 10  # an unmasked read shows on the task page this long, then masks again
+
+
+def place_name(code: str | None) -> str:
+    """A place of the region tree (Shandong: name in Chinese and English, with its city), a
+    mainland prefecture or province outside Shandong, or a country (ISO alpha-3); the code
+    itself when nothing is known."""
+    if not code:
+        return ""
+    from cases.validation import _address_prefixes, country_name, region_index
+
+    entry = region_index().get(code)
+    if entry is not None:
+        name = f"{entry['name_zh']} {entry['name_en']}" if entry["name_en"] != entry["name_zh"] else entry["name_zh"]
+        parent = region_index().get(entry.get("county") or entry.get("city") or "")
+        return f"{name}, {parent['name_zh']} {parent['name_en']}" if parent and entry["level"] in ("community", "unit", "county") else name
+    if len(code) == 3 and code.isalpha():
+        try:
+            return f"{country_name(code)} ({code})"
+        except (ValueError, KeyError):
+            return code
+    if len(code) == 6 and code.isdigit():
+        prefixes = _address_prefixes()
+        province = prefixes["provinces"].get(code[:2])
+        prefecture = prefixes["prefectures"].get(code[:4])
+        parts = [p for p in (province, prefecture if prefecture and prefecture != "市辖区" else None) if p]
+        return f"{''.join(parts)} ({code})" if parts else code
+    return code
+
+
+def health_status(content: dict, fever_threshold: float) -> dict[str, Any]:
+    """The declared temperature and symptoms, flagged abnormal at a fever or any symptom (R8, R12)."""
+    health = content.get("health") or {}
+    temperature = health.get("temperature")
+    symptoms = list(health.get("symptoms") or [])
+    fever = isinstance(temperature, (int, float)) and temperature >= fever_threshold
+    return {"temperature": temperature, "symptoms": symptoms, "fever": fever, "abnormal": fever or bool(symptoms), "threshold": fever_threshold}
+
+
+def comparison_detail(session: Session, application_id: str) -> dict[str, Any] | None:
+    """The comparison as stored: each hit (registry, what matched), and the sources that were
+    not ok (an incomplete comparison is never a silent clear)."""
+    record = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == application_id)).first()
+    if record is None:
+        return None
+    troubled = [s for s in record.sources if s.get("status") != "ok"]
+    return {
+        "outcome": record.outcome,
+        "red_list": record.red_list,
+        "hits": record.hits,
+        "sources": record.sources,
+        "troubled": troubled,
+        "incomplete": any(s.get("status") == "unavailable" for s in record.sources),
+        "compared_at": record.compared_at,
+    }
+
+
+def supplement_exchange(session: Session, application_id: str) -> list[dict[str, Any]]:
+    """Every supplement request and the applicant's answer to it, in order, with times and the
+    files uploaded with each answer."""
+    from cases.attachments.models import Attachment
+
+    files = list(session.exec(select(Attachment).where(Attachment.application_id == application_id).order_by(Attachment.uploaded_at, Attachment.id)))
+    rounds: list[dict[str, Any]] = []
+    for e in timeline(session, application_id):
+        if e.action == "supplement_requested":
+            rounds.append({"requested_at": e.at, "requested_by": e.actor, "items": list(e.data.get("missing_items") or []), "answered_at": None, "answers": {}, "files": []})
+        elif e.action == "supplement_supplied":
+            if not rounds or rounds[-1]["answered_at"] is not None:
+                rounds.append({"requested_at": None, "requested_by": None, "items": list(e.data.get("items") or []), "answered_at": None, "answers": {}, "files": []})
+            ids = set(e.data.get("attachment_ids") or [])
+            rounds[-1].update(answered_at=e.at, answers=dict(e.data.get("answers") or {}), files=[f for f in files if f.id in ids])
+    return rounds
+
+
+def recent_reveal(session: Session, application_id: str, user_id: str, now: datetime) -> dict[str, Any] | None:
+    """This user's unmasked read of the case within the last REVEAL_MINUTES (the event that
+    logged it: when and why), or None: then the page shows the contact details masked."""
+    from datetime import timedelta
+
+    for e in reversed(timeline(session, application_id)):
+        if e.action == "personal_data_read" and e.actor == user_id:
+            from cases.clock import aware
+
+            if aware(e.at) >= now - timedelta(minutes=REVEAL_MINUTES):
+                return {"at": e.at, "reason": e.reason, "until": aware(e.at) + timedelta(minutes=REVEAL_MINUTES)}
+            return None
+    return None

@@ -24,6 +24,7 @@ MATRIX = {
     ("GET", "/api/v1/applications/{case_id}"): {"applicant"} | STAFF_READERS,
     ("GET", "/api/v1/applications/{case_id}/personal-data"): {"issuer", "auditor"},
     ("GET", "/api/v1/audit-tasks"): {"issuer", "issuer_other"},  # each sees their own queue
+    ("GET", "/api/v1/audit-tasks/counts"): {"issuer", "issuer_other"},  # each counts their own queue
     ("POST", "/api/v1/audit-tasks/{task_id}/claim"): {"issuer"},
     ("POST", "/api/v1/audit-tasks/{task_id}/decision"): {"issuer"},
     ("POST", "/api/v1/audit-tasks/{task_id}/reassign"): {"issuer", "supervisor"},
@@ -57,6 +58,8 @@ MATRIX = {
     ("GET", "/api/v1/directory"): EVERYONE,
     ("POST", "/api/v1/applications/{case_id}/reports"): {"applicant"},
     ("POST", "/api/v1/applications/{case_id}/supplement"): {"applicant"},
+    ("POST", "/api/v1/applications/{case_id}/supplement/files"): {"applicant"},
+    ("GET", "/api/v1/applications/{case_id}/attachments/{attachment_id}"): {"applicant"} | STAFF_READERS,
     ("PUT", "/api/v1/applications/{case_id}/declaration"): {"applicant"},
     ("GET", "/api/v1/applications/{case_id}/observation"): {"applicant"} | STAFF_READERS,
     ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"): {"issuer"},
@@ -132,6 +135,8 @@ SOFT_404 = {
     ("POST", "/api/v1/audit-tasks/{task_id}/reassign"), ("POST", "/api/v1/observation/{case_id}/abnormal/{report_id}/outcome"), ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
     # the world's case is not escalated (decision: 409) and may have no notification yet
     ("POST", "/api/v1/staff/cases/{case_id}/decision"), ("POST", "/api/v1/staff/notifications/{notification_id}/acknowledge"),
+    # no file was sent on the world's case
+    ("GET", "/api/v1/applications/{case_id}/attachments/{attachment_id}"),
 }
 
 
@@ -159,7 +164,7 @@ def world(api, seeded, clock):
     # R20: a complaint about the Qingdao community; the "applicant" here is its complainant (token).
     complaint = api.post("/api/v1/complaints", json={"category": "delayed", "region_code": "370202001001", "description": "No answer for three days now."}).json()
     headers["applicant"] = {"X-Access-Token": case["access_token"]}
-    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "notification_id": "1", "obligation_id": "1", "item_id": "1", "user_id": target_id, "day": "2026-03-07"}
+    ids = {"reference": complaint["reference"], "complaint_token": complaint["access_token"], "region_code": "370202001001", "case_id": case["id"], "task_id": task["task_id"], "pass_id": pass_id, "report_id": "1", "attachment_id": "0" * 32, "notification_id": "1", "obligation_id": "1", "item_id": "1", "user_id": target_id, "day": "2026-03-07"}
     return headers, ids, clock.now().date()
 
 
@@ -190,6 +195,9 @@ def _request(method: str, path: str, ids: dict, today, role: str) -> dict:
         kw["json"] = {"reason": "matrix test revocation"}
     elif path.endswith("/declaration"):
         kw["json"] = {**example("arrival", today), "community_code": "370202001001", "unit_code": None, "address": "amended address 1"}
+    elif path.endswith("/supplement/files"):
+        kw["data"] = {"items": '{"arrival ticket": "G1234"}', "file_item": ["arrival ticket"]}
+        kw["files"] = {"file": ("ticket.pdf", b"%PDF-1.4 matrix", "application/pdf")}
     elif path.endswith("/supplement"):
         kw["json"] = {"items": {"arrival ticket": "G1234"}}
     elif path == "/api/v1/reporting/obligations/{obligation_id}/reports":

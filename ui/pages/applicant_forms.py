@@ -176,8 +176,13 @@ def supplement_submit(case_id: str, p: PageDep, form: FormDep, access_token: str
             continue
         if str(name) in requested:
             values[str(name)] = str(form.get(f"item_{i}") or "").strip()
-    errors: dict[str, str] = {}
+    uploads, errors = _supplement_uploads(form, requested)
+    for upload in uploads:  # a file alone answers its item
+        if not values.get(upload.item):
+            values[upload.item] = FILE_ONLY_ANSWER
     for name in requested:
+        if name in errors:
+            continue
         if name in values and not values[name]:
             errors[name] = "Required. 必填。"
         elif len(values.get(name, "")) > 2000:
@@ -185,13 +190,65 @@ def supplement_submit(case_id: str, p: PageDep, form: FormDep, access_token: str
     if errors:
         return _render_case(p, app, token, supplement_errors=errors, supplement_values=values, status=422)
     try:
-        supply(session=p.session, application=app, items=values, at=p.now, settings=p.settings)
+        supply(session=p.session, application=app, items=values, at=p.now, settings=p.settings, uploads=uploads)
         p.session.commit()
     except DomainError as exc:
         p.session.rollback()
+        item = next((u.item for u in uploads if u.field == exc.field), None)
+        if item is not None:
+            return _render_case(p, app, token, supplement_errors={item: f"{exc.message}. 文件须为PDF、JPEG或PNG，每个不超过5 MB，每次最多5个。"}, supplement_values=values, status=exc.status_code)
         if exc.status_code == 409:
             message = "Nothing is requested from you now (perhaps you have sent it already). 目前无需补充材料（可能已经提交）。"
         else:
             message = f"{exc.message}. Please answer every requested item. 请填写所有要求补充的材料。"
         return _render_case(p, app, token, supplement_errors={"_form": message}, supplement_values=values, status=exc.status_code)
     return redirect(_case_url(app, token, done="supplied"))
+
+
+FILE_ONLY_ANSWER = "(see the attached file / 见附件)"
+
+
+def _supplement_uploads(form: FormData, requested: list[str]) -> tuple[list, dict[str, str]]:
+    """The files sent with the answer (field file_<i>, the item named by item_name_<i>), read up
+    to one byte over the limit; and the errors naming the item a bad file was sent for."""
+    from starlette.datastructures import UploadFile
+
+    from cases.attachments import service as attachments
+
+    uploads: list[attachments.Upload] = []
+    errors: dict[str, str] = {}
+    for i in range(MAX_SUPPLEMENT_ITEMS):
+        name = str(form.get(f"item_name_{i}") or "")
+        if name not in requested:
+            continue
+        for f in form.getlist(f"file_{i}"):
+            if not isinstance(f, UploadFile) or not (f.filename or "").strip():
+                continue  # an empty file input
+            uploads.append(attachments.Upload(field=f"file_{i}", item=name, filename=f.filename, data=f.file.read(attachments.MAX_BYTES + 1)))
+    try:
+        attachments.check(uploads)
+    except DomainError as exc:
+        item = next((u.item for u in uploads if u.field == exc.field), requested[0] if requested else "_form")
+        errors[item] = f"{exc.message}. 文件须为PDF、JPEG或PNG，每个不超过5 MB，每次最多5个。"
+    return uploads, errors
+
+
+@router.get("/cases/{case_id}/supplement/files", response_class=HTMLResponse)
+def supplement_files(case_id: str, p: PageDep, access_token: str | None = None) -> HTMLResponse:
+    """The files the applicant sent with their answers (what the issuer sees)."""
+    from cases.attachments import service as attachments
+
+    app, token = _applicant_case(p, case_id, access_token)
+    return p.render("supplement_files.html", app=app, files=attachments.of_case(p.session, app.id), q=urlencode({"access_token": token}), case_url=_case_url(app, token))
+
+
+@router.get("/cases/{case_id}/attachments/{attachment_id}")
+def applicant_attachment(case_id: str, attachment_id: str, p: PageDep, access_token: str | None = None) -> Response:
+    from cases.attachments import service as attachments
+    from ui.pages.issuer import attachment_headers
+
+    app, _ = _applicant_case(p, case_id, access_token)
+    row = attachments.get(p.session, app.id, attachment_id)
+    if row is None:
+        raise PageRefused(404, "File not found / 未找到文件", "No such file on this case.", p)
+    return Response(content=row.data, media_type=row.content_type, headers=attachment_headers(row.filename))
