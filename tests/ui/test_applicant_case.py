@@ -1,0 +1,149 @@
+"""The applicant's case page tells the truth: what happened, why and what to do now (R2, R7-R9,
+R15, R20, R21), with the code first on a phone. Pages driven as a browser does, time injected."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlmodel import select
+
+from cases.models import Application, Pass, User
+from cases.services import audit, passes, workflow
+from tests.helpers import example
+from tests.ui.test_pages import apply, form_of, standard_case, text_of
+
+
+def _decide(store, clock, case_id: str, task_id: str, action: str, *, red_list: bool = False, **kw) -> None:
+    """A Qingdao issuer takes the case and decides; the flow's last step issues (or not) the pass."""
+    with store.session() as s:
+        issuer = s.exec(select(User).where(User.username == "qingdao-issuer")).one()
+        app = s.get(Application, case_id)
+        if red_list:
+            app.red_list = True  # as a comparison hit on the red list leaves it
+            s.add(app)
+        audit.claim(session=s, task_id=task_id, user=issuer, at=clock.now())
+        if kw.get("reason_code") == "identity_not_established":
+            audit.decide(session=s, task_id=task_id, user=issuer, action="verify_contact", contact_method="phone", explanation="Called twice, no answer.", at=clock.now(), settings=store.settings)
+        audit.decide(session=s, task_id=task_id, user=issuer, action=action, at=clock.now(), settings=store.settings, **kw)
+        workflow.finish(session=s, application=s.get(Application, case_id), at=clock.now(), settings=store.settings)
+        s.commit()
+
+
+def _page(api, case_id: str, token: str) -> str:
+    r = api.get(f"/cases/{case_id}", params={"access_token": token})
+    assert r.status_code == 200
+    return r.text
+
+
+def _steps(page: str) -> list[tuple[str, str]]:
+    """(state, label) of each step of the progress bar, in order."""
+    return [(state, text_of(label).strip()) for state, label in re.findall(r'<li class="step (\w+)".*?<span class="label">(.*?)</span>\s*<span class="sr">', page, re.S)]
+
+
+def test_r21_rejected_case_says_on_top_what_happened_why_and_what_to_do(api, seeded, clock):
+    case_id, token, task_id = standard_case(api, seeded, clock)
+    _decide(seeded, clock, case_id, task_id, "reject", reason_code="identity_not_established", explanation="Nobody at the declared address; phone unanswered twice.")
+    page = _page(api, case_id, token)
+    words = text_of(page)
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        reference, community = app.reference, app.community_code
+
+    # The badge says rejected, not a green "Completed"; no green tick says a pass was issued.
+    badge = re.search(r'<span class="badge status-(\w+)">', page).group(1)
+    assert badge == "rejected" and "Completed" not in text_of(page.split('class="steps"')[0])
+    steps = _steps(page)
+    assert ("failed", "Rejected by the community/unit 社区（单位）审核未通过") in steps
+    assert steps[-1] == ("failed", "No pass issued 未发码")
+    assert not any(state == "done" and "Pass" in label for state, label in steps)
+    # What, why and what now, above the progress and the timeline.
+    top = text_of(page.split('class="steps"')[0])
+    assert "Your application was rejected" in top and "No pass was issued for this case." in top
+    assert "Your identity could not be established" in top and "Nobody at the declared address; phone unanswered twice." in top
+    assert "Apply again" in top and "a decided case can no longer be amended" in top
+    assert f'href="/complaints/new?case={reference}&amp;region={community}"' in page.split('class="steps"')[0]
+    assert "0532-" in top  # the community's telephone from the directory
+    assert "No pass yet" not in words
+    # The complaint form opens prefilled with the case and the community.
+    form = api.get(f"/complaints/new?case={reference}&region={community}").text
+    assert f'value="{reference}"' in form and re.search(rf'value="{community}"\s+selected', form)
+
+
+def test_r2_red_code_is_a_red_step_never_under_green_ticks(api, seeded, clock):
+    case_id, token, task_id = standard_case(api, seeded, clock)
+    _decide(seeded, clock, case_id, task_id, "reject", red_list=True, reason_code="comparison_confirmed", explanation="Confirmed case record of 2026-03-01.")
+    page = _page(api, case_id, token)
+    assert "band-red" in page
+    steps = _steps(page)
+    assert steps[-1] == ("failed", "Red code 红码")
+    assert [label for state, label in steps if state == "done"] == ["Declaration 申报", "Big-data comparison 大数据比对"]
+    top = text_of(page.split('class="steps"')[0])
+    assert "A red code was issued: checkpoints do not let it pass." in top
+    assert "confirmed or suspected case record" in top
+
+
+def test_r2_revoked_pass_says_when_and_why_not_no_pass_yet(api, seeded, clock):
+    case_id, token, task_id = standard_case(api, seeded, clock)
+    _decide(seeded, clock, case_id, task_id, "approve")
+    clock.advance(timedelta(hours=2))
+    with seeded.session() as s:
+        p = s.exec(select(Pass).where(Pass.application_id == case_id)).one()
+        card = p.card_number
+        passes.revoke(session=s, pass_=p, reason="re-decided after a complaint: the applicant is a close contact", by="auditor", at=clock.now(), settings=seeded.settings)
+        s.commit()
+    page = _page(api, case_id, token)
+    top = text_of(page.split('class="steps"')[0])
+    assert "No pass yet" not in text_of(page)
+    assert "Your pass was revoked" in top and card in top and "2026-03-03 11:" in top
+    assert "re-decided after a complaint: the applicant is a close contact" in top
+    assert "Complain about this case" in top and re.search(r'<span class="badge status-revoked">', page)
+    assert _steps(page)[-1] == ("failed", "Pass revoked 通行卡已撤销")
+
+
+def test_r2_superseded_pass_names_the_newer_case(api, seeded, clock):
+    first, token, task_id = standard_case(api, seeded, clock)
+    _decide(seeded, clock, first, task_id, "approve")
+    clock.advance(timedelta(days=3))
+    second, _, task2 = standard_case(api, seeded, clock, form_id="second-form")
+    _decide(seeded, clock, second, task2, "approve")
+    with seeded.session() as s:
+        newer = s.get(Application, second).reference
+    top = text_of(_page(api, first, token).split('class="steps"')[0])
+    assert "Your pass was revoked" in top and "A newer pass was issued to you" in top
+    assert "Show your newer pass instead" in top and newer in top
+    assert "Complain about this case" not in top
+
+
+def test_r7_r9_observation_steps_yellow_daily_reports_green_after_14_days(api, seeded, clock):
+    r = apply(api, form_of(example("arrival", clock.now().date())))
+    case_id = r.headers["location"].split("/cases/")[1].split("?")[0]
+    token = re.search(r"access_token=([0-9a-f]+)", r.headers["location"]).group(1)
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        workflow.declare(session=s, application=app, at=clock.now())
+        workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
+        assert workflow.open_observation(session=s, application=app, at=clock.now(), settings=seeded.settings)
+        s.commit()
+    page = _page(api, case_id, token)
+    steps = _steps(page)
+    assert [label.split(" ")[0] for _, label in steps] == ["Declaration", "Yellow", "Big-data", "Daily", "Green"]
+    assert [state for state, _ in steps] == ["done", "done", "done", "current", "todo"]
+    assert "audit" not in text_of(page.split('class="steps"')[1].split("</ol>")[0]).lower()
+    assert "Report today" in text_of(page)
+
+
+def test_mobile_code_comes_first_colour_qr_and_card_number(api, seeded, clock):
+    """On a 390×844 phone the QR is what a checkpoint asks for: the pass comes right after the
+    title, before the notices, the progress and the observation days."""
+    r = apply(api, form_of(example("arrival", clock.now().date())))
+    page = api.get(r.headers["location"]).text
+    with seeded.session() as s:
+        card = s.exec(select(Pass.card_number)).one()
+    main = page.split("<main", 1)[1]
+    qr, steps, notice = main.index('<img class="qr"'), main.index('class="steps"'), main.index("Your declaration was received")
+    assert qr < notice and qr < steps
+    assert main.index("Yellow code") < qr
+    figure = re.search(r'<figure class="qr-figure">(.*?)</figure>', page, re.S).group(1)
+    assert card in figure
+    # Between the page title and the QR nothing but the card's band.
+    assert "<h1" in main[:qr] and "alert" not in main[:qr] and "<section" in main[:qr]
