@@ -147,3 +147,59 @@ def test_mobile_code_comes_first_colour_qr_and_card_number(api, seeded, clock):
     assert card in figure
     # Between the page title and the QR nothing but the card's band.
     assert "<h1" in main[:qr] and "alert" not in main[:qr] and "<section" in main[:qr]
+
+
+# ------------------------------------------------------------ amendments ---
+
+def _hidden(page: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
+
+
+def test_r15_amend_declaration_from_the_case_page_without_script(api, seeded, clock):
+    from cases.models import Declaration
+
+    case_id, token, _ = standard_case(api, seeded, clock)
+    case = _page(api, case_id, token)
+    link = re.search(r'href="([^"]+/amend\?access_token=[^"]+)"', case).group(1).replace("&amp;", "&")
+    assert "Amend your declaration" in text_of(case)
+    form = api.get(link)
+    assert form.status_code == 200
+    ex = example("standard", clock.now().date())
+    # Prefilled with what was declared; the document number is typed again (it proves the person).
+    assert f'value="{ex["name"]}"' in form.text and f'value="{ex["phone"]}"' in form.text and 'name="id_number" value=""' in form.text
+    assert "Save the amended declaration" in text_of(form.text)
+    data = form_of(ex) | {"phone": "13905320099", "form_token": _hidden(form.text, "form_token")}
+
+    # Someone else's document number: refused on the field, nothing stored.
+    wrong = api.post(link, data=data | {"id_number": "11010519491231002X"}, follow_redirects=False)
+    assert wrong.status_code == 422 and 'id="err-id_number"' in wrong.text and "only they can amend" in text_of(wrong.text)
+    # Without the form's token (a form posted from elsewhere): refused.
+    assert api.post(link, data=data | {"form_token": "x"}, follow_redirects=False).status_code == 403
+
+    r = api.post(link, data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("&done=amended")
+    page = text_of(api.get(r.headers["location"]).text)
+    assert "Your amended declaration was saved as a new signed version and compared again (R15)." in page
+    assert "You amended the declaration (a new signed version, R15)" in page and "The amended declaration was compared again" in page
+    with seeded.session() as s:
+        versions = s.exec(select(Declaration).where(Declaration.application_id == case_id).order_by(Declaration.version)).all()
+        assert [v.version for v in versions] == [1, 2] and versions[1].content["phone"] == "13905320099"
+        assert versions[0].content["phone"] == ex["phone"]  # the earlier statement is kept
+
+
+def test_r15_decided_case_says_the_declaration_can_no_longer_be_amended(api, seeded, clock):
+    from cases.models import Declaration
+
+    case_id, token, task_id = standard_case(api, seeded, clock)
+    link = f"/cases/{case_id}/amend?access_token={token}"
+    form_token = _hidden(api.get(link).text, "form_token")
+    _decide(seeded, clock, case_id, task_id, "approve")
+    assert "the declaration can no longer be amended" in text_of(_page(api, case_id, token))
+    closed = api.get(link)
+    assert closed.status_code == 409 and "This case has been decided: its declaration can no longer be amended." in text_of(closed.text)
+    assert "<form" not in closed.text.split("<main", 1)[1]
+    data = form_of(example("standard", clock.now().date())) | {"phone": "13905320099", "form_token": form_token}
+    late = api.post(link, data=data, follow_redirects=False)
+    assert late.status_code == 409 and "can no longer be amended" in text_of(late.text)
+    with seeded.session() as s:
+        assert len(s.exec(select(Declaration).where(Declaration.application_id == case_id)).all()) == 1

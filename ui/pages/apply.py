@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from cases.clock import SHANGHAI
 from cases.errors import DomainError
 from cases.models import Region, RegionLevel, Role, Unit
-from ui.pages.common import _number, redirect
+from ui.pages.common import _number, _value, redirect
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import CHANNEL_WORDS, ID_TYPES, SYMPTOM_WORDS
 
@@ -183,7 +183,7 @@ def _error_label(key: str) -> str:
     return FIELD_LABELS.get(key, key)
 
 
-def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None) -> HTMLResponse:
+def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None, amend: dict[str, Any] | None = None) -> HTMLResponse:
     from cases.declaration_schema import SYMPTOMS
 
     asked = p.request.query_params.get("rows", "")
@@ -206,6 +206,7 @@ def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None
         more_rows=min(MAX_ROWS, rows + 4),
         demo=p.settings.demo,
         today=p.now.astimezone(SHANGHAI).date().isoformat(),
+        amend=amend,
     )
 
 
@@ -252,3 +253,101 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
         # Staff whose area covers the person's open case: its number, not its applicant link.
         return _render_apply(p, values, status=409, notice=f"An application for this person is already open (case {app.reference}). Use the link you received when you applied, or ask your community. 此人已有在办申请（{app.reference}），请使用申请时获得的链接查询，或咨询所在社区。")
     return redirect(f"/cases/{app.id}?" + urlencode({"access_token": result.access_token, "new": "1" if result.created else "0"}))
+
+
+# ------------------------------------------------------------ amendments ---
+# R15: the applicant corrects their declaration from the case page (same form, prefilled); the
+# service keeps it as a new signed version and compares it again. Closed once the case is decided.
+
+def _values_from_content(content: dict[str, Any]) -> dict[str, Any]:
+    """The form's values from a stored declaration (the inverse of `_content`). The document
+    number is left empty: typing it again shows it is the same person, and it is not shown to
+    whoever holds the link."""
+    contact = content.get("close_contact") or {}
+    health = content.get("health") or {}
+    values: dict[str, Any] = {k: str(content.get(k) or "") for k in FORM_TEXT_FIELDS if k not in ("had_contact", "contact_details", "temperature", "form_id")}
+    values.update(
+        id_number="",
+        had_contact="yes" if contact.get("had_contact") else "no",
+        contact_details=contact.get("details") or "",
+        symptoms=list(health.get("symptoms") or []),
+        temperature="" if health.get("temperature") is None else str(health["temperature"]),
+        pledge=bool(content.get("pledge_self_isolation")),
+        needs_verification=bool(content.get("needs_verification")),
+        stays=[{k: str(s.get(k) or "") for k in ("place", "from_date", "to_date")} for s in content.get("residence_history") or []],
+        form_id="",
+    )
+    return values
+
+
+def _amend_context(p: Page, app, token: str, decided: bool) -> dict[str, Any]:
+    from urllib.parse import quote
+
+    from ui.pages.case import _case_url
+    from ui.pages.session import applicant_form_token
+
+    return {
+        "reference": app.reference,
+        "action": f"/cases/{quote(app.id, safe='')}/amend?" + urlencode({"access_token": token}),
+        "form_token": applicant_form_token(app.id, token, "amend", p.settings),
+        "case_url": _case_url(app, token),
+        "community": next((o["label"] for g in _communities(p.session) for o in g["options"] if o["code"] == app.community_code), app.community_code),
+        "decided": decided,
+    }
+
+
+def _amendable(app) -> bool:
+    from cases.services.applications import AMENDABLE
+
+    return app.status in AMENDABLE
+
+
+@router.get("/cases/{case_id}/amend", response_class=HTMLResponse)
+def amend_form(case_id: str, p: PageDep, access_token: str | None = None) -> HTMLResponse:
+    from cases.services.applications import latest_declaration
+    from ui.pages.applicant_forms import _applicant_case
+
+    app, token = _applicant_case(p, case_id, access_token)
+    if not _amendable(app):
+        return _render_apply(p, _blank_values(p, _value(app.kind)), status=409, amend=_amend_context(p, app, token, decided=True))
+    values = _values_from_content(latest_declaration(p.session, app.id).content)
+    return _render_apply(p, values, amend=_amend_context(p, app, token, decided=False))
+
+
+@router.post("/cases/{case_id}/amend", response_class=HTMLResponse)
+def amend_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | None = None) -> Response:
+    from cases.declaration_schema import ApplicationCreate
+    from cases.services.applications import amend_declaration, latest_declaration
+    from ui.pages.applicant_forms import _applicant_case, _check_applicant_form
+
+    app, token = _applicant_case(p, case_id, access_token)
+    _check_applicant_form(p, form, app, token, "amend")
+    values = _form_values(form)
+    if not _amendable(app):
+        return _render_apply(p, values, status=409, amend=_amend_context(p, app, token, decided=True))
+    previous = latest_declaration(p.session, app.id).content
+    # What an amendment cannot change is taken from the case, not from the form.
+    values.update(kind=_value(app.kind), community_code=app.community_code, channel=previous.get("channel") or values["channel"])
+    content, rows = _content(values)
+    context = _amend_context(p, app, token, decided=False)
+    try:
+        payload = ApplicationCreate.model_validate(content, context={"today": p.now})
+    except ValidationError as exc:
+        errors = _field_errors(exc, rows)
+        for key, message in _arrival_gaps(values):
+            errors.setdefault(key, message)
+        return _render_apply(p, values, errors, status=422, amend=context)
+    try:
+        amend_declaration(session=p.session, application=app, payload=payload, content=content, settings=p.settings, at=p.now)
+        p.session.commit()
+    except DomainError as exc:
+        p.session.rollback()
+        if exc.status_code == 409:
+            return _render_apply(p, values, status=409, amend=_amend_context(p, app, token, decided=True))
+        field = exc.field if exc.field in FIELD_LABELS else "_form"
+        if field == "id_number":
+            message = "This is not the document number of the person who applied: only they can amend the declaration. 证件号码与申报人不符，仅本人可更正申报。"
+        else:
+            message = exc.message
+        return _render_apply(p, values, {field: message}, status=exc.status_code, amend=context)
+    return redirect(context["case_url"] + "&done=amended")

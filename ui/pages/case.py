@@ -115,7 +115,7 @@ def _sla_left(session: Session, settings: Settings, app: Application, now: datet
 
 
 CASE_NOT_FOUND = ("Case not found / 未找到案件", "No case matches this number and access token. Check the link you received when you applied. 未找到与该编号和查询码对应的案件，请核对申请时获得的链接。")
-CASE_DONE = ("reported", "reported_abnormal", "supplied")
+CASE_DONE = ("reported", "reported_abnormal", "supplied", "amended")
 
 
 def _applicant_token(p: Page, app: Application, access_token: str | None) -> str | None:
@@ -195,6 +195,10 @@ def _render_case(
     outcome = _outcome(view, colour)
     # The badge says what the applicant got, not that the flow finished: "Completed" is for a pass.
     badge = {"rejected": "rejected", "revoked": "revoked"}.get(outcome["kind"] if outcome else "", status_key)
+    from cases.services.applications import AMENDABLE
+
+    # R15: the applicant may correct the declaration until the case is decided, and is told when not.
+    amend = None if token is None else {"url": f"/cases/{quote(app.id, safe='')}/amend?" + urlencode({"access_token": token}), "open": app.status in AMENDABLE}
     complaint_url = "/complaints/new?" + urlencode({"case": view["reference"], "region": app.community_code})
     return p.render(
         "case.html",
@@ -206,6 +210,7 @@ def _render_case(
         badge=badge,
         outcome=outcome,
         complaint_url=complaint_url,
+        amend=amend,
         contact=_community_contact(p, app.community_code),
         kind_key=_value(view["kind"]),
         channel_key=_value(view["channel"]),
