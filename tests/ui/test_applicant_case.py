@@ -203,3 +203,38 @@ def test_r15_decided_case_says_the_declaration_can_no_longer_be_amended(api, see
     assert late.status_code == 409 and "can no longer be amended" in text_of(late.text)
     with seeded.session() as s:
         assert len(s.exec(select(Declaration).where(Declaration.application_id == case_id)).all()) == 1
+
+
+# ------------------------------------------------------- places by name ---
+
+def test_r6_residence_places_and_community_are_picked_by_name(api, seeded, clock):
+    from cases.models import Declaration
+
+    form = api.get("/apply?kind=arrival").text
+    assert '<datalist id="places">' in form and 'list="places"' in form and "<script" not in form.split("<main", 1)[1].split("</main>")[0]
+    assert '<option value="湖北省 武汉市" label="湖北省 · 420100">' in form and '<option value="United Kingdom"' in form
+    assert '<option value="济南市 历下区 Lixia District"' in form
+    # The community is a list of names grouped by city and county, never a code to type.
+    assert re.search(r'<optgroup label="青岛市市南区[^"]*">', form) and "和平社区 Heping Community" in form
+
+    data = form_of(example("arrival", clock.now().date())) | {"stay_place_0": "United Kingdom", "stay_place_1": "北京市"}
+    r = apply(api, data)
+    assert r.status_code == 303, text_of(r.text)
+    case_id = r.headers["location"].split("/cases/")[1].split("?")[0]
+    token = re.search(r"access_token=([0-9a-f]+)", r.headers["location"]).group(1)
+    with seeded.session() as s:
+        declared = s.exec(select(Declaration).where(Declaration.application_id == case_id)).one().content
+    assert [stay["place"] for stay in declared["residence_history"]] == ["GBR", "110000"]  # codes for the comparison
+    # Amending shows the names again, not the codes.
+    amend = api.get(f"/cases/{case_id}/amend", params={"access_token": token}).text
+    assert 'id="stay_place_0" name="stay_place_0" value="United Kingdom"' in amend and 'value="北京市"' in amend
+
+
+def test_r6_unknown_place_name_is_a_field_error_and_nothing_is_stored(api, seeded, clock):
+    data = form_of(example("arrival", clock.now().date())) | {"stay_place_1": "Atlantis"}
+    r = apply(api, data)
+    assert r.status_code == 422
+    assert 'id="err-stay_1"' in r.text and "Unknown place “Atlantis”: choose it from the list" in text_of(r.text)
+    assert 'value="Atlantis"' in r.text and "Stay 2 / 居住史第2行" in text_of(r.text)
+    with seeded.session() as s:
+        assert s.exec(select(Application)).first() is None

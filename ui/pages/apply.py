@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from cases.clock import SHANGHAI
 from cases.errors import DomainError
 from cases.models import Region, RegionLevel, Role, Unit
+from cases.places import place_code, place_groups, place_name
 from ui.pages.common import _number, _value, redirect
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import CHANNEL_WORDS, ID_TYPES, SYMPTOM_WORDS
@@ -63,7 +64,7 @@ def _example_values(kind: str, today) -> dict[str, Any]:
         "temperature": str(ex["health"]["temperature"]),
         "pledge": bool(ex.get("pledge_self_isolation")),
         "needs_verification": False,
-        "stays": [{"place": s["place"], "from_date": s["from_date"], "to_date": s["to_date"]} for s in ex["residence_history"]],
+        "stays": [{"place": place_name(s["place"]), "from_date": s["from_date"], "to_date": s["to_date"]} for s in ex["residence_history"]],
         "form_id": secrets.token_urlsafe(16),
     }
 
@@ -84,6 +85,14 @@ def _form_values(form: FormData) -> dict[str, Any]:
 
 
 
+def _unknown_places(values: dict[str, Any]) -> dict[str, str]:
+    """A place that is neither a code nor a name of the list: named on its row, never guessed."""
+    return {
+        f"stay_{i}": f"Unknown place \u201c{s['place']}\u201d: choose it from the list (a city, county, province or country). 未知地点，请从列表中选择（市、县、省或国家）。"
+        for i, s in enumerate(values["stays"]) if s["place"] and place_code(s["place"]) is None
+    }
+
+
 def _content(values: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
     """The declaration as JSON (kept as the signed statement, R15) and, per declared stay, its form row."""
     rows = [i for i, s in enumerate(values["stays"]) if any(s.values())]
@@ -99,7 +108,9 @@ def _content(values: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         "address": values["address"],
         "community_code": values["community_code"],
         "unit_code": values["unit_code"] or None,
-        "residence_history": [{k: values["stays"][i][k] or None for k in ("place", "from_date", "to_date")} for i in rows],
+        # Places are picked by name; the statement keeps their codes (R6, R14 comparison).
+        "residence_history": [{"place": place_code(values["stays"][i]["place"]) or values["stays"][i]["place"] or None,
+                               **{k: values["stays"][i][k] or None for k in ("from_date", "to_date")}} for i in rows],
         "close_contact": {"had_contact": {"yes": True, "no": False}.get(values["had_contact"]), "details": values["contact_details"] or None},
         "health": {"symptoms": values["symptoms"], "temperature": _number(values["temperature"])},
         "pledge_self_isolation": True if values["pledge"] else (False if arrival else None),
@@ -199,6 +210,7 @@ def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None
         error_labels=labels,
         notice=notice,
         communities=_communities(p.session),
+        places=place_groups(),
         units=_units(p.session),
         symptoms=[(s, SYMPTOM_WORDS.get(s, (s, s))) for s in SYMPTOMS],
         channels=CHANNEL_WORDS,
@@ -229,13 +241,16 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
     p.check_csrf(form)
     values = _form_values(form)
     content, rows = _content(values)
+    unknown = _unknown_places(values)
     try:
         payload = ApplicationCreate.model_validate(content, context={"today": p.now})
     except ValidationError as exc:
-        errors = _field_errors(exc, rows)
+        errors = _field_errors(exc, rows) | unknown
         for key, message in _arrival_gaps(values):
             errors.setdefault(key, message)
         return _render_apply(p, values, errors, status=422)
+    if unknown:
+        return _render_apply(p, values, unknown, status=422)
     submitted_by = p.user.id if p.user is not None and p.user.role in (Role.unit, Role.issuer) else "applicant"
     key = f"ui:{values['form_id']}" if values["form_id"] else None
     try:
@@ -274,7 +289,7 @@ def _values_from_content(content: dict[str, Any]) -> dict[str, Any]:
         temperature="" if health.get("temperature") is None else str(health["temperature"]),
         pledge=bool(content.get("pledge_self_isolation")),
         needs_verification=bool(content.get("needs_verification")),
-        stays=[{k: str(s.get(k) or "") for k in ("place", "from_date", "to_date")} for s in content.get("residence_history") or []],
+        stays=[{"place": place_name(str(s.get("place") or "")), **{k: str(s.get(k) or "") for k in ("from_date", "to_date")}} for s in content.get("residence_history") or []],
         form_id="",
     )
     return values
@@ -330,13 +345,16 @@ def amend_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | No
     values.update(kind=_value(app.kind), community_code=app.community_code, channel=previous.get("channel") or values["channel"])
     content, rows = _content(values)
     context = _amend_context(p, app, token, decided=False)
+    unknown = _unknown_places(values)
     try:
         payload = ApplicationCreate.model_validate(content, context={"today": p.now})
     except ValidationError as exc:
-        errors = _field_errors(exc, rows)
+        errors = _field_errors(exc, rows) | unknown
         for key, message in _arrival_gaps(values):
             errors.setdefault(key, message)
         return _render_apply(p, values, errors, status=422, amend=context)
+    if unknown:
+        return _render_apply(p, values, unknown, status=422, amend=context)
     try:
         amend_declaration(session=p.session, application=app, payload=payload, content=content, settings=p.settings, at=p.now)
         p.session.commit()
