@@ -84,6 +84,8 @@ class CaseView(BaseModel):
     observation_ends_at: datetime | None
     responsibility: dict[str, Any] | None
     pass_: PassSummary | None = Field(default=None, alias="pass")
+    revoked_pass: dict[str, Any] | None = Field(default=None, description="the case's last revoked pass when it has no valid one: card number, colour, revoked_at, reason (superseded: the newer pass's case, R2)")
+    rejection: dict[str, Any] | None = Field(default=None, description="a rejected case's reason code, explanation and decision time")
     flow_run: dict[str, Any]
     timeline: list[dict[str, Any]]
 

@@ -98,6 +98,8 @@ def test_r2_revoked_pass_says_when_and_why_not_no_pass_yet(api, seeded, clock):
     assert "re-decided after a complaint: the applicant is a close contact" in top
     assert "Complain about this case" in top and re.search(r'<span class="badge status-revoked">', page)
     assert _steps(page)[-1] == ("failed", "Pass revoked 通行卡已撤销")
+    view = api.get(f"/api/v1/applications/{case_id}", headers={"X-Access-Token": token}).json()
+    assert view["pass"] is None and view["revoked_pass"]["card_number"] == card and view["revoked_pass"]["reason"].startswith("re-decided")
 
 
 def test_r2_superseded_pass_names_the_newer_case(api, seeded, clock):
@@ -238,3 +240,24 @@ def test_r6_unknown_place_name_is_a_field_error_and_nothing_is_stored(api, seede
     assert 'value="Atlantis"' in r.text and "Stay 2 / 居住史第2行" in text_of(r.text)
     with seeded.session() as s:
         assert s.exec(select(Application)).first() is None
+
+
+def test_r20_complaint_button_on_an_open_case_opens_the_prefilled_form(api, seeded, clock):
+    case_id, token, _ = standard_case(api, seeded, clock)
+    page = _page(api, case_id, token)
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        reference, community = app.reference, app.community_code
+    button = re.search(r'<a class="button secondary" href="(/complaints/new\?[^"]+)">(.*?)</a>', page)
+    assert button and "Complain about this case" in text_of(button.group(2))
+    form = api.get(button.group(1).replace("&amp;", "&")).text
+    assert f'value="{reference}"' in form and re.search(rf'value="{community}"\s+selected', form)
+    assert "No pass yet" in text_of(page) and "Your application was rejected" not in text_of(page)
+
+
+def test_r2_api_case_view_names_the_revoked_pass_and_the_rejection(api, seeded, clock):
+    case_id, token, task_id = standard_case(api, seeded, clock)
+    _decide(seeded, clock, case_id, task_id, "reject", reason_code="false_declaration", explanation="Roaming records show a week in Wuhan that the declaration omits.")
+    view = api.get(f"/api/v1/applications/{case_id}", headers={"X-Access-Token": token}).json()
+    assert view["rejection"]["reason_code"] == "false_declaration" and "Wuhan" in view["rejection"]["explanation"]
+    assert view["pass"] is None and view["revoked_pass"] is None  # never issued: nothing was revoked
