@@ -13,10 +13,10 @@ from tests.helpers import example
 from tests.ui.test_pages import apply, form_of, standard_case, text_of
 
 
-def _decide(store, clock, case_id: str, task_id: str, action: str, *, red_list: bool = False, **kw) -> None:
-    """A Qingdao issuer takes the case and decides; the flow's last step issues (or not) the pass."""
+def _decide(store, clock, case_id: str, task_id: str, action: str, *, red_list: bool = False, issuer: str = "qingdao-issuer", **kw) -> None:
+    """The community's issuer takes the case and decides; the flow's last step issues (or not) the pass."""
     with store.session() as s:
-        issuer = s.exec(select(User).where(User.username == "qingdao-issuer")).one()
+        issuer = s.exec(select(User).where(User.username == issuer)).one()
         app = s.get(Application, case_id)
         if red_list:
             app.red_list = True  # as a comparison hit on the red list leaves it
@@ -261,3 +261,33 @@ def test_r2_api_case_view_names_the_revoked_pass_and_the_rejection(api, seeded, 
     view = api.get(f"/api/v1/applications/{case_id}", headers={"X-Access-Token": token}).json()
     assert view["rejection"]["reason_code"] == "false_declaration" and "Wuhan" in view["rejection"]["explanation"]
     assert view["pass"] is None and view["revoked_pass"] is None  # never issued: nothing was revoked
+
+
+def test_r9_arrival_with_missed_days_goes_to_audit_and_a_rejection_revokes_the_yellow_code(api, seeded, clock):
+    from cases.services import observation
+
+    r = apply(api, form_of(example("arrival", clock.now().date())))
+    case_id = r.headers["location"].split("/cases/")[1].split("?")[0]
+    token = re.search(r"access_token=([0-9a-f]+)", r.headers["location"]).group(1)
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        workflow.declare(session=s, application=app, at=clock.now())
+        workflow.compare(session=s, application=app, at=clock.now(), settings=seeded.settings, accept_incomplete=True)
+        workflow.open_observation(session=s, application=app, at=clock.now(), settings=seeded.settings)
+        s.commit()
+    clock.advance(timedelta(days=15))  # no report at all: the period ends with missing days
+    with seeded.session() as s:
+        app = s.get(Application, case_id)
+        observation.end_observation(session=s, application=app, at=clock.now(), settings=seeded.settings)
+        task_id = workflow.assign_audit(session=s, application=app, at=clock.now(), settings=seeded.settings)["task_id"]
+        s.commit()
+    steps = _steps(_page(api, case_id, token))
+    assert [(state, label.split(" ")[0]) for state, label in steps] == [
+        ("done", "Declaration"), ("done", "Yellow"), ("done", "Big-data"), ("done", "Daily"), ("current", "Community/unit"), ("todo", "Green")]
+
+    _decide(seeded, clock, case_id, task_id, "reject", issuer="heping-issuer", reason_code="identity_not_established", explanation="No answer at the isolation address for two weeks.")
+    page = _page(api, case_id, token)
+    top = text_of(page.split('class="steps"')[0])
+    assert "Your application was rejected" in top and "Your earlier pass was revoked with the rejection" in top
+    assert "No pass was issued" not in top and "band-yellow" not in page
+    assert [state for state, _ in _steps(page)][-2:] == ["failed", "failed"]

@@ -88,7 +88,7 @@ def _outcome(view: dict[str, Any], colour: str | None) -> dict[str, Any] | None:
     rejection, revoked = view["rejection"], view["revoked_pass"]
     if view["decision"] == "reject":
         code = (rejection or {}).get("reason_code")
-        return {"kind": "rejected", "at": (rejection or {}).get("decided_at"), "why": REJECTION_WORDS.get(code), "explanation": (rejection or {}).get("explanation"), "red": colour == "red"}
+        return {"kind": "rejected", "at": (rejection or {}).get("decided_at"), "why": REJECTION_WORDS.get(code), "explanation": (rejection or {}).get("explanation"), "red": colour == "red", "pass": revoked}
     if revoked is not None:
         reason = revoked["reason"] or ""
         return {"kind": "revoked", "at": revoked["revoked_at"], "why": REVOCATION_WORDS.get(reason), "explanation": None if reason in REVOCATION_WORDS else reason, "pass": revoked}
