@@ -85,6 +85,9 @@ def test_r2_red_code_is_a_red_step_never_under_green_ticks(api, seeded, clock):
 def test_r2_revoked_pass_says_when_and_why_not_no_pass_yet(api, seeded, clock):
     case_id, token, task_id = standard_case(api, seeded, clock)
     _decide(seeded, clock, case_id, task_id, "approve")
+    issued = _page(api, case_id, token)
+    assert [state for state, _ in _steps(issued)] == ["done"] * 4 and _steps(issued)[-1][1] == "Green code issued 已发绿码"
+    assert "Your pass was revoked" not in text_of(issued) and "status-completed" in issued
     clock.advance(timedelta(hours=2))
     with seeded.session() as s:
         p = s.exec(select(Pass).where(Pass.application_id == case_id)).one()
