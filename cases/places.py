@@ -73,3 +73,30 @@ def place_code(text: str) -> str | None:
 def place_name(code: str) -> str:
     """The name the form shows for a stored code (the code itself when the list has no name)."""
     return _index()[1].get(code.strip().upper(), code)
+
+
+@lru_cache(maxsize=1)
+def _communities() -> dict[str, str]:
+    from cases.validation import region_index
+
+    index = region_index()
+    names: dict[str, set[str]] = {}
+    for code, entry in index.items():
+        if entry["level"] == "community":
+            county, city = index[entry["county"]], index[entry["city"]]
+            # Many villages share a name ("和平社区"): with its county (and city) it is one place.
+            for name in (entry["name_zh"], entry["name_en"], f"{entry['name_zh']} {entry['name_en']}",
+                         f"{county['name_zh']} {entry['name_zh']}", f"{city['name_zh']}{county['name_zh']} {entry['name_zh']}",
+                         f"{county['name_zh']}{entry['name_zh']}", f"{city['name_zh']}{county['name_zh']}{entry['name_zh']}",
+                         f"{entry['name_en']}, {county['name_en']}", f"{county['name_en']} {entry['name_en']}"):
+                names.setdefault(_key(name), set()).add(code)
+    return {name: next(iter(codes)) for name, codes in names.items() if len(codes) == 1}
+
+
+def community_code(text: str) -> str | None:
+    """A community as posted: its code, or its name when one community has it (a form posted
+    by something other than the page's list); None for a name no community (or several) has."""
+    text = text.strip()
+    if text.isdigit():
+        return text
+    return _communities().get(_key(text))

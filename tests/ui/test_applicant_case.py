@@ -294,3 +294,16 @@ def test_r9_arrival_with_missed_days_goes_to_audit_and_a_rejection_revokes_the_y
     assert "Your application was rejected" in top and "Your earlier pass was revoked with the rejection" in top
     assert "No pass was issued" not in top and "band-yellow" not in page
     assert [state for state, _ in _steps(page)][-2:] == ["failed", "failed"]
+
+
+def test_r6_community_posted_by_name_is_mapped_to_its_code_or_named_unknown(api, seeded, clock):
+    data = form_of(example("arrival", clock.now().date()))
+    unknown = apply(api, data | {"community_code": "Nowhere Community"})
+    assert unknown.status_code == 422 and 'id="err-community_code"' in unknown.text
+    assert "Unknown community “Nowhere Community”: choose it from the list." in text_of(unknown.text)
+    # Five villages are called 和平社区: the name alone is not one place, with its county it is.
+    assert apply(api, data | {"community_code": "和平社区"}).status_code == 422
+    r = apply(api, data | {"community_code": "历下区 和平社区"})
+    assert r.status_code == 303
+    with seeded.session() as s:
+        assert s.exec(select(Application.community_code)).one() == "370102001001"

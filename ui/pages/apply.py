@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from cases.clock import SHANGHAI
 from cases.errors import DomainError
 from cases.models import Region, RegionLevel, Role, Unit
-from cases.places import place_code, place_groups, place_name
+from cases.places import community_code, place_code, place_groups, place_name
 from ui.pages.common import _number, _value, redirect
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import CHANNEL_WORDS, ID_TYPES, SYMPTOM_WORDS
@@ -86,8 +86,16 @@ def _form_values(form: FormData) -> dict[str, Any]:
 
 
 def _unknown_places(values: dict[str, Any]) -> dict[str, str]:
-    """A place that is neither a code nor a name of the list: named on its row, never guessed."""
-    return {
+    """A place that is neither a code nor a name of the list: named on its row, never guessed.
+    A community given by name gets its code here (or an error on the field)."""
+    errors = {}
+    if values["community_code"]:
+        code = community_code(values["community_code"])
+        if code is None:
+            errors["community_code"] = f"Unknown community \u201c{values['community_code']}\u201d: choose it from the list. 未知社区，请从列表中选择。"
+        else:
+            values["community_code"] = code
+    return errors | {
         f"stay_{i}": f"Unknown place \u201c{s['place']}\u201d: choose it from the list (a city, county, province or country). 未知地点，请从列表中选择（市、县、省或国家）。"
         for i, s in enumerate(values["stays"]) if s["place"] and place_code(s["place"]) is None
     }
@@ -240,8 +248,8 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
 
     p.check_csrf(form)
     values = _form_values(form)
-    content, rows = _content(values)
     unknown = _unknown_places(values)
+    content, rows = _content(values)
     try:
         payload = ApplicationCreate.model_validate(content, context={"today": p.now})
     except ValidationError as exc:
@@ -343,9 +351,9 @@ def amend_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | No
     previous = latest_declaration(p.session, app.id).content
     # What an amendment cannot change is taken from the case, not from the form.
     values.update(kind=_value(app.kind), community_code=app.community_code, channel=previous.get("channel") or values["channel"])
+    unknown = _unknown_places(values)
     content, rows = _content(values)
     context = _amend_context(p, app, token, decided=False)
-    unknown = _unknown_places(values)
     try:
         payload = ApplicationCreate.model_validate(content, context={"today": p.now})
     except ValidationError as exc:
