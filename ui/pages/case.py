@@ -163,6 +163,7 @@ def _render_case(
     supplement_values: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    from cases.services.applications import AMENDABLE
     from cases.services.views import case_view
 
     view = case_view(p.session, app, p.settings, p.now)
@@ -195,8 +196,6 @@ def _render_case(
     outcome = _outcome(view, colour)
     # The badge says what the applicant got, not that the flow finished: "Completed" is for a pass.
     badge = {"rejected": "rejected", "revoked": "revoked"}.get(outcome["kind"] if outcome else "", status_key)
-    from cases.services.applications import AMENDABLE
-
     # R15: the applicant may correct the declaration until the case is decided, and is told when not.
     amend = None if token is None else {"url": f"/cases/{quote(app.id, safe='')}/amend?" + urlencode({"access_token": token}), "open": app.status in AMENDABLE}
     complaint_url = "/complaints/new?" + urlencode({"case": view["reference"], "region": app.community_code})
