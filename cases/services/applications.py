@@ -242,6 +242,13 @@ def latest_declaration(session: Session, application_id: str) -> Declaration:
     ).first()
 
 
+# The statuses in which a declaration may still be amended: once decided it is closed (R15).
+AMENDABLE = (
+    CaseStatus.submitted, CaseStatus.declared, CaseStatus.compared, CaseStatus.observing,
+    CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant,
+)
+
+
 def amend_declaration(*, session: Session, application: Application, payload, content: dict, settings: Settings, at: datetime) -> Declaration:
     """A later edit is a new version of the statement; earlier versions are never overwritten (R15).
     The person and the case's community stay the same: another person needs another application.
@@ -256,10 +263,7 @@ def amend_declaration(*, session: Session, application: Application, payload, co
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(key_share=True)
     application = session.exec(query).one()
-    if application.status not in (
-        CaseStatus.submitted, CaseStatus.declared, CaseStatus.compared, CaseStatus.observing,
-        CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant,
-    ):
+    if application.status not in AMENDABLE:
         raise Conflict(f"the case is {application.status.value}; its declaration can no longer change")
     applicant = session.get(Applicant, application.applicant_id)
     if validation.hash_id_number(payload.id_number, key=settings.secret("idhash")) != applicant.id_hash or payload.id_type.value != applicant.id_type:

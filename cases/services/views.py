@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from cases.codes.claims import mask_name
 from cases.events import timeline
-from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Region, ResponsibilityRecord
-from cases.services.passes import active_pass
+from cases.models import Applicant, Application, AuditTask, ComparisonRecord, Pass, Region, ResponsibilityRecord
+from cases.services.passes import SUPERSEDED, active_pass
 from cases.settings import Settings
 
 AMBER_SECONDS = 2 * 3600  # the issuer queue's colour: less than 2 hours left is amber
@@ -85,6 +85,8 @@ class CaseView(BaseModel):
     observation_ends_at: datetime | None
     responsibility: dict[str, Any] | None
     pass_: PassSummary | None = Field(default=None, alias="pass")
+    revoked_pass: dict[str, Any] | None = Field(default=None, description="the case's last revoked pass when it has no valid one: card number, colour, revoked_at, reason (superseded: the newer pass's case, R2)")
+    rejection: dict[str, Any] | None = Field(default=None, description="a rejected case's reason code, explanation and decision time")
     flow_run: dict[str, Any]
     timeline: list[dict[str, Any]]
 
@@ -137,12 +139,26 @@ def task_view(task: AuditTask, app: Application, now: datetime, cal, contacts: i
     }
 
 
+def revoked_pass(session: Session, application_id: str, events: list) -> dict[str, Any] | None:
+    """The case's last revoked pass when it has no valid one: the applicant must read that it was
+    revoked, when and why, not "no pass yet" (a superseded pass names the case of the newer one, R2)."""
+    if active_pass(session, application_id) is not None:
+        return None
+    p = session.exec(select(Pass).where(Pass.application_id == application_id, Pass.revoked_at.is_not(None)).order_by(Pass.revoked_at.desc())).first()
+    if p is None:
+        return None
+    by_case = next((e.data.get("by_case") for e in reversed(events) if e.action == "pass_revoked" and (e.data or {}).get("pass_id") == p.id), None)
+    return {"card_number": p.card_number, "colour": getattr(p.colour, "value", p.colour), "issued_at": p.issued_at, "revoked_at": p.revoked_at, "reason": p.revoke_reason,
+            "superseded": p.revoke_reason == SUPERSEDED, "superseded_by_case": by_case}
+
+
 def case_view(session: Session, app: Application, settings: Settings, now: datetime) -> dict[str, Any]:
     comparison = session.exec(select(ComparisonRecord).where(ComparisonRecord.application_id == app.id)).first()
     task = session.exec(select(AuditTask).where(AuditTask.application_id == app.id)).first()
     responsibility = session.exec(select(ResponsibilityRecord).where(ResponsibilityRecord.application_id == app.id)).first()
     community = session.get(Region, app.community_code)
     applicant = session.get(Applicant, app.applicant_id)
+    events = timeline(session, app.id)
     return {
         "id": app.id,
         "reference": app.reference,
@@ -161,8 +177,11 @@ def case_view(session: Session, app: Application, settings: Settings, now: datet
         "observation_ends_at": app.observation_ends_at,
         "responsibility": None if responsibility is None else {"kind": responsibility.responsible_kind, "code": responsibility.responsible_code, "breach_at": responsibility.breach_at, "outcome": responsibility.outcome},
         "pass": pass_summary(session, app.id),
+        "revoked_pass": revoked_pass(session, app.id, events),
+        # Why a rejected case was rejected, read from the decision (the applicant sees it on top).
+        "rejection": None if task is None or task.decision != "reject" else {"reason_code": task.reason_code, "explanation": task.explanation, "decided_at": task.decided_at},
         "flow_run": {"id": app.flow_run_id, "state": app.flow_state, "url": f"{settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{app.flow_run_id}" if app.flow_run_id else None},
-        "timeline": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after, "data": e.data} for e in timeline(session, app.id)],
+        "timeline": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after, "data": e.data} for e in events],
     }
 
 

@@ -14,7 +14,8 @@ from starlette.datastructures import FormData
 from cases.clock import SHANGHAI
 from cases.errors import DomainError
 from cases.models import Region, RegionLevel, Role, Unit
-from ui.pages.common import _number, redirect
+from cases.places import community_code, place_code, place_groups, place_name
+from ui.pages.common import _number, _value, redirect
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import CHANNEL_WORDS, ID_TYPES, SYMPTOM_WORDS
 
@@ -63,7 +64,7 @@ def _example_values(kind: str, today) -> dict[str, Any]:
         "temperature": str(ex["health"]["temperature"]),
         "pledge": bool(ex.get("pledge_self_isolation")),
         "needs_verification": False,
-        "stays": [{"place": s["place"], "from_date": s["from_date"], "to_date": s["to_date"]} for s in ex["residence_history"]],
+        "stays": [{"place": place_name(s["place"]), "from_date": s["from_date"], "to_date": s["to_date"]} for s in ex["residence_history"]],
         "form_id": secrets.token_urlsafe(16),
     }
 
@@ -84,6 +85,22 @@ def _form_values(form: FormData) -> dict[str, Any]:
 
 
 
+def _unknown_places(values: dict[str, Any]) -> dict[str, str]:
+    """A place that is neither a code nor a name of the list: named on its row, never guessed.
+    A community given by name gets its code here (or an error on the field)."""
+    errors = {}
+    if values["community_code"]:
+        code = community_code(values["community_code"])
+        if code is None:
+            errors["community_code"] = f"Unknown community \u201c{values['community_code']}\u201d: choose it from the list. 未知社区，请从列表中选择。"
+        else:
+            values["community_code"] = code
+    return errors | {
+        f"stay_{i}": f"Unknown place \u201c{s['place']}\u201d: choose it from the list (a city, county, province or country). 未知地点，请从列表中选择（市、县、省或国家）。"
+        for i, s in enumerate(values["stays"]) if s["place"] and place_code(s["place"]) is None
+    }
+
+
 def _content(values: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
     """The declaration as JSON (kept as the signed statement, R15) and, per declared stay, its form row."""
     rows = [i for i, s in enumerate(values["stays"]) if any(s.values())]
@@ -99,7 +116,9 @@ def _content(values: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         "address": values["address"],
         "community_code": values["community_code"],
         "unit_code": values["unit_code"] or None,
-        "residence_history": [{k: values["stays"][i][k] or None for k in ("place", "from_date", "to_date")} for i in rows],
+        # Places are picked by name; the statement keeps their codes (R6, R14 comparison).
+        "residence_history": [{"place": place_code(values["stays"][i]["place"]) or values["stays"][i]["place"] or None,
+                               **{k: values["stays"][i][k] or None for k in ("from_date", "to_date")}} for i in rows],
         "close_contact": {"had_contact": {"yes": True, "no": False}.get(values["had_contact"]), "details": values["contact_details"] or None},
         "health": {"symptoms": values["symptoms"], "temperature": _number(values["temperature"])},
         "pledge_self_isolation": True if values["pledge"] else (False if arrival else None),
@@ -183,7 +202,7 @@ def _error_label(key: str) -> str:
     return FIELD_LABELS.get(key, key)
 
 
-def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None) -> HTMLResponse:
+def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None, amend: dict[str, Any] | None = None) -> HTMLResponse:
     from cases.declaration_schema import SYMPTOMS
 
     asked = p.request.query_params.get("rows", "")
@@ -199,6 +218,7 @@ def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None
         error_labels=labels,
         notice=notice,
         communities=_communities(p.session),
+        places=place_groups(),
         units=_units(p.session),
         symptoms=[(s, SYMPTOM_WORDS.get(s, (s, s))) for s in SYMPTOMS],
         channels=CHANNEL_WORDS,
@@ -206,6 +226,7 @@ def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None
         more_rows=min(MAX_ROWS, rows + 4),
         demo=p.settings.demo,
         today=p.now.astimezone(SHANGHAI).date().isoformat(),
+        amend=amend,
     )
 
 
@@ -227,14 +248,17 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
 
     p.check_csrf(form)
     values = _form_values(form)
+    unknown = _unknown_places(values)
     content, rows = _content(values)
     try:
         payload = ApplicationCreate.model_validate(content, context={"today": p.now})
     except ValidationError as exc:
-        errors = _field_errors(exc, rows)
+        errors = _field_errors(exc, rows) | unknown
         for key, message in _arrival_gaps(values):
             errors.setdefault(key, message)
         return _render_apply(p, values, errors, status=422)
+    if unknown:
+        return _render_apply(p, values, unknown, status=422)
     submitted_by = p.user.id if p.user is not None and p.user.role in (Role.unit, Role.issuer) else "applicant"
     key = f"ui:{values['form_id']}" if values["form_id"] else None
     try:
@@ -252,3 +276,104 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
         # Staff whose area covers the person's open case: its number, not its applicant link.
         return _render_apply(p, values, status=409, notice=f"An application for this person is already open (case {app.reference}). Use the link you received when you applied, or ask your community. 此人已有在办申请（{app.reference}），请使用申请时获得的链接查询，或咨询所在社区。")
     return redirect(f"/cases/{app.id}?" + urlencode({"access_token": result.access_token, "new": "1" if result.created else "0"}))
+
+
+# ------------------------------------------------------------ amendments ---
+# R15: the applicant corrects their declaration from the case page (same form, prefilled); the
+# service keeps it as a new signed version and compares it again. Closed once the case is decided.
+
+def _values_from_content(content: dict[str, Any]) -> dict[str, Any]:
+    """The form's values from a stored declaration (the inverse of `_content`). The document
+    number is left empty: typing it again shows it is the same person, and it is not shown to
+    whoever holds the link."""
+    contact = content.get("close_contact") or {}
+    health = content.get("health") or {}
+    values: dict[str, Any] = {k: str(content.get(k) or "") for k in FORM_TEXT_FIELDS if k not in ("had_contact", "contact_details", "temperature", "form_id")}
+    values.update(
+        id_number="",
+        had_contact="yes" if contact.get("had_contact") else "no",
+        contact_details=contact.get("details") or "",
+        symptoms=list(health.get("symptoms") or []),
+        temperature="" if health.get("temperature") is None else str(health["temperature"]),
+        pledge=bool(content.get("pledge_self_isolation")),
+        needs_verification=bool(content.get("needs_verification")),
+        stays=[{"place": place_name(str(s.get("place") or "")), **{k: str(s.get(k) or "") for k in ("from_date", "to_date")}} for s in content.get("residence_history") or []],
+        form_id="",
+    )
+    return values
+
+
+def _amend_context(p: Page, app, token: str, decided: bool) -> dict[str, Any]:
+    from urllib.parse import quote
+
+    from ui.pages.case import _case_url
+    from ui.pages.session import applicant_form_token
+
+    return {
+        "reference": app.reference,
+        "action": f"/cases/{quote(app.id, safe='')}/amend?" + urlencode({"access_token": token}),
+        "form_token": applicant_form_token(app.id, token, "amend", p.settings),
+        "case_url": _case_url(app, token),
+        "community": next((o["label"] for g in _communities(p.session) for o in g["options"] if o["code"] == app.community_code), app.community_code),
+        "decided": decided,
+    }
+
+
+def _amendable(app) -> bool:
+    from cases.services.applications import AMENDABLE
+
+    return app.status in AMENDABLE
+
+
+@router.get("/cases/{case_id}/amend", response_class=HTMLResponse)
+def amend_form(case_id: str, p: PageDep, access_token: str | None = None) -> HTMLResponse:
+    from cases.services.applications import latest_declaration
+    from ui.pages.applicant_forms import _applicant_case
+
+    app, token = _applicant_case(p, case_id, access_token)
+    if not _amendable(app):
+        return _render_apply(p, _blank_values(p, _value(app.kind)), status=409, amend=_amend_context(p, app, token, decided=True))
+    values = _values_from_content(latest_declaration(p.session, app.id).content)
+    return _render_apply(p, values, amend=_amend_context(p, app, token, decided=False))
+
+
+@router.post("/cases/{case_id}/amend", response_class=HTMLResponse)
+def amend_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | None = None) -> Response:
+    from cases.declaration_schema import ApplicationCreate
+    from cases.services.applications import amend_declaration, latest_declaration
+    from ui.pages.applicant_forms import _applicant_case, _check_applicant_form
+
+    app, token = _applicant_case(p, case_id, access_token)
+    _check_applicant_form(p, form, app, token, "amend")
+    values = _form_values(form)
+    if not _amendable(app):
+        return _render_apply(p, values, status=409, amend=_amend_context(p, app, token, decided=True))
+    previous = latest_declaration(p.session, app.id).content
+    # What an amendment cannot change is taken from the case, not from the form.
+    values.update(kind=_value(app.kind), community_code=app.community_code, channel=previous.get("channel") or values["channel"])
+    unknown = _unknown_places(values)
+    content, rows = _content(values)
+    context = _amend_context(p, app, token, decided=False)
+    try:
+        payload = ApplicationCreate.model_validate(content, context={"today": p.now})
+    except ValidationError as exc:
+        errors = _field_errors(exc, rows) | unknown
+        for key, message in _arrival_gaps(values):
+            errors.setdefault(key, message)
+        return _render_apply(p, values, errors, status=422, amend=context)
+    if unknown:
+        return _render_apply(p, values, unknown, status=422, amend=context)
+    try:
+        amend_declaration(session=p.session, application=app, payload=payload, content=content, settings=p.settings, at=p.now)
+        p.session.commit()
+    except DomainError as exc:
+        p.session.rollback()
+        if exc.status_code == 409:
+            return _render_apply(p, values, status=409, amend=_amend_context(p, app, token, decided=True))
+        field = exc.field if exc.field in FIELD_LABELS else "_form"
+        if field == "id_number":
+            message = "This is not the document number of the person who applied: only they can amend the declaration. 证件号码与申报人不符，仅本人可更正申报。"
+        else:
+            message = exc.message
+        return _render_apply(p, values, {field: message}, status=exc.status_code, amend=context)
+    return redirect(context["case_url"] + "&done=amended")

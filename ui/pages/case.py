@@ -15,14 +15,92 @@ from cases.models import Application, AuditTask, Region, Role
 from cases.settings import Settings
 from ui.pages.common import _value
 from ui.pages.session import Page, PageDep, applicant_form_token
-from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, COLOUR_WORDS, DAY_WORDS, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, STEP_OF_STATUS, STEPS
+from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, COLOUR_WORDS, DAY_WORDS, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, STEPS
 
 router = APIRouter(include_in_schema=False)
 
 
-def _steps(status: str) -> list[dict[str, Any]]:
-    current = STEP_OF_STATUS.get(status, 0)
-    return [{"key": k, "en": en, "zh": zh, "state": "done" if i < current else "current" if i == current else "todo"} for i, (k, en, zh) in enumerate(STEPS)]
+# What the applicant reads about a rejection, by the decision's reason code (the issuer's own
+# explanation follows in their words).
+REJECTION_WORDS = {
+    "comparison_confirmed": ("The big-data comparison shows a confirmed or suspected case record in your name.", "大数据比对显示您有确诊或疑似病例记录。"),
+    "comparison_close_contact": ("The big-data comparison lists you as a close contact of a case.", "大数据比对显示您为病例的密切接触者。"),
+    "identity_not_established": ("Your identity could not be established, although your community tried to contact you.", "社区联系核实后仍无法确认您的身份。"),
+    "false_declaration": ("A record shows that the declaration was not true (R15).", "有记录表明申报信息不实。"),
+}
+REVOCATION_WORDS = {
+    "superseded": ("A newer pass was issued to you: one person holds one valid pass (R2), so this one was replaced.", "您已获发新的通行卡；每人仅一张有效卡，本卡已被取代。"),
+    "application rejected": ("The application was rejected, so its pass no longer counts.", "申请未通过，原通行卡失效。"),
+}
+
+
+def _step(key: str, en: str, zh: str, state: str) -> dict[str, Any]:
+    return {"key": key, "en": en, "zh": zh, "state": state}
+
+
+def _steps(view: dict[str, Any], colour: str | None, now: datetime) -> list[dict[str, Any]]:
+    """The progress as it really stands: a rejection, a red code or a revoked pass is a failed
+    step (never a green tick); arrivals show their observation (yellow at once, daily reports,
+    green after 14 days, R7-R9) instead of an audit they may never need."""
+    status, decision = _value(view["status"]), view["decision"]
+    revoked = view["revoked_pass"]
+    declared = status != "submitted"
+    compared = view["comparison"] is not None
+    steps = [_step("declaration", *STEPS[0][1:], "done" if declared else "current")]
+    audit_states = {"awaiting_audit": "current", "awaiting_applicant": "current"}
+    if _value(view["kind"]) == "arrival":
+        yellow = any(e["action"] == "pass_issued" and _value(e["after"]) == "yellow" for e in view["timeline"])
+        steps.append(_step("yellow", "Yellow code at once", "即时赋黄码", "done" if yellow else "todo"))
+        steps.append(_step("comparison", *STEPS[1][1:], "done" if compared else "current" if declared else "todo"))
+        ended = view["observation_ends_at"] is not None and now >= aware(view["observation_ends_at"])
+        reports = "current" if status == "observing" else "done" if ended or decision else "todo"
+        steps.append(_step("reports", "Daily health reports, 14 days", "14天每日健康报告", reports))
+        # The community audits an arrival only when the observation did not end clean (R9).
+        if status in audit_states or decision in ("approve", "reject"):
+            steps.append(_step("audit", *STEPS[2][1:], "failed" if decision == "reject" else audit_states.get(status, "done")))
+        final = ("green", "Green code after 14 days", "14天后转绿码")
+    else:
+        steps.append(_step("comparison", *STEPS[1][1:], "done" if compared else "current" if declared else "todo"))
+        if decision == "reject":
+            steps.append(_step("audit", "Rejected by the community/unit", "社区（单位）审核未通过", "failed"))
+        elif decision == "auto_issue":
+            steps.append(_step("audit", "No opinion in time: issued automatically (R12)", "超时未审核，自动发码", "done"))
+        else:
+            steps.append(_step("audit", *STEPS[2][1:], "done" if decision else audit_states.get(status, "current" if compared else "todo")))
+        final = STEPS[3]
+    if colour == "red":
+        steps.append(_step("pass", "Red code", "红码", "failed"))
+    elif colour == "yellow" and final[0] == "green":
+        steps.append(_step(*final, "todo"))  # the arrival's yellow code is the step above
+    elif colour is not None:
+        steps.append(_step("pass", f"{COLOUR_WORDS[colour][0]} code issued", f"已发{COLOUR_WORDS[colour][1]}", "done"))
+    elif revoked is not None:
+        steps.append(_step("pass", "Pass revoked", "通行卡已撤销", "failed"))
+    elif decision == "reject":
+        steps.append(_step("pass", "No pass issued", "未发码", "failed"))
+    else:
+        steps.append(_step(*final, "current" if decision else "todo"))
+    return steps
+
+
+def _outcome(view: dict[str, Any], colour: str | None) -> dict[str, Any] | None:
+    """What happened, why and what to do, for the top of the page when the case went badly."""
+    rejection, revoked = view["rejection"], view["revoked_pass"]
+    if view["decision"] == "reject":
+        code = (rejection or {}).get("reason_code")
+        return {"kind": "rejected", "at": (rejection or {}).get("decided_at"), "why": REJECTION_WORDS.get(code), "explanation": (rejection or {}).get("explanation"), "red": colour == "red", "pass": revoked}
+    if revoked is not None:
+        reason = revoked["reason"] or ""
+        return {"kind": "revoked", "at": revoked["revoked_at"], "why": REVOCATION_WORDS.get(reason), "explanation": None if reason in REVOCATION_WORDS else reason, "pass": revoked}
+    if colour == "red":
+        return {"kind": "red", "at": None, "why": None, "explanation": None}
+    return None
+
+
+def _community_contact(p: Page, code: str) -> Any:
+    from cases.directory.models import DirectoryEntry
+
+    return p.session.get(DirectoryEntry, code)
 
 
 def _sla_left(session: Session, settings: Settings, app: Application, now: datetime) -> dict[str, Any] | None:
@@ -37,7 +115,7 @@ def _sla_left(session: Session, settings: Settings, app: Application, now: datet
 
 
 CASE_NOT_FOUND = ("Case not found / 未找到案件", "No case matches this number and access token. Check the link you received when you applied. 未找到与该编号和查询码对应的案件，请核对申请时获得的链接。")
-CASE_DONE = ("reported", "reported_abnormal", "supplied")
+CASE_DONE = ("reported", "reported_abnormal", "supplied", "amended")
 
 
 def _applicant_token(p: Page, app: Application, access_token: str | None) -> str | None:
@@ -85,6 +163,7 @@ def _render_case(
     supplement_values: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    from cases.services.applications import AMENDABLE
     from cases.services.views import case_view
 
     view = case_view(p.session, app, p.settings, p.now)
@@ -113,17 +192,29 @@ def _render_case(
             "errors": {k: v for k, v in (supplement_errors or {}).items() if k != "_form"},
             "answers": supplement_values or {},
         }
+    colour = _value(pass_.colour) if pass_ is not None else None
+    outcome = _outcome(view, colour)
+    # The badge says what the applicant got, not that the flow finished: "Completed" is for a pass.
+    badge = {"rejected": "rejected", "revoked": "revoked"}.get(outcome["kind"] if outcome else "", status_key)
+    # R15: the applicant may correct the declaration until the case is decided, and is told when not.
+    amend = None if token is None else {"url": f"/cases/{quote(app.id, safe='')}/amend?" + urlencode({"access_token": token}), "open": app.status in AMENDABLE}
+    complaint_url = "/complaints/new?" + urlencode({"case": view["reference"], "region": app.community_code})
     return p.render(
         "case.html",
         status=status,
         c=view,
         pass_=pass_,
-        colour=_value(pass_.colour) if pass_ is not None else None,
+        colour=colour,
         status_key=status_key,
+        badge=badge,
+        outcome=outcome,
+        complaint_url=complaint_url,
+        amend=amend,
+        contact=_community_contact(p, app.community_code),
         kind_key=_value(view["kind"]),
         channel_key=_value(view["channel"]),
         links=links,
-        steps=_steps(status_key),
+        steps=_steps(view, colour, p.now),
         sla_left=_sla_left(p.session, p.settings, app, p.now),
         county=county,
         new=new,

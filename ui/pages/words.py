@@ -42,6 +42,8 @@ STEP_OF_STATUS = {
 }
 ACTION_WORDS = {
     "submitted": ("Declaration submitted", "提交申报"),
+    "declaration_amended": ("You amended the declaration (a new signed version, R15)", "本人更正申报（新版本，R15）"),
+    "amendment_compared": ("The amended declaration was compared again", "更正后的申报已重新比对"),
     "declared": ("Declaration recorded", "申报已登记"),
     "compared": ("Big-data comparison done", "大数据比对完成"),
     "audit_assigned": ("Sent to the community/unit for audit", "转社区（单位）审核"),
