@@ -201,13 +201,13 @@ def _require_checkpoint(session: Session, settings, now: datetime, token: str | 
     # The bearer token only: on a POST the UI's cookie carries no authority (see api/deps.py).
     from cases.security import decode_token
 
+    from cases.scope import may_verify_card_number
+
     payload = decode_token(token, settings=settings, at=now) if token else None
     user = session.get(User, payload["sub"]) if payload else None
-    if user is not None and not user.active:
-        user = None
-    if user is None:
+    if user is None or not user.active:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a card number is verified only by a signed-in checkpoint operator; sign in (role checkpoint) or scan the QR", headers={"WWW-Authenticate": "Bearer"})
-    if user.role != Role.checkpoint:
+    if not may_verify_card_number(user):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a card number is verified only by a checkpoint operator (role checkpoint); scan the QR instead")
 
 

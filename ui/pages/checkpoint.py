@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from cases.models import Role
+from cases.scope import may_verify_card_number
 from ui.pages.common import _number
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import COLOUR_WORDS, REASON_WORDS
@@ -21,7 +21,7 @@ def _render_checkpoint(p: Page, *, values: dict[str, str] | None = None, errors:
 
 
 def _may_type_number(p: Page) -> bool:
-    return p.user is not None and p.user.role == Role.checkpoint
+    return may_verify_card_number(p.user)
 
 
 @router.get("/checkpoint", response_class=HTMLResponse)
