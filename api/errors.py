@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from cases.errors import DomainError
 
@@ -163,3 +164,31 @@ def document(schema: dict[str, Any]) -> None:
             for code in codes:
                 responses.setdefault(code, {"description": common[code], "content": ref})
             responses.setdefault("422", invalid_response("Invalid field, named in `detail[].loc`"))
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: HTML accepted and the path not under /api/ (whose clients
+    parse JSON errors, whatever they accept)."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not (path == "/api" or path.startswith("/api/"))
+
+
+def install_pages(app: FastAPI, page: Callable[[Request, int], Response] | None) -> None:
+    """Unknown pages and crashes as HTML pages for browsers (``page`` renders them: the UI's,
+    passed in by the composition root); JSON for everything else. A 500 never shows the
+    exception: it is logged, the client reads a fixed text."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if page is not None and exc.status_code == 404 and wants_html(request):
+            return page(request, 404)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        # Starlette's ServerErrorMiddleware calls this, then re-raises for the server's log.
+        if page is not None and wants_html(request):
+            return page(request, 500)
+        return JSONResponse({"detail": "Internal Server Error"}, status_code=500)

@@ -31,6 +31,8 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Case management for health pass cards (codes): declaration, big-data comparison, "
         "community/unit audit with SLA timers, signed passes and checkpoint verification.",
+        docs_url=None,  # served by _docs from vendored files: FastAPI's default loads them from a CDN
+        redoc_url=None,
     )
     errors.install(app)
     limits.install(app)
@@ -45,14 +47,44 @@ def create_app() -> FastAPI:
         except ModuleNotFoundError:
             continue
         app.include_router(module.router)
+    error_page = None
     try:
         from ui.pages import mount as mount_ui
+        from ui.pages.errors import error_page
     except ModuleNotFoundError:
         pass
     else:
         mount_ui(app)
+    _docs(app)
+    errors.install_pages(app, error_page)
     _openapi_examples(app)
     return app
+
+
+SWAGGER_UI = "/static/vendor/swagger-ui"  # swagger-ui-dist, vendored (ui/static/vendor/README.md)
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI from this server's own files: /docs works without internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} — API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+            # The default validator badge is an image from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _openapi_examples(app: FastAPI) -> None:

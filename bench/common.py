@@ -225,7 +225,10 @@ def issue_green_pass(seq: int) -> dict[str, str]:
     from cases.clock import SHANGHAI, now
     from cases.codes import to_qr_text
     from cases.db import session_scope
-    from cases.models import Application
+    from sqlmodel import select
+
+    from cases.models import Application, User
+    from cases.security import create_token
     from cases.services.passes import issue_pass
     from cases.settings import get_settings
 
@@ -234,7 +237,9 @@ def issue_green_pass(seq: int) -> dict[str, str]:
     with session_scope() as session:
         app = session.get(Application, case_id)
         p = issue_pass(session=session, application=app, colour="green", by="bench", at=at, settings=get_settings())
-        return {"card_number": p.card_number, "qr": to_qr_text(p.token), "case_id": case_id, "access_token": token, "pass_id": p.id}
+        operator = session.exec(select(User).where(User.username == "checkpoint")).one()  # a typed card number needs its token
+        auth = "Bearer " + create_token(user_id=operator.id, role=operator.role.value, at=at, settings=get_settings())
+        return {"card_number": p.card_number, "qr": to_qr_text(p.token), "case_id": case_id, "access_token": token, "pass_id": p.id, "checkpoint_auth": auth}
 
 
 @contextmanager

@@ -30,6 +30,7 @@ local bodies = {%s}
 local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+%s
 request = function()
   i = i + 1
   return wrk.format(nil, nil, nil, bodies[(i %% #bodies) + 1])
@@ -41,9 +42,10 @@ def _lua_string(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def wrk(port: int, bodies: list[str], *, duration: int, connections: int, script_dir: Path) -> dict[str, float]:
+def wrk(port: int, bodies: list[str], *, duration: int, connections: int, script_dir: Path, headers: dict[str, str] | None = None) -> dict[str, float]:
     script = script_dir / "verify.lua"
-    script.write_text(LUA % ", ".join(_lua_string(b) for b in bodies))
+    extra = "\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items())
+    script.write_text(LUA % (", ".join(_lua_string(b) for b in bodies), extra))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}{PATH}"],
         capture_output=True, text=True, timeout=duration + 30,
@@ -67,17 +69,17 @@ def _bodies(green: dict[str, str]) -> dict[str, list[str]]:
     return {"qr": [qr], "card": [card], "mix": [qr, card]}
 
 
-def throughput(port: int, bodies: list[str], *, use_wrk: bool, duration: int, tmp: Path) -> dict[str, float]:
+def throughput(port: int, bodies: list[str], *, use_wrk: bool, duration: int, tmp: Path, headers: dict[str, str] | None = None) -> dict[str, float]:
     if use_wrk:
-        return wrk(port, bodies, duration=duration, connections=32, script_dir=tmp)
-    raw = [loadgen.build("POST", PATH, port=port, body=b.encode()) for b in bodies]
+        return wrk(port, bodies, duration=duration, connections=32, script_dir=tmp, headers=headers)
+    raw = [loadgen.build("POST", PATH, port=port, body=b.encode(), headers=headers) for b in bodies]
     r = loadgen.closed_loop(port, raw, connections=32, duration=duration, warmup=1.0)
     ok = r.statuses.get(200, 0)
     return {"rps": r.rps, "p99_ms": r.pct(99), "non2xx": r.requests - ok, "socket_errors": str(r.errors or "")}
 
 
-def paced(port: int, bodies: list[str], *, rate: float, duration: float, server_pid: int | None = None) -> dict[str, float]:
-    raw = [loadgen.build("POST", PATH, port=port, body=b.encode()) for b in bodies]
+def paced(port: int, bodies: list[str], *, rate: float, duration: float, server_pid: int | None = None, headers: dict[str, str] | None = None) -> dict[str, float]:
+    raw = [loadgen.build("POST", PATH, port=port, body=b.encode(), headers=headers) for b in bodies]
     server = descendants(server_pid) if server_pid else []
     s0, g0, t0, c0 = runqueue_waits(server), runqueue_waits([os.getpid()]), time.perf_counter(), time.process_time()
     r = loadgen.open_loop(port, raw, rate=rate, duration=duration, connections=64, warmup=1.0)
@@ -135,20 +137,22 @@ def run(*, repeats: int = 3, duration: int = 3, paced_duration: float = 4.0, rat
     with temp_dir("hp-bench-http-") as tmp:
         store = seed_store(f"sqlite:///{tmp / 'var' / 'healthpass.db'}", tmp / "var")
         bodies = _bodies(store.green)
+        # A typed card number needs the checkpoint operator's token; a QR ignores it.
+        auth = {"Authorization": store.green["checkpoint_auth"]}
         env = child_env(store.env | {"HEALTHPASS_RATE_LIMIT_EXEMPT": "127.0.0.1,::1"})
         for app_name, app in (("verify", "api.main:app"), ("bare", "bench.bare_app:app")):
             for w in workers:
                 port = free_port()
                 with Server(uvicorn_argv(app, port, w), env=env, health="/healthz", log=tmp / f"{app_name}-{w}.log", port=port) as srv:
                     # The first answers load keys and the revocation set; not measured.
-                    loadgen.closed_loop(port, [loadgen.build("POST", PATH, port=port, body=b.encode()) for b in bodies["mix"]], connections=4, duration=1.0, warmup=0.5)
+                    loadgen.closed_loop(port, [loadgen.build("POST", PATH, port=port, body=b.encode(), headers=auth) for b in bodies["mix"]], connections=4, duration=1.0, warmup=0.5)
                     kinds = ("qr", "card") if app_name == "verify" else ("qr",)
                     for kind in kinds:
-                        runs = [measured(srv.pid, duration, lambda: throughput(port, bodies[kind], use_wrk=use_wrk, duration=duration, tmp=tmp)) for _ in range(repeats)]
+                        runs = [measured(srv.pid, duration, lambda: throughput(port, bodies[kind], use_wrk=use_wrk, duration=duration, tmp=tmp, headers=auth if kind == "card" else None)) for _ in range(repeats)]
                         key = f"{app_name}/{kind}/w{w}"
                         out["results"][key] = {k: median([r[k] for r in runs]) for k in ("rps", "p99_ms", "cpu_ms_per_req", "loadavg")} | {"runs": runs}
                         log(f"  http: {key}: {out['results'][key]['rps']:,.0f} req/s (closed loop), {out['results'][key]['cpu_ms_per_req']:.2f} server CPU-ms/request")
-                    runs = [paced(port, bodies["mix"], rate=rate, duration=paced_duration, server_pid=srv.pid) for _ in range(repeats)]
+                    runs = [paced(port, bodies["mix"], rate=rate, duration=paced_duration, server_pid=srv.pid, headers=auth) for _ in range(repeats)]
                     key = f"{app_name}/paced/w{w}"
                     out["results"][key] = {k: median([r[k] for r in runs]) for k in ("p50_ms", "p99_ms", "max_ms", "achieved", "gen_lag_p99_ms", "server_rq_wait_ms_per_s", "gen_rq_wait_ms_per_s", "gen_cpu_ms_per_req", "loadavg")} | {"runs": runs}
                     res = out["results"][key]

@@ -20,7 +20,7 @@ def _mix(port: int, green: dict) -> list[bytes]:
     return [
         loadgen.build("POST", verify, port=port, body=json.dumps({"qr": green["qr"], "temperature": 36.5}).encode()),
         loadgen.build("GET", f"/api/v1/applications/{green['case_id']}", port=port, headers={"X-Access-Token": green["access_token"]}),
-        loadgen.build("POST", verify, port=port, body=json.dumps({"card_number": green["card_number"], "temperature": 36.5}).encode()),
+        loadgen.build("POST", verify, port=port, body=json.dumps({"card_number": green["card_number"], "temperature": 36.5}).encode(), headers={"Authorization": green["checkpoint_auth"]}),
         loadgen.build("GET", f"/api/v1/applications/{green['case_id']}", port=port, headers={"X-Access-Token": green["access_token"]}),
     ]
 

@@ -217,3 +217,10 @@ def check_account_fields(scope: Scope, *, role: Role, region: str | None, unit: 
         raise Forbidden(f"{region_field}: {region} lies outside your area", field=region_field)
     if unit is not None and scope.session.get(Unit, unit) is not None and not scope.covers_unit(unit):
         raise Forbidden(f"{unit_field}: unit {unit} lies outside your area", field=unit_field)
+
+
+def may_verify_card_number(user: User | None) -> bool:
+    """A typed card number is looked up for a checkpoint operator only: the number alone proves
+    nothing about holding the card, and would tell anyone who knew it the colour and the masked
+    name. A scanned QR needs no account (its signature is the proof)."""
+    return user is not None and user.active and Role(user.role) == Role.checkpoint

@@ -154,6 +154,7 @@ class _Province:
         self.stats = _Stats()
         self.progress = progress
         self.issuer_tokens: dict[str, str] = {}
+        self.checkpoint_auth: dict[str, str] | None = None  # a typed card number needs the checkpoint sign-in
         self.arrivals_done = False
         self.has_reports = False
 
@@ -345,6 +346,15 @@ class _Province:
                 await self.scan(case, pass_id, p, task_id)
             await asyncio.sleep(0.5)
 
+    async def checkpoint_headers(self) -> dict[str, str]:
+        if self.checkpoint_auth is None:
+            r = await self.call("POST", "/api/v1/auth/token", data={"username": "checkpoint", "password": DEMO_PASSWORD})
+            if r is None or r.status_code != 200:
+                self.stats.http_errors[f"login checkpoint: {getattr(r, 'status_code', 'no answer')}"] += 1
+                return {}
+            self.checkpoint_auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return self.checkpoint_auth
+
     async def scan(self, case: _Case, pass_id: str, p: dict, task_id) -> None:
         fever = self.rng.random() < FEVER_SHARE
         temperature = round(self.rng.uniform(37.4, 38.6) if fever else self.rng.uniform(35.9, 37.1), 1)
@@ -354,10 +364,12 @@ class _Province:
             if qr:
                 p["qr"] = qr
                 body["qr"] = qr
+        headers = {}
         if "qr" not in body:
             body["card_number"] = p["card_number"]
+            headers = await self.checkpoint_headers()
         p["scanned"] += 1
-        r = await self.call("POST", "/api/v1/checkpoint/verify", "verify", json=body)
+        r = await self.call("POST", "/api/v1/checkpoint/verify", "verify", json=body, headers=headers)
         if self.progress:
             self.progress.advance(task_id)
         if r is None or r.status_code != 200:

@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, require
+from api.deps import ApplicantToken, NowDep, OptionalUser, SessionDep, SettingsDep, TokenDep, require
 from cases.clock import SHANGHAI
 from cases.codes import Decision, InvalidCardNumber, check_card_number
 from cases.db import get_engine, session_scope
@@ -168,22 +168,47 @@ VERIFY_EXAMPLES = {
 }
 
 
-@router.post("/api/v1/checkpoint/verify", response_model=VerifyOut, tags=["checkpoint"], summary="PASS or DENY with every reason (R4)")
-async def verify(body: Annotated[VerifyIn, Body(openapi_examples=VERIFY_EXAMPLES)], settings: SettingsDep, now: NowDep) -> VerifyOut:
+VERIFY_DESCRIPTION = (
+    "A scanned QR (`qr`) is verified for anyone, signed in or not: its signature says everything, "
+    "as it does offline with `/.well-known/jwks.json`. A typed card number (`card_number`) needs the "
+    "bearer token of a checkpoint operator (role `checkpoint`): the number alone is no proof of "
+    "holding the card, and anyone who knew one would learn its colour and the masked name."
+)
+
+
+@router.post("/api/v1/checkpoint/verify", response_model=VerifyOut, tags=["checkpoint"], summary="PASS or DENY with every reason (R4)", description=VERIFY_DESCRIPTION)
+async def verify(body: Annotated[VerifyIn, Body(openapi_examples=VERIFY_EXAMPLES)], settings: SettingsDep, now: NowDep, token: TokenDep) -> VerifyOut:
     # Nothing about who passed is stored here (privacy): the answer is computed and forgotten.
     # async: a QR with the cache fresh is decided in the event loop (one signature check, no
     # thread hop, no Session); the store is touched in the threadpool only to refresh the cache
     # or to look up a typed-in card number.
     d = checkpoint.decide_cached(settings=settings, engine=get_engine(), now=now, temperature=body.temperature, qr=body.qr) if body.qr is not None else None
     if d is None:
-        d = await run_in_threadpool(_verify_in_store, body, settings, now)
+        d = await run_in_threadpool(_verify_in_store, body, settings, now, token)
     id_match = checkpoint.id_document_matches(d, body.id_number, settings=settings) if body.id_number else None
     return VerifyOut(result=d.result, reasons=d.reasons, colour=d.colour, valid_until=d.valid_until, masked_name=d.masked_name, card_name=d.card_name, id_match=id_match)
 
 
-def _verify_in_store(body: VerifyIn, settings, now: datetime) -> Decision:
+def _verify_in_store(body: VerifyIn, settings, now: datetime, token: str | None = None) -> Decision:
     with session_scope() as session:
+        if body.card_number is not None:
+            _require_checkpoint(session, settings, now, token)
         return checkpoint.verify(session=session, settings=settings, now=now, temperature=body.temperature, qr=body.qr, card_number=body.card_number)
+
+
+def _require_checkpoint(session: Session, settings, now: datetime, token: str | None) -> None:
+    # Read here, not as a dependency: a QR is decided in the event loop without a store session.
+    # The bearer token only: on a POST the UI's cookie carries no authority (see api/deps.py).
+    from cases.security import decode_token
+
+    from cases.scope import may_verify_card_number
+
+    payload = decode_token(token, settings=settings, at=now) if token else None
+    user = session.get(User, payload["sub"]) if payload else None
+    if user is None or not user.active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a card number is verified only by a signed-in checkpoint operator; sign in (role checkpoint) or scan the QR", headers={"WWW-Authenticate": "Bearer"})
+    if not may_verify_card_number(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a card number is verified only by a checkpoint operator (role checkpoint); scan the QR instead")
 
 
 @router.get(REVOCATIONS_PATH, tags=["checkpoint"], summary="Revoked pass ids (unsigned); offline checkpoints use the signed `/.well-known/revocations.jws`", description="Unsigned and without a freshness date: fine for learning cheaply (with `since`) whether anything changed, but not enough to PASS anyone offline. `healthpass pass verify` accepts only the signed list.")

@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from cases.codes._b64 import b64u_decode
+from tests.conftest import login
 from tests.verify_support import green_pass, revoke
 
 PUBLIC = ("/.well-known/jwks.json", "/.well-known/revocations.jws", "/api/v1/passes/revocations")
@@ -72,8 +73,9 @@ def _one_wrong(number: str) -> str:
 
 
 def test_r3_card_number_typed_full_width_verifies(api, green):
+    checkpoint = login(api, "checkpoint")
     for typed in (_full_width(green["card_number"]), _full_width(green["card_number"]).replace("－", "\u3000"), _full_width(green["card_number"].lower())):
-        r = api.post("/api/v1/checkpoint/verify", json={"card_number": typed, "temperature": 36.5})
+        r = api.post("/api/v1/checkpoint/verify", json={"card_number": typed, "temperature": 36.5}, headers=checkpoint)
         assert r.status_code == 200 and r.json()["result"] == "PASS", (typed, r.text)
 
 

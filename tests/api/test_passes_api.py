@@ -58,7 +58,7 @@ def test_r4_fever_denies(api, green_case):
 
 def test_r3_paper_card_number_verifies_like_the_qr(api, green_case):
     created, view = green_case
-    by_number = api.post("/api/v1/checkpoint/verify", json={"card_number": view["pass"]["card_number"].lower().replace("-", " "), "temperature": 36.4}).json()
+    by_number = api.post("/api/v1/checkpoint/verify", json={"card_number": view["pass"]["card_number"].lower().replace("-", " "), "temperature": 36.4}, headers=login(api, "checkpoint")).json()
     by_qr = api.post("/api/v1/checkpoint/verify", json={"qr": _qr_text(api, view, created["access_token"]), "temperature": 36.4}).json()
     assert by_number == by_qr and by_number["result"] == "PASS"
     card = api.get(view["pass"]["card_url"], params={"access_token": created["access_token"]})
@@ -88,7 +88,7 @@ def test_r4_revoked_pass_denied_and_listed(api, green_case):
     assert api.post(f"/api/v1/passes/{view['pass']['id']}/revoke", json={"reason": "re-decided after complaint"}, headers=admin).status_code == 200
     after = api.get("/api/v1/passes/revocations", params={"since": before["version"]}).json()
     assert after["changed"] and view["pass"]["id"] in after["revoked"]
-    r = api.post("/api/v1/checkpoint/verify", json={"card_number": view["pass"]["card_number"], "temperature": 36.5}).json()
+    r = api.post("/api/v1/checkpoint/verify", json={"card_number": view["pass"]["card_number"], "temperature": 36.5}, headers=login(api, "checkpoint")).json()
     assert r["result"] == "DENY" and "revoked" in r["reasons"]
 
 
@@ -124,7 +124,7 @@ def test_r4_pass_revoked_in_another_session_is_denied_at_once(api, seeded, green
 
 def test_r7_arrival_yellow_is_denied_with_reason(api, clock):
     created = api.post("/api/v1/applications", json=example("arrival", clock.now().date())).json()
-    r = api.post("/api/v1/checkpoint/verify", json={"card_number": created["pass"]["card_number"], "temperature": 38.0}).json()
+    r = api.post("/api/v1/checkpoint/verify", json={"card_number": created["pass"]["card_number"], "temperature": 38.0}, headers=login(api, "checkpoint")).json()
     assert r["result"] == "DENY" and set(r["reasons"]) == {"yellow", "fever"}
 
 

@@ -34,7 +34,7 @@ MATRIX = {
     ("GET", "/.well-known/revocations.jws"): EVERYONE,
     ("GET", "/api/v1/passes/{pass_id}/qr.png"): {"applicant"} | STAFF_READERS,
     ("GET", "/api/v1/passes/{pass_id}/card"): {"applicant"} | STAFF_READERS,
-    ("POST", "/api/v1/checkpoint/verify"): EVERYONE,
+    ("POST", "/api/v1/checkpoint/verify"): {"checkpoint"},  # with a typed card number (the matrix's body); a QR is for EVERYONE (tests/api/test_checkpoint_login.py)
     ("GET", "/api/v1/passes/revocations"): EVERYONE,
     ("POST", "/api/v1/passes/{pass_id}/revoke"): {"supervisor", "auditor", "admin"},
     ("GET", "/api/v1/supervision/breaches"): {"supervisor", "supervisor_other", "auditor"},

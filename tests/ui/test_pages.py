@@ -115,20 +115,22 @@ def test_r7_r1_r4_arrival_form_shows_yellow_pass_and_checkpoint_page_lists_reaso
 
     # R4, R3: the checkpoint page, with the paper card number typed in loosely.
     card_number = p.card_number
+    assert sign_in(api, "checkpoint").status_code == 303  # a typed card number needs the operator's sign-in
     page = api.get("/checkpoint")
     assert page.status_code == 200 and '<label for="card_number">' in page.text
-    deny = api.post("/checkpoint", data={"card_number": card_number.lower().replace("-", " "), "temperature": "38.0"})
+    token = hidden(page.text, "csrf_token")
+    deny = api.post("/checkpoint", data={"card_number": card_number.lower().replace("-", " "), "temperature": "38.0", "csrf_token": token})
     words = text_of(deny.text)
     assert deny.status_code == 200 and "DENY" in words and "verdict-deny" in deny.text
     assert "Yellow code: in isolation observation" in words and "Temperature at or above the fever threshold (37.3 °C)" in words
     assert "PASS 通行" not in words
-    forged = text_of(api.post("/checkpoint", data={"qr": "SDHP1:not-a-token", "temperature": "36.5"}).text)
+    forged = text_of(api.post("/checkpoint", data={"qr": "SDHP1:not-a-token", "temperature": "36.5", "csrf_token": token}).text)
     assert "DENY" in forged and "Not a readable pass code" in forged
-    unknown = text_of(api.post("/checkpoint", data={"card_number": "SD-0000-0000-0000-0", "temperature": "36.5"}).text)
+    unknown = text_of(api.post("/checkpoint", data={"card_number": "SD-0000-0000-0000-0", "temperature": "36.5", "csrf_token": token}).text)
     assert "DENY" in unknown
-    both = api.post("/checkpoint", data={"card_number": card_number, "qr": "x", "temperature": "36.5"})
+    both = api.post("/checkpoint", data={"card_number": card_number, "qr": "x", "temperature": "36.5", "csrf_token": token})
     assert both.status_code == 422 and "not both" in both.text
-    hot = api.post("/checkpoint", data={"card_number": card_number, "temperature": "hot"})
+    hot = api.post("/checkpoint", data={"card_number": card_number, "temperature": "hot", "csrf_token": token})
     assert hot.status_code == 422 and 'id="err-temperature"' in hot.text
 
 
@@ -194,8 +196,12 @@ def test_r14_issuer_signs_in_sees_the_queue_and_approves_r4_green_passes(api, se
     case = text_of(api.get(f"/cases/{case_id}", params={"access_token": token}).text)
     assert "Green code" in case and "绿码" in case and card_number in case and "Completed" in case
 
-    # R4 at the checkpoint page: the paper card number of a green pass, normal temperature.
-    result = text_of(api.post("/checkpoint", data={"card_number": card_number, "temperature": "36.5", "csrf_token": token_value}).text)
+    # R4 at the checkpoint page: the paper card number of a green pass, normal temperature,
+    # typed by the checkpoint operator (the issuer may not look a card number up there).
+    refused = api.post("/checkpoint", data={"card_number": card_number, "temperature": "36.5", "csrf_token": token_value})
+    assert refused.status_code == 403 and "王*" not in refused.text
+    assert sign_in(api, "checkpoint").status_code == 303
+    result = text_of(api.post("/checkpoint", data={"card_number": card_number, "temperature": "36.5", "csrf_token": csrf(api, "/checkpoint")}).text)
     assert "PASS" in result and "no isolation required" in result and "王*" in result
 
 
@@ -318,7 +324,7 @@ def test_r20_public_pages_home_rules_directory(api, seeded):
 def test_pages_load_nothing_from_elsewhere():
     """No CDN, no web fonts, no inline script: every asset is served by the application."""
     for path in [*(UI / "templates").glob("*.html"), *(UI / "static").iterdir()]:
-        if path.name == "card.html":
+        if path.name == "card.html" or path.is_dir():  # vendor/: third-party files, checked in tests/ui/test_checkpoint_journey.py and tests/api/test_docs_and_error_pages.py
             continue
         text = path.read_text()
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), path

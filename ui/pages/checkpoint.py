@@ -1,9 +1,14 @@
-"""Checkpoint operators: verify a pass code or card number with the measured temperature."""
+"""Checkpoint operators: verify a pass code or card number with the measured temperature.
+
+A scanned QR is verified for anyone (its signature says everything, as offline with the JWKS).
+A typed card number only for a signed-in checkpoint operator: the number alone proves nothing
+about holding the card, and would tell anyone who knew it the colour and the masked name."""
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from cases.scope import may_verify_card_number
 from ui.pages.common import _number
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import COLOUR_WORDS, REASON_WORDS
@@ -12,7 +17,11 @@ router = APIRouter(include_in_schema=False)
 
 
 def _render_checkpoint(p: Page, *, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, decision=None, status: int = 200) -> HTMLResponse:
-    return p.render("checkpoint.html", status=status, v=values or {"mode": "qr"}, errors=errors or {}, d=decision, reason_words=REASON_WORDS, colour_words=COLOUR_WORDS, fever=p.settings.fever_threshold)
+    return p.render("checkpoint.html", status=status, v=values or {"mode": "qr"}, errors=errors or {}, d=decision, reason_words=REASON_WORDS, colour_words=COLOUR_WORDS, fever=p.settings.fever_threshold, may_type_number=_may_type_number(p))
+
+
+def _may_type_number(p: Page) -> bool:
+    return may_verify_card_number(p.user)
 
 
 @router.get("/checkpoint", response_class=HTMLResponse)
@@ -31,6 +40,10 @@ def checkpoint_verify(p: PageDep, form: FormDep) -> HTMLResponse:
         errors["code"] = "Give either the scanned QR text or the card number, not both. 请填写二维码内容或卡号，二选一。"
     if len(values["qr"]) > 4096 or len(values["card_number"]) > 64:
         errors["code"] = "Too long to be a pass code. 内容过长。"
+    if values["card_number"] and not _may_type_number(p):
+        # Refused before the number is even checked: the answer says nothing about the card.
+        errors["code"] = "Only a signed-in checkpoint operator may verify a card number; scan the QR instead. 卡号查验仅限已登录的卡口查验员，请扫描二维码。"
+        return _render_checkpoint(p, values={"qr": values["qr"], "temperature": values["temperature"]}, errors=errors, status=401 if p.user is None else 403)
     if values["card_number"] and "code" not in errors:
         from cases.codes import InvalidCardNumber, check_card_number
 
