@@ -11,9 +11,10 @@ carry a hidden HMAC derived from it (`applicant_form_token`, where the choice is
 No page needs JavaScript for its core action.
 
 Modules: `session` (cookie, CSRF, form tokens, the `Page`), `common` (headers, formatting,
-redirects), `words` (bilingual labels), and one module of routes per audience: `public`,
+redirects), `words` (status, colour and reason words from the catalogue), and one module of routes per audience: `public`,
 `apply`, `case`, `applicant_forms`, `auth`, `issuer`, `supervisor`, `notifications`,
-`staff_case`, `checkpoint`, `reporting` (R23).
+`staff_case`, `checkpoint`, `reporting` (R23), `language` (the switcher; the language itself is
+chosen per request in ui/i18n.py).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
+from ui.pages import language
 from ui.pages.common import SECURITY_HEADERS, duration, home_for, iso, local, redirect
 from ui.pages.session import (
     COOKIE,
@@ -57,6 +59,7 @@ from ui.pages.words import (
     STEPS,
     SYMPTOM_WORDS,
 )
+from ui.i18n import LanguageMiddleware
 from ui.render import templates
 
 __all__ = [
@@ -72,6 +75,7 @@ HERE = Path(__file__).parent.parent  # the `ui` package: its static/ directory
 
 def mount(app: FastAPI) -> None:
     """Add the pages and the vendored static files to the application."""
+    app.add_middleware(LanguageMiddleware)  # every request's language (ui/i18n.py); the API's JSON stays English
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -84,4 +88,5 @@ def mount(app: FastAPI) -> None:
 
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
+    app.include_router(language.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
