@@ -44,8 +44,8 @@ bench: $(STAMP)
 ## New msgids arrive untranslated in ui/locale/zh_CN/LC_MESSAGES/messages.po: translate them, then `make messages` again.
 messages: $(STAMP)
 	$(BIN)/python -m ops.i18n_convert
-	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k msg -k Word:1c,2 --no-wrap --sort-output --project=healthpass -o ui/locale/messages.pot .
-	$(BIN)/pybabel update -q -i ui/locale/messages.pot -d ui/locale -D messages -l zh_CN --no-fuzzy-matching --no-wrap --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k msg -k Word:1c,2 --no-wrap --sort-output --project=healthpass -o ui/locale/messages.pot .
+	$(BIN)/pybabel update -i ui/locale/messages.pot -d ui/locale -D messages -l zh_CN --no-fuzzy-matching --no-wrap --ignore-obsolete
 	$(BIN)/pybabel compile -d ui/locale -D messages -l zh_CN --statistics
 
 ## Forget the demo data (SQLite store, Prefect history, keys) and start again with `make run`.

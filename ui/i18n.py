@@ -87,9 +87,11 @@ def localize(message: Any) -> str:
     """A message from cases/ in the request's language: a `cases.messages.Msg` (msgid and
     parameters) or plain text (looked up as a msgid; unknown text is shown as it is)."""
     msgid = getattr(message, "msgid", None)
-    if msgid is not None:
-        return gettext(msgid).format(**message.params)
-    return gettext(str(message))
+    if msgid is None:
+        return gettext(str(message))
+    # A nested message is translated too, and so is the name of the thing checked ("name", "address").
+    params = {k: localize(v) if hasattr(v, "msgid") or k == "what" else v for k, v in message.params.items()}
+    return gettext(msgid).format(**params)
 
 
 def bilingual(en: str, zh: str) -> str:
