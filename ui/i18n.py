@@ -169,3 +169,12 @@ class LanguageMiddleware:
             await self.app(scope, receive, send)
         finally:
             _current.reset(token)
+
+
+def one_language(text: str) -> str:
+    """The request's half of an older "English / 中文" label from elsewhere (e.g. complaint
+    categories); text without that shape is shown as it is."""
+    en, sep, zh = str(text).partition(" / ")
+    if not sep:
+        return str(text)
+    return en if current_language() == EN else bilingual(en, zh)

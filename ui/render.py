@@ -23,7 +23,9 @@ def templates() -> Environment:
         current_path=i18n.current_path,
         bilingual=i18n.bilingual,
         localize=i18n.localize,
+        one_language=i18n.one_language,
         languages=i18n.LANGUAGES,
         language_names=i18n.LANGUAGE_NAMES,
     )
+    env.filters["one_language"] = i18n.one_language
     return env
