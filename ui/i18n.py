@@ -15,6 +15,7 @@ to date) so running the pages needs no Babel. English needs no catalogue: the ms
 from __future__ import annotations
 
 import gettext as _gettext_module
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -171,10 +172,24 @@ class LanguageMiddleware:
             _current.reset(token)
 
 
-def one_language(text: str) -> str:
-    """The request's half of an older "English / 中文" label from elsewhere (e.g. complaint
-    categories); text without that shape is shown as it is."""
-    en, sep, zh = str(text).partition(" / ")
-    if not sep:
-        return str(text)
+_CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+_SENTENCE_END = re.compile(r"[.!?)]\s")
+
+
+def one_language(text: Any) -> Any:
+    """Transition: the request's half of an older side-by-side message made in Python,
+    "English / 中文" (titles, categories) or "English sentence. 中文句子。" (errors, notices),
+    until it moves to the catalogue. Anything else (no Chinese after English) is shown as it is."""
+    if not isinstance(text, str) or hasattr(text, "__html__"):
+        return text
+    en, sep, zh = text.partition(" / ")
+    if sep and _CJK.search(zh) and not _CJK.search(en):
+        return en if current_language() == EN else bilingual(en, zh)
+    first = _CJK.search(text)
+    if first is None or first.start() == 0:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, first.start() + 1)]
+    if not ends:
+        return text
+    en, zh = text[: ends[-1]].rstrip(), text[ends[-1]:].strip()
     return en if current_language() == EN else bilingual(en, zh)

@@ -59,7 +59,7 @@ from ui.pages.words import (
     STEPS,
     SYMPTOM_WORDS,
 )
-from ui.i18n import LanguageMiddleware
+from ui.i18n import LanguageMiddleware, one_language
 from ui.render import templates
 
 __all__ = [
@@ -83,7 +83,7 @@ def mount(app: FastAPI) -> None:
 
     @app.exception_handler(PageRefused)
     async def _refused(request: Request, exc: PageRefused) -> Response:
-        html = templates().get_template("error.html").render(title=exc.title, message=exc.message, path=request.url.path, **exc.viewer)
+        html = templates().get_template("error.html").render(title=one_language(exc.title), message=one_language(exc.message), path=request.url.path, **exc.viewer)
         return HTMLResponse(html, status_code=exc.status, headers=SECURITY_HEADERS)
 
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):

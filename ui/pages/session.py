@@ -19,7 +19,7 @@ from cases.db import get_engine
 from cases.models import Role, User
 from cases.security import decode_token
 from cases.settings import Settings, get_settings
-from ui.i18n import _
+from ui.i18n import _, one_language
 from ui.pages.common import SECURITY_HEADERS, duration, iso, local
 from ui.render import templates
 
@@ -87,6 +87,9 @@ class PageRefused(Exception):
             self.viewer = {"user": SimpleNamespace(username=page.user.username, role=page.user.role), "csrf_token": page.csrf}
 
 
+_MESSAGES = ("title", "message", "error", "notice", "done")
+
+
 @dataclass
 class Page:
     """What every route knows: the request, store, settings, clock and the signed-in user."""
@@ -121,6 +124,9 @@ class Page:
         return self.user
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        for key in _MESSAGES:  # transition: older "English. 中文。" messages show the page's language
+            if isinstance(ctx.get(key), str):
+                ctx[key] = one_language(ctx[key])
         html = templates().get_template(name).render(
             user=self.user,
             csrf_token=self.csrf,
