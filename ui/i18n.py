@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -166,8 +166,18 @@ class LanguageMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         here = scope.get("path", "/") + (f"?{query}" if query else "")
         token = _current.set(RequestLanguage(lang, here))
+
+        async def send_with_language(message: Message) -> None:
+            # A page says which language it is in, and that it depends on the header and the cookie.
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                    headers += [(b"content-language", lang.encode()), (b"vary", b"Accept-Language, Cookie")]
+                    message = {**message, "headers": headers}
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_language)
         finally:
             _current.reset(token)
 

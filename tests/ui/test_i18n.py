@@ -38,7 +38,7 @@ def test_the_page_language_follows_accept_language_with_chinese_by_default(api, 
     del api.headers["Accept-Language"]  # the suite's client asks for English (tests/conftest.py); here the test decides
     r = api.get("/apply", headers={"Accept-Language": accept} if accept is not None else {})
     assert r.status_code == 200
-    assert html_lang(r.text) == lang
+    assert html_lang(r.text) == lang and r.headers["content-language"] == lang and "Accept-Language" in r.headers["vary"]
     nav = text_of(r.text.split("<header", 1)[1].split("</header>", 1)[0])
     assert word in nav and not_word not in nav
 
