@@ -96,12 +96,13 @@ def localize(message: Any) -> str:
 
 
 def bilingual(en: str, zh: str) -> str:
-    """The half of an "English / 中文" pair in the request's language: the catalogue's
-    translation of `en` when it has one, else the `zh` given beside it."""
+    """The half of an "English / 中文" pair in the request's language (`m.bi` during the move to
+    the catalogue, names stored in both languages). The Chinese given beside the English is the
+    one meant there (the catalogue may translate the same English otherwise elsewhere); the
+    catalogue is asked only when none is given."""
     if current_language() == EN:
         return en
-    translated = gettext(en)
-    return translated if translated != en else zh
+    return zh if zh else gettext(en)
 
 
 def zh_of(message: str, context: str | None = None) -> str:

@@ -157,6 +157,18 @@ def test_every_message_of_the_templates_and_the_code_has_a_chinese_translation()
     assert not missing, "untranslated (make messages, then translate in messages.po):\n" + "\n".join(missing)
 
 
+def test_every_translation_keeps_the_placeholders_of_its_message():
+    """A translation that drops or renames a {placeholder} or %(placeholder)s would fail when shown."""
+    brace, percent = re.compile(r"\{(\w*)\}"), re.compile(r"%\((\w+)\)s")
+    bad = [
+        f"{m.id!r} -> {m.string!r}"
+        for m in _catalog()
+        if m.id and isinstance(m.id, str) and m.string
+        and (set(brace.findall(m.id)) != set(brace.findall(m.string)) or set(percent.findall(m.id)) != set(percent.findall(m.string)))
+    ]
+    assert not bad, "\n".join(bad)
+
+
 def test_the_compiled_catalogue_is_up_to_date_and_no_literal_m_bi_is_left():
     """`python -m ops.i18n_convert --check`: every m.bi("…", "…") converted, messages.mo compiled from messages.po."""
     from ops import i18n_convert
