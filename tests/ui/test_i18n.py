@@ -103,9 +103,12 @@ def test_r3_checkpoint_deny_reasons_and_status_words_come_from_the_catalogue():
         i18n._current.reset(token)
 
 
-def test_the_api_json_stays_english_whatever_the_language(api):
-    r = api.get("/api/v1/cases/does-not-exist", headers={"Accept-Language": "zh-CN"})
-    assert r.status_code in (401, 403, 404) and not re.search(r"[\u4e00-\u9fff]", r.text)
+def test_the_api_json_stays_english_whatever_the_language(api, clock):
+    """The API's `detail` is a contract: the same English for every client (README, Language)."""
+    body = example("standard", clock.now().date()) | {"phone": "1381234"}
+    r = api.post("/api/v1/applications", json=body, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and "a mainland mobile number has 11 digits, got 7" in r.text
+    assert "content-language" not in r.headers
 
 
 def test_two_concurrent_requests_in_different_languages_each_get_their_own(api):
