@@ -103,6 +103,20 @@ def test_r3_checkpoint_deny_reasons_and_status_words_come_from_the_catalogue():
         i18n._current.reset(token)
 
 
+def test_a_word_added_as_an_older_tuple_shows_one_language_before_it_is_in_the_catalogue():
+    from ui import i18n
+    from ui.pages.words import Word
+
+    new = Word.of_pair("action", ("A word nobody translated yet", "尚未收录的词"))
+    assert new[:2] == ("A word nobody translated yet", "尚未收录的词")
+    for lang, shown in (("zh-CN", "尚未收录的词"), ("en", "A word nobody translated yet")):
+        token = i18n._current.set(i18n.RequestLanguage(lang, "/"))
+        try:
+            assert str(new) == shown
+        finally:
+            i18n._current.reset(token)
+
+
 def test_the_api_json_stays_english_whatever_the_language(api, clock):
     """The API's `detail` is a contract: the same English for every client (README, Language)."""
     body = example("standard", clock.now().date()) | {"phone": "1381234"}

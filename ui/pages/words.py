@@ -10,22 +10,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.i18n import N_, gettext, pgettext, zh_of
+from ui.i18n import EN, N_, current_language, gettext, pgettext, zh_of
 
 
 class Word(tuple):
     context: str
     msgids: tuple[str, ...]
+    given: tuple[str, ...]  # the Chinese written beside the English in an older (English, 中文) tuple
 
-    def __new__(cls, context: str, name: str, note: str | None = None) -> Word:
+    def __new__(cls, context: str, name: str, note: str | None = None, *, given: tuple[str, ...] = ()) -> Word:
         msgids = (name,) if note is None else (name, note)
-        parts = [zh_of(name, context) if i == 0 else zh_of(m) for i, m in enumerate(msgids)]
-        self = super().__new__(cls, [x for pair in zip(msgids, parts) for x in pair])
-        self.context, self.msgids = context, msgids
+        zh = [zh_of(name, context) if i == 0 else zh_of(m) for i, m in enumerate(msgids)]
+        # A word the catalogue does not know yet keeps the Chinese it came with.
+        zh = [z if z != m or i >= len(given) else given[i] for i, (m, z) in enumerate(zip(msgids, zh))]
+        self = super().__new__(cls, [x for pair in zip(msgids, zh) for x in pair])
+        self.context, self.msgids, self.given = context, msgids, tuple(zh)
         return self
 
+    @classmethod
+    def of_pair(cls, context: str, pair: tuple[str, ...]) -> Word:
+        """An older (English, 中文[, English note, 中文 note]) tuple as a Word."""
+        return cls(context, pair[0], pair[2] if len(pair) > 3 else None, given=tuple(pair[1::2]))
+
+    def _say(self, i: int, translated: str) -> str:
+        if translated == self.msgids[i] and current_language() != EN:
+            return self.given[i]
+        return translated
+
     def __str__(self) -> str:
-        return pgettext(self.context, self.msgids[0])
+        return self._say(0, pgettext(self.context, self.msgids[0]))
 
     def __html__(self) -> str:
         from markupsafe import escape
@@ -35,7 +48,7 @@ class Word(tuple):
     @property
     def note(self) -> str:
         """The colour's explanation, in the request's language."""
-        return gettext(self.msgids[1]) if len(self.msgids) > 1 else ""
+        return self._say(1, gettext(self.msgids[1])) if len(self.msgids) > 1 else ""
 
 
 def word(table: dict[str, Any], key: Any) -> str:
@@ -159,3 +172,14 @@ SLA_WORDS = {
     "red": Word("sla", "Overdue"),
     "grey": Word("sla", "No clock"),
 }
+
+
+# Words added elsewhere as plain (English, 中文) tuples become Words too: every table shows its words
+# in the request's language, whether or not they are in the catalogue yet.
+for _context, _table in (
+    ("status", STATUS_WORDS), ("colour", COLOUR_WORDS), ("reason", REASON_WORDS), ("action", ACTION_WORDS), ("channel", CHANNEL_WORDS),
+    ("id_type", ID_TYPES), ("symptom", SYMPTOM_WORDS), ("contact", CONTACT_METHODS), ("outcome", OUTCOME_WORDS), ("day", DAY_WORDS), ("sla", SLA_WORDS),
+):
+    for _key, _value in list(_table.items()):
+        if isinstance(_value, tuple) and not isinstance(_value, Word):
+            _table[_key] = Word.of_pair(_context, _value)
