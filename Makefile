@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HEALTHPASS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-fast bench venv migrate seed reset clean
+.PHONY: run test test-fast bench venv migrate seed reset clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,14 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q py-spy
 	$(BIN)/python -m bench.run
+
+## Translations (README, Language): m.bi -> gettext, extract every message, update the Chinese catalogue, compile.
+## New msgids arrive untranslated in ui/locale/zh_CN/LC_MESSAGES/messages.po: translate them, then `make messages` again.
+messages: $(STAMP)
+	$(BIN)/python -m ops.i18n_convert
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k msg -k Word:1c,2 --no-wrap --sort-output --project=healthpass -o ui/locale/messages.pot .
+	$(BIN)/pybabel update -i ui/locale/messages.pot -d ui/locale -D messages -l zh_CN --no-fuzzy-matching --no-wrap --ignore-obsolete
+	$(BIN)/python -m ops.i18n_convert  # compiles messages.mo (Babel's write_mo, as tests/ui/test_i18n.py checks)
 
 ## Forget the demo data (SQLite store, Prefect history, keys) and start again with `make run`.
 reset:

@@ -53,6 +53,7 @@ from pydantic import (
     model_validator,
 )
 
+from cases.messages import msg
 from cases.validation import (
     SHANGHAI,
     check_community_code,
@@ -151,7 +152,7 @@ MultilineText = Annotated[str, AfterValidator(lambda v: check_text(v, multiline=
 def _day_text(v: Any) -> Any:
     # A date is written as text (2026-03-01); a number would be read as seconds since 1970.
     if isinstance(v, (int, float)):
-        raise ValueError("a date is written as YYYY-MM-DD text, not a number")
+        raise ValueError(msg("a date is written as YYYY-MM-DD text, not a number"))
     return v
 
 
@@ -193,18 +194,17 @@ class Stay(BaseModel):
     def _dates(self, info: ValidationInfo) -> Stay:
         if self.to_date < self.from_date:
             raise ValueError(
-                f"to_date {self.to_date.isoformat()} is before from_date {self.from_date.isoformat()}"
+                msg("to_date {to_date} is before from_date {from_date}", to_date=self.to_date.isoformat(), from_date=self.from_date.isoformat())
             )
         today = today_from(info)
         start, _ = window_for(today)
         if self.from_date > today or self.to_date > today:
             raise ValueError(
-                f"stay dates must not be in the future (declaration date {today.isoformat()})"
+                msg("stay dates must not be in the future (declaration date {today})", today=today.isoformat())
             )
         if self.to_date < start:
             raise ValueError(
-                f"stay in {self.place} ended {self.to_date.isoformat()}, before the 14-day window "
-                f"({start.isoformat()} to {today.isoformat()}); declare only stays of the last 14 days"
+                msg("stay in {place} ended {to_date}, before the 14-day window ({start} to {today}); declare only stays of the last 14 days", place=self.place, to_date=self.to_date.isoformat(), start=start.isoformat(), today=today.isoformat())
             )
         return self
 
@@ -230,14 +230,14 @@ class HealthStatus(BaseModel):
         if not isinstance(v, list):
             return v
         if len(v) > len(SYMPTOMS):  # counted before duplicates are merged: 1,000 repeats are refused
-            raise ValueError(f"at most {len(SYMPTOMS)} symptoms, each once")
+            raise ValueError(msg("at most {count} symptoms, each once", count=len(SYMPTOMS)))
         out: list[str] = []
         for s in v:
             if not isinstance(s, str):
-                raise ValueError(f"symptom must be text, one of: {', '.join(SYMPTOMS)}")
+                raise ValueError(msg("symptom must be text, one of: {allowed}", allowed=', '.join(SYMPTOMS)))
             key = s.strip().lower()
             if key not in SYMPTOMS:
-                raise ValueError(f"unknown symptom {s!r}; allowed: {', '.join(SYMPTOMS)}")
+                raise ValueError(msg("unknown symptom {value}; allowed: {allowed}", value=repr(s), allowed=', '.join(SYMPTOMS)))
             if key not in out:
                 out.append(key)
         return out
@@ -267,7 +267,7 @@ class CloseContact(BaseModel):
         if self.details is not None and not self.details:
             self.details = None
         if self.had_contact and not self.details:
-            raise ValueError("details are required when had_contact is true (who, where, when)")
+            raise ValueError(msg("details are required when had_contact is true (who, where, when)"))
         return self
 
 
@@ -338,22 +338,21 @@ class ApplicationCreate(BaseModel):
     def _cross_field(self, info: ValidationInfo) -> ApplicationCreate:
         today = today_from(info)
         if self.id_type == IdType.resident_id and self.nationality != "CHN":
-            raise ValueError("a resident ID belongs to a Chinese citizen: nationality must be CHN")
+            raise ValueError(msg("a resident ID belongs to a Chinese citizen: nationality must be CHN"))
         if self.needs_verification and self.channel != Channel.counter:
-            raise ValueError("needs_verification applies only to the counter channel (R10)")
+            raise ValueError(msg("needs_verification applies only to the counter channel (R10)"))
         if self.arrival_date is not None and self.arrival_date > today:
-            raise ValueError(f"arrival_date {self.arrival_date.isoformat()} is in the future")
+            raise ValueError(msg("arrival_date {arrival_date} is in the future", arrival_date=self.arrival_date.isoformat()))
         if self.kind == Kind.arrival:
             if self.pledge_self_isolation is not True:
                 raise ValueError(
-                    "an arrival declaration requires the pledge to self-isolate "
-                    "(pledge_self_isolation must be true, R6)"
+                    msg("an arrival declaration requires the pledge to self-isolate (pledge_self_isolation must be true, R6)")
                 )
             if self.arrival_date is None:
-                raise ValueError("an arrival declaration requires arrival_date (R6)")
+                raise ValueError(msg("an arrival declaration requires arrival_date (R6)"))
             if not self.residence_history:
                 raise ValueError(
-                    "an arrival declaration requires the residence history of the last 14 days (R6)"
+                    msg("an arrival declaration requires the residence history of the last 14 days (R6)")
                 )
         return self
 

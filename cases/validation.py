@@ -2,7 +2,7 @@
 
 Every ``check_*`` function returns the *normalised* value or raises ``ValueError``
 with a message meant for the applicant (pydantic turns it into a 422 that names
-the field).  Nothing here touches a database, the network or the clock: "today"
+the field): a ``cases.messages.Msg``, English text that the pages translate.  Nothing here touches a database, the network or the clock: "today"
 is always passed in by the caller.
 
 Static data (``cases/data/``)
@@ -73,6 +73,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from cases.messages import msg
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -202,7 +204,7 @@ def today_shanghai() -> date:
 
 def _require_str(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be text")
+        raise ValueError(msg("{what} must be text", what=what))
     return value
 
 
@@ -219,7 +221,7 @@ _WS = re.compile(r"\s+")
 def resident_id_check_char(body17: str) -> str:
     """ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(body17) != 17 or not body17.isdigit() or not body17.isascii():
-        raise ValueError("the first 17 characters of a resident ID number must be digits")
+        raise ValueError(msg("the first 17 characters of a resident ID number must be digits"))
     total = sum(int(d) * w for d, w in zip(body17, ID_WEIGHTS))
     return ID_CHECK_CHARS[total % 11]
 
@@ -228,16 +230,15 @@ def _id_shape(number: object, what: str = "resident ID number") -> str:
     n = _WS.sub("", _require_str(number, what)).upper()
     if len(n) == 15 and n.isdigit():
         raise ValueError(
-            "15-digit (first-generation) ID numbers are no longer accepted; "
-            "enter the 18-character number printed on your current ID card"
+            msg("15-digit (first-generation) ID numbers are no longer accepted; enter the 18-character number printed on your current ID card")
         )
     if len(n) != 18:
-        raise ValueError(f"a {what} has 18 characters, got {len(n)}")
+        raise ValueError(msg("a {what} has 18 characters, got {length}", what=what, length=len(n)))
     if not _ID_SHAPE.match(n) or not n.isascii():
-        raise ValueError(f"a {what} is 17 digits followed by a digit or X")
+        raise ValueError(msg("a {what} is 17 digits followed by a digit or X", what=what))
     expected = resident_id_check_char(n[:17])
     if n[17] != expected:
-        raise ValueError(f"check character should be {expected}, got {n[17]}")
+        raise ValueError(msg("check character should be {expected}, got {got}", expected=expected, got=n[17]))
     return n
 
 
@@ -246,11 +247,11 @@ def _birth_date(n: str, today: date) -> date:
     try:
         born = date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
     except ValueError:
-        raise ValueError(f"birth date {raw} in the ID number is not a real date") from None
+        raise ValueError(msg("birth date {raw} in the ID number is not a real date", raw=raw)) from None
     if born < date(1900, 1, 1):
-        raise ValueError(f"birth date {born.isoformat()} in the ID number is before 1900")
+        raise ValueError(msg("birth date {born} in the ID number is before 1900", born=born.isoformat()))
     if born > today:
-        raise ValueError(f"birth date {born.isoformat()} in the ID number is in the future")
+        raise ValueError(msg("birth date {born} in the ID number is in the future", born=born.isoformat()))
     return born
 
 
@@ -267,13 +268,12 @@ def check_resident_id(number: str, *, today: date) -> str:
     prov = n[:2]
     if prov in {"81", "82", "83"}:
         raise ValueError(
-            f"address code {n[:6]} is a Hong Kong/Macao/Taiwan residence permit; "
-            "choose the document type hmt_permit"
+            msg("address code {code} is a Hong Kong/Macao/Taiwan residence permit; choose the document type hmt_permit", code=n[:6])
         )
     if prov not in province_codes():
-        raise ValueError(f"address code {n[:6]} does not start with a known province code ({prov})")
+        raise ValueError(msg("address code {code} does not start with a known province code ({prefix})", code=n[:6], prefix=prov))
     if prov == "37" and n[:4] not in shandong_prefixes():
-        raise ValueError(f"address code {n[:6]} is not a known Shandong prefecture ({n[:4]})")
+        raise ValueError(msg("address code {code} is not a known Shandong prefecture ({prefix})", code=n[:6], prefix=n[:4]))
     return n
 
 
@@ -306,7 +306,7 @@ def mrz_check_digit(s: str) -> int:
         elif ch == "<":
             v = 0
         else:
-            raise ValueError(f"character {ch!r} is not allowed in a machine-readable zone")
+            raise ValueError(msg("character {char} is not allowed in a machine-readable zone", char=repr(ch)))
         total += v * _MRZ_WEIGHTS[i % 3]
     return total % 10
 
@@ -318,11 +318,11 @@ def check_passport(number: str) -> str:
     """
     n = _WS.sub("", _require_str(number, "passport number")).upper()
     if not n:
-        raise ValueError("passport number is empty")
+        raise ValueError(msg("passport number is empty"))
     if not n.isascii() or not n.isalnum():
-        raise ValueError("a passport number contains only letters A-Z and digits")
+        raise ValueError(msg("a passport number contains only letters A-Z and digits"))
     if not _PASSPORT.match(n):
-        raise ValueError(f"a passport number has 5 to 9 letters or digits, got {len(n)}")
+        raise ValueError(msg("a passport number has 5 to 9 letters or digits, got {length}", length=len(n)))
     return n
 
 
@@ -340,7 +340,7 @@ def check_hmt_permit(number: str) -> str:
     n = _WS.sub("", _require_str(number, "permit number")).upper()
     n = n.replace("（", "(").replace("）", ")")
     if not n:
-        raise ValueError("permit number is empty")
+        raise ValueError(msg("permit number is empty"))
     if _HM_PERMIT.match(n) or _TW_CARD.match(n):
         return n
     m = _TW_BOOKLET.match(n)
@@ -349,11 +349,9 @@ def check_hmt_permit(number: str) -> str:
     if len(n) == 18 and n[:6] in {"810000", "820000", "830000"}:
         return _id_shape(n, "residence permit number")
     if n[:1] in {"H", "M"}:
-        raise ValueError("a Hong Kong/Macao permit number is H or M followed by 8 or 10 digits")
+        raise ValueError(msg("a Hong Kong/Macao permit number is H or M followed by 8 or 10 digits"))
     raise ValueError(
-        "not a Hong Kong/Macao/Taiwan permit number: expected H or M + 8 or 10 digits "
-        "(Hong Kong/Macao), 8 digits (Taiwan), or an 18-character residence permit number "
-        "starting 810000/820000/830000"
+        msg("not a Hong Kong/Macao/Taiwan permit number: expected H or M + 8 or 10 digits (Hong Kong/Macao), 8 digits (Taiwan), or an 18-character residence permit number starting 810000/820000/830000")
     )
 
 
@@ -366,7 +364,7 @@ def check_id_number(id_type: str, number: str, *, today: date) -> str:
         return check_passport(number)
     if t == "hmt_permit":
         return check_hmt_permit(number)
-    raise ValueError(f"unknown document type {t!r}; use resident_id, passport or hmt_permit")
+    raise ValueError(msg("unknown document type {value}; use resident_id, passport or hmt_permit", value=repr(t)))
 
 
 # --------------------------------------------------------------------------- #
@@ -391,11 +389,11 @@ def check_mobile(number: str) -> str:
     elif n.startswith("86") and len(n) == 13:
         n = n[2:]
     if not n.isascii() or not n.isdigit():
-        raise ValueError("a mobile number contains only digits (and an optional +86)")
+        raise ValueError(msg("a mobile number contains only digits (and an optional +86)"))
     if len(n) != 11:
-        raise ValueError(f"a mainland mobile number has 11 digits, got {len(n)}")
+        raise ValueError(msg("a mainland mobile number has 11 digits, got {length}", length=len(n)))
     if not _MOBILE.match(n):
-        raise ValueError("a mainland mobile number starts with 13-19")
+        raise ValueError(msg("a mainland mobile number starts with 13-19"))
     return n
 
 
@@ -406,14 +404,13 @@ TEMPERATURE_MAX = 43.0
 def check_temperature(t: float) -> float:
     """Body temperature in °C, 34.0-43.0 inclusive (values outside are typos)."""
     if isinstance(t, bool) or not isinstance(t, (int, float)):
-        raise ValueError("temperature must be a number in °C")
+        raise ValueError(msg("temperature must be a number in °C"))
     v = float(t)
     if math.isnan(v) or math.isinf(v):
-        raise ValueError("temperature must be a finite number in °C")
+        raise ValueError(msg("temperature must be a finite number in °C"))
     if not TEMPERATURE_MIN <= v <= TEMPERATURE_MAX:
         raise ValueError(
-            f"temperature {v:g} °C is outside {TEMPERATURE_MIN:g}-{TEMPERATURE_MAX:g} °C; "
-            "measure again (°C, not °F)"
+            msg("temperature {value} °C is outside {low}-{high} °C; measure again (°C, not °F)", value=f"{v:g}", low=f"{TEMPERATURE_MIN:g}", high=f"{TEMPERATURE_MAX:g}")
         )
     return v
 
@@ -426,7 +423,7 @@ def check_country(code: str) -> str:
         return a2[c]
     if len(c) == 3 and c in a3:
         return c
-    raise ValueError(f"unknown country code {code!r}; use ISO 3166-1 alpha-2 or alpha-3, e.g. CN or CHN")
+    raise ValueError(msg("unknown country code {value}; use ISO 3166-1 alpha-2 or alpha-3, e.g. CN or CHN", value=repr(code)))
 
 
 def country_name(alpha3: str) -> str:
@@ -446,13 +443,13 @@ def check_region_code(code: str) -> str:
     """
     c = _require_str(code, "region code").strip()
     if not _REGION6.match(c) or not c.isascii():
-        raise ValueError(f"region code {code!r} must be 6 digits (GB/T 2260)")
+        raise ValueError(msg("region code {value} must be 6 digits (GB/T 2260)", value=repr(code)))
     if c[:2] not in province_codes():
-        raise ValueError(f"region code {c} does not start with a known province code ({c[:2]})")
+        raise ValueError(msg("region code {code} does not start with a known province code ({prefix})", code=c, prefix=c[:2]))
     if c[:2] == "37" and c[2:4] != "00" and c[:4] not in _shandong_current():
-        raise ValueError(f"region code {c} is not in a current Shandong city ({c[:4]})")
+        raise ValueError(msg("region code {code} is not in a current Shandong city ({prefix})", code=c, prefix=c[:4]))
     if c[2:4] == "00" and c[4:] != "00":
-        raise ValueError(f"region code {c} is malformed (county digits without a city)")
+        raise ValueError(msg("region code {code} is malformed (county digits without a city)", code=c))
     return c
 
 
@@ -470,10 +467,10 @@ def check_place(code: str) -> str:
         alpha3 = check_country(c)
     except ValueError:
         raise ValueError(
-            f"place {code!r} is neither a 6-digit GB/T 2260 region code nor an ISO 3166 country code"
+            msg("place {value} is neither a 6-digit GB/T 2260 region code nor an ISO 3166 country code", value=repr(code))
         ) from None
     if alpha3 == "CHN":
-        raise ValueError("for a stay in mainland China give the 6-digit region code (GB/T 2260), not CN/CHN")
+        raise ValueError(msg("for a stay in mainland China give the 6-digit region code (GB/T 2260), not CN/CHN"))
     return alpha3
 
 
@@ -488,9 +485,9 @@ def check_community_code(code: str) -> str:
     """
     c = _require_str(code, "community code").strip()
     if not _COMMUNITY.match(c) or not c.isascii():
-        raise ValueError("a community code has 12 digits: county (6) + street (3) + community (3)")
+        raise ValueError(msg("a community code has 12 digits: county (6) + street (3) + community (3)"))
     if c[:4] not in _shandong_current():
-        raise ValueError(f"community code {c} is not in a Shandong city")
+        raise ValueError(msg("community code {code} is not in a Shandong city", code=c))
     return c
 
 
@@ -498,9 +495,9 @@ def check_unit_code(code: str) -> str:
     """Unit (employer) code ``U`` + 6-digit Shandong county + 3 digits."""
     c = _require_str(code, "unit code").strip().upper()
     if not _UNIT.match(c) or not c.isascii():
-        raise ValueError("a unit code is U followed by 9 digits (county 6 + 3)")
+        raise ValueError(msg("a unit code is U followed by 9 digits (county 6 + 3)"))
     if c[1:5] not in _shandong_current():
-        raise ValueError(f"unit code {c} is not in a Shandong city")
+        raise ValueError(msg("unit code {code} is not in a Shandong city", code=c))
     return c
 
 
@@ -520,11 +517,13 @@ def check_text(value: str, what: str = "text", *, multiline: bool = False) -> st
     allowed = "\t\n\r" if multiline else ""
     for ch in v:
         if "\ud800" <= ch <= "\udfff":
-            raise ValueError(f"{what} contains an unpaired surrogate (not valid Unicode text)")
+            raise ValueError(msg("{what} contains an unpaired surrogate (not valid Unicode text)", what=what))
         if ch in _BIDI_CONTROLS:
-            raise ValueError(f"{what} contains a bidirectional override character (U+{ord(ch):04X})")
+            raise ValueError(msg("{what} contains a bidirectional override character (U+{codepoint})", what=what, codepoint=f"{ord(ch):04X}"))
         if (ch < " " or "\x7f" <= ch <= "\x9f") and ch not in allowed:
-            raise ValueError(f"{what} contains a control character (U+{ord(ch):04X})" + (", a NUL byte" if ch == "\x00" else ""))
+            if ch == "\x00":
+                raise ValueError(msg("{what} contains a control character (U+{codepoint}), a NUL byte", what=what, codepoint="0000"))
+            raise ValueError(msg("{what} contains a control character (U+{codepoint})", what=what, codepoint=f"{ord(ch):04X}"))
     return v
 
 
@@ -540,9 +539,9 @@ def check_name(value: str, what: str = "name") -> str:
         if cat[0] == "L":
             has_letter = True
         elif cat[0] in "CS":  # C: control, format (zero-width, direction marks), unassigned; S: symbols, emoji
-            raise ValueError(f"{what} contains the character U+{ord(ch):04X}, which is not part of a name (letters, spaces, · . ' - only)")
+            raise ValueError(msg("{what} contains the character U+{codepoint}, which is not part of a name (letters, spaces, · . ' - only)", what=what, codepoint=f"{ord(ch):04X}"))
     if not has_letter:
-        raise ValueError(f"{what} must contain at least one letter")
+        raise ValueError(msg("{what} must contain at least one letter", what=what))
     return v
 
 
@@ -600,3 +599,12 @@ def hash_id_number(number: str, *, key: bytes) -> str:
 def hash_phone(number: str, *, key: bytes) -> str:
     """Keyed hash of a mobile number after ``check_mobile`` normalisation."""
     return keyed_hash(check_mobile(number), key=key)
+
+
+# What the checks above name in their messages ("{what} must be text"): in the catalogue so the
+# pages can say it in the reader's language (ui/i18n.py translates the `what` of a message).
+CHECKED_THINGS = (
+    msg("resident ID number"), msg("residence permit number"), msg("passport number"), msg("permit number"), msg("MRZ field"),
+    msg("mobile number"), msg("country code"), msg("region code"), msg("place"), msg("community code"), msg("unit code"),
+    msg("text"), msg("name"), msg("address"), msg("arrival port"), msg("value"),
+)

@@ -160,6 +160,9 @@ def api(seeded):
     from api.main import create_app
 
     with TestClient(create_app()) as client:
+        # The pages speak Chinese unless asked (ui/i18n.py); the suite reads their English wording,
+        # so its browser asks for English. tests/ui/test_i18n.py asks for each language itself.
+        client.headers["Accept-Language"] = "en"
         yield client
 
 

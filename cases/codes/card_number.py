@@ -30,6 +30,8 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
+from cases.messages import message_of, msg
+
 from .errors import InvalidCardNumber
 
 __all__ = ["ALPHABET", "CheckCharacterMismatch", "make_card_number", "normalise", "check", "is_valid", "check_char"]
@@ -109,16 +111,16 @@ def normalise(text: str) -> str:
     The ``SD`` prefix may be left out.
     """
     if not isinstance(text, str):
-        raise InvalidCardNumber("card number must be text")
+        raise InvalidCardNumber(msg("card number must be text"))
     compact = unicodedata.normalize("NFKC", text).upper().translate(_IGNORED)
     if len(compact) == len(PREFIX) + DATA_LEN + 1 and compact.startswith(PREFIX):
         compact = compact[len(PREFIX) :]
     compact = compact.translate(_CONFUSABLE)
     if len(compact) != DATA_LEN + 1:
-        raise InvalidCardNumber("a card number has 13 characters after SD")
+        raise InvalidCardNumber(msg("a card number has 13 characters after SD"))
     bad = [ch for ch in compact if ch not in _VALUE]
     if bad:
-        raise InvalidCardNumber(f"{bad[0]!r} is not a card number character")
+        raise InvalidCardNumber(msg("{char} is not a card number character", char=repr(bad[0])))
     return _format(compact)
 
 
@@ -133,11 +135,11 @@ def check(text: str) -> str:
     except CheckCharacterMismatch:
         raise
     except InvalidCardNumber as exc:
-        raise InvalidCardNumber(f"check the number: {exc}") from None
+        raise InvalidCardNumber(msg("check the number: {reason}", reason=message_of(exc))) from None
     body = canonical[len(PREFIX) :].replace("-", "")
     if check_char(body[:DATA_LEN]) != body[DATA_LEN]:
         raise CheckCharacterMismatch(
-            "check the number: a character is mistyped or two are swapped (the check character does not match)"
+            msg("check the number: a character is mistyped or two are swapped (the check character does not match)")
         )
     return canonical
 

@@ -77,7 +77,9 @@ def test_r8_daily_report_page_records_a_report(api, seeded, clock, observing):
     case_id, token = observing
     case = api.get(f"/cases/{case_id}", params={"access_token": token}).text
     button = re.search(r'<a class="button big go" href="([^"]+)">', case)
-    assert button and "Report today" in text_of(case) and "今日健康打卡" in text_of(case)
+    assert button and "Report today" in text_of(case)
+    in_chinese = api.get(f"/cases/{case_id}", params={"access_token": token}, headers={"Accept-Language": "zh-CN"}).text
+    assert "今日健康打卡" in text_of(in_chinese)
     assert html.unescape(button.group(1)) == f"/cases/{case_id}/report?access_token={token}"
 
     page = report_form(api, case_id, token)
@@ -127,7 +129,10 @@ def test_r8_second_report_same_day_is_refused_on_the_form(api, seeded, clock, ob
     again = post_report(api, case_id, token, form_token, temperature="37.0", symptoms=["cough", "fatigue"], location_confirmed="no")
     words = text_of(again.text)
     assert again.status_code == 409
-    assert "A report for 2026-03-03 was received already: one report a day (R8)" in words and "每天只能报告一次" in words
+    assert "A report for 2026-03-03 was received already: one report a day (R8)" in words and "每天只能报告一次" not in words
+    in_chinese = api.post(f"/cases/{case_id}/report", params={"access_token": token}, headers={"Accept-Language": "zh-CN"},
+                          data={"form_token": form_token, "day": "2026-03-03", "temperature": "36.6", "location_confirmed": "yes"})
+    assert in_chinese.status_code == 409 and "每天只能报告一次" in text_of(in_chinese.text)
     assert 'id="err-day"' in again.text and 'aria-describedby="err-day"' in again.text
     # What was typed is still there.
     assert 'value="37.0"' in again.text and 'value="cough" checked' in again.text and 'value="fatigue" checked' in again.text

@@ -11,9 +11,10 @@ carry a hidden HMAC derived from it (`applicant_form_token`, where the choice is
 No page needs JavaScript for its core action.
 
 Modules: `session` (cookie, CSRF, form tokens, the `Page`), `common` (headers, formatting,
-redirects), `words` (bilingual labels), and one module of routes per audience: `public`,
+redirects), `words` (status, colour and reason words from the catalogue), and one module of routes per audience: `public`,
 `apply`, `case`, `applicant_forms`, `auth`, `issuer`, `supervisor`, `notifications`,
-`staff_case`, `checkpoint`, `reporting` (R23).
+`staff_case`, `checkpoint`, `reporting` (R23), `language` (the switcher; the language itself is
+chosen per request in ui/i18n.py).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ui.pages import admin, unit  # noqa: I001  (units and admins)
 from ui.pages import applicant_forms, apply, auth, case, checkpoint, complaints, issuer, notifications, province, public, reporting, staff_case, supervisor, trends
 from ui.pages import recover
 from ui.pages import observation_review
+from ui.pages import language
 from ui.pages.common import SECURITY_HEADERS, duration, home_for, iso, local, redirect
 from ui.pages.session import (
     COOKIE,
@@ -60,6 +62,7 @@ from ui.pages.words import (
     STEPS,
     SYMPTOM_WORDS,
 )
+from ui.i18n import LanguageMiddleware, one_language
 from ui.render import templates
 
 __all__ = [
@@ -75,6 +78,7 @@ HERE = Path(__file__).parent.parent  # the `ui` package: its static/ directory
 
 def mount(app: FastAPI) -> None:
     """Add the pages and the vendored static files to the application."""
+    app.add_middleware(LanguageMiddleware)  # every request's language (ui/i18n.py); the API's JSON stays English
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -82,7 +86,7 @@ def mount(app: FastAPI) -> None:
 
     @app.exception_handler(PageRefused)
     async def _refused(request: Request, exc: PageRefused) -> Response:
-        html = templates().get_template("error.html").render(title=exc.title, message=exc.message, path=request.url.path, **exc.viewer)
+        html = templates().get_template("error.html").render(title=one_language(exc.title), message=one_language(exc.message), path=request.url.path, **exc.viewer)
         return HTMLResponse(html, status_code=exc.status, headers=SECURITY_HEADERS)
 
     app.include_router(recover.router)  # lost-link recovery; before `case`, whose /cases/{case_id} would take /cases/recover
@@ -91,4 +95,5 @@ def mount(app: FastAPI) -> None:
     for module in (public, apply, case, applicant_forms, auth, issuer, supervisor, checkpoint, reporting, notifications, staff_case, trends, complaints, province):
         app.include_router(module.router)
     app.include_router(observation_review.router)
+    app.include_router(language.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

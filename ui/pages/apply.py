@@ -15,6 +15,8 @@ from cases.clock import SHANGHAI
 from cases.errors import DomainError
 from cases.models import Region, RegionLevel, Role, Unit
 from cases.places import community_code, place_code, place_groups, place_name
+from cases.messages import Msg
+from ui.i18n import N_, _, localize
 from ui.pages.common import _number, _value, redirect
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import CHANNEL_WORDS, ID_TYPES, SYMPTOM_WORDS
@@ -137,15 +139,18 @@ _TOP_FIELDS = {"pledge_self_isolation": "pledge", "residence_history": "stays"}
 def _friendly(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
     if kind in ("string_too_short", "missing") or (kind in ("float_type", "bool_type", "date_type", "string_type", "enum") and err.get("input") in (None, "")):
-        return "Required. 必填。"
+        return _("Required.")
     if kind == "float_parsing":
-        return "Enter a number, e.g. 36.5. 请输入数字，如 36.5。"
+        return _("Enter a number, e.g. 36.5.")
     if kind.startswith("date_"):
-        return "Enter a date as YYYY-MM-DD. 请输入日期（年-月-日）。"
+        return _("Enter a date as YYYY-MM-DD.")
     if kind == "enum":
-        return "Choose one of the options. 请从选项中选择。"
+        return _("Choose one of the options.")
     if kind == "too_long":
-        return "Too many entries. 条目过多。"
+        return _("Too many entries.")
+    raised = (err.get("ctx") or {}).get("error")
+    if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Msg):
+        return localize(raised.args[0])  # a validator's message, in the reader's language
     return str(err.get("msg", "")).removeprefix("Value error, ")
 
 
@@ -164,19 +169,19 @@ def _field_errors(exc: ValidationError, rows: list[int]) -> dict[str, str]:
         elif loc:
             key = _TOP_FIELDS.get(str(loc[0]), str(loc[0]))
         else:
-            lowered = message.lower()
+            lowered = str(err.get("msg", "")).lower()  # the English says what it is about
             key = next((f for word, f in _MESSAGE_FIELDS if word.replace("_", " ") in lowered.replace("_", " ")), "_form")
         errors[key] = f"{errors[key]} {message}" if key in errors and message not in errors[key] else message
     return errors
 
 
 FIELD_LABELS = {
-    "kind": "Declaration type / 申报类型", "channel": "Channel / 申报渠道", "name": "Full name / 姓名", "id_type": "Document / 证件类型",
-    "id_number": "Document number / 证件号码", "phone": "Mobile phone / 手机号码", "nationality": "Nationality / 国籍",
-    "address": "Address / 住址", "community_code": "Community / 社区（村）", "unit_code": "Employer / 工作单位",
-    "stays": "Residence history / 居住史", "had_contact": "Close contact / 密切接触史", "contact_details": "Close-contact details / 接触说明",
-    "symptoms": "Symptoms / 症状", "temperature": "Body temperature / 体温", "arrival_date": "Date of arrival / 抵鲁日期",
-    "arrival_port": "Port of arrival / 入鲁口岸", "pledge": "Pledge / 承诺", "needs_verification": "Needs verification / 需核实",
+    "kind": N_("Declaration type"), "channel": N_("Channel"), "name": N_("Full name"), "id_type": N_("Document type"),
+    "id_number": N_("Document number"), "phone": N_("Mobile phone"), "nationality": N_("Nationality"),
+    "address": N_("Address"), "community_code": N_("Community"), "unit_code": N_("Employer"),
+    "stays": N_("Residence history"), "had_contact": N_("Close contact"), "contact_details": N_("Close-contact details"),
+    "symptoms": N_("Symptoms"), "temperature": N_("Body temperature"), "arrival_date": N_("Date of arrival"),
+    "arrival_port": N_("Port of arrival"), "pledge": N_("Pledge"), "needs_verification": N_("Needs verification"),
 }
 
 
@@ -187,19 +192,19 @@ def _arrival_gaps(values: dict[str, Any]) -> list[tuple[str, str]]:
         return []
     gaps = []
     if not values["pledge"]:
-        gaps.append(("pledge", "An arrival declaration requires the pledge to self-isolate (R6). 来鲁人员须承诺居家隔离。"))
+        gaps.append(("pledge", _("An arrival declaration requires the pledge to self-isolate (R6).")))
     if not values["arrival_date"]:
-        gaps.append(("arrival_date", "An arrival declaration requires the date of arrival (R6). 请填写抵鲁日期。"))
+        gaps.append(("arrival_date", _("An arrival declaration requires the date of arrival (R6).")))
     if not any(any(s.values()) for s in values["stays"]):
-        gaps.append(("stays", "An arrival declaration requires the residence history of the last 14 days (R6). 请填写近14天居住史。"))
+        gaps.append(("stays", _("An arrival declaration requires the residence history of the last 14 days (R6).")))
     return gaps
 
 
 def _error_label(key: str) -> str:
     if key.startswith("stay_"):
         n = int(key.removeprefix("stay_")) + 1
-        return f"Stay {n} / 居住史第{n}行"
-    return FIELD_LABELS.get(key, key)
+        return _("Stay {n}").format(n=n)
+    return _(FIELD_LABELS[key]) if key in FIELD_LABELS else key
 
 
 def _render_apply(p: Page, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None, amend: dict[str, Any] | None = None) -> HTMLResponse:
@@ -274,7 +279,7 @@ def apply_submit(p: PageDep, form: FormDep) -> Response:
     app = result.application
     if result.access_token is None:
         # Staff whose area covers the person's open case: its number, not its applicant link.
-        return _render_apply(p, values, status=409, notice=f"An application for this person is already open (case {app.reference}). Use the link you received when you applied, or ask your community. 此人已有在办申请（{app.reference}），请使用申请时获得的链接查询，或咨询所在社区。")
+        return _render_apply(p, values, status=409, notice=_("An application for this person is already open (case {reference}). Use the link you received when you applied, or ask your community.").format(reference=app.reference))
     return redirect(f"/cases/{app.id}?" + urlencode({"access_token": result.access_token, "new": "1" if result.created else "0"}))
 
 

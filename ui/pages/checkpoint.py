@@ -9,6 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from cases.scope import may_verify_card_number
+from cases.messages import message_of
+from ui.i18n import _, localize
 from ui.pages.common import _number
 from ui.pages.session import FormDep, Page, PageDep
 from ui.pages.words import COLOUR_WORDS, REASON_WORDS
@@ -37,12 +39,12 @@ def checkpoint_verify(p: PageDep, form: FormDep) -> HTMLResponse:
     values = {k: str(form.get(k) or "").strip() for k in ("qr", "card_number", "temperature")}
     errors: dict[str, str] = {}
     if bool(values["qr"]) == bool(values["card_number"]):
-        errors["code"] = "Give either the scanned QR text or the card number, not both. 请填写二维码内容或卡号，二选一。"
+        errors["code"] = _("Give either the scanned QR text or the card number, not both.")
     if len(values["qr"]) > 4096 or len(values["card_number"]) > 64:
-        errors["code"] = "Too long to be a pass code. 内容过长。"
+        errors["code"] = _("Too long to be a pass code.")
     if values["card_number"] and not _may_type_number(p):
         # Refused before the number is even checked: the answer says nothing about the card.
-        errors["code"] = "Only a signed-in checkpoint operator may verify a card number; scan the QR instead. 卡号查验仅限已登录的卡口查验员，请扫描二维码。"
+        errors["code"] = _("Only a signed-in checkpoint operator may verify a card number; scan the QR instead.")
         return _render_checkpoint(p, values={"qr": values["qr"], "temperature": values["temperature"]}, errors=errors, status=401 if p.user is None else 403)
     if values["card_number"] and "code" not in errors:
         from cases.codes import InvalidCardNumber, check_card_number
@@ -52,10 +54,11 @@ def checkpoint_verify(p: PageDep, form: FormDep) -> HTMLResponse:
             # caught by the check character and answered "check the number", not "unknown card".
             values["card_number"] = check_card_number(values["card_number"])
         except InvalidCardNumber as exc:
-            errors["code"] = f"{str(exc)[0].upper()}{str(exc)[1:]}. 请核对卡号。"
+            reason = localize(message_of(exc))
+            errors["code"] = _("{message}.").format(message=reason[:1].upper() + reason[1:])
     temperature = _number(values["temperature"])
     if not isinstance(temperature, float) or not 30.0 <= temperature <= 45.0:
-        errors["temperature"] = "Enter the measured temperature in °C (30–45), e.g. 36.5. 请输入测得体温（30–45 °C）。"
+        errors["temperature"] = _("Enter the measured temperature in °C (30–45), e.g. 36.5.")
     if errors:
         return _render_checkpoint(p, values=values, errors=errors, status=422)
     # Nothing about who passed is stored (privacy): the answer is computed and forgotten.

@@ -19,6 +19,7 @@ from cases.db import get_engine
 from cases.models import Role, User
 from cases.security import decode_token
 from cases.settings import Settings, get_settings
+from ui.i18n import _, one_language
 from ui.pages.common import SECURITY_HEADERS, duration, iso, local
 from ui.render import templates
 
@@ -86,6 +87,9 @@ class PageRefused(Exception):
             self.viewer = {"user": SimpleNamespace(username=page.user.username, role=page.user.role), "csrf_token": page.csrf}
 
 
+_MESSAGES = ("title", "message", "error", "notice", "done")
+
+
 @dataclass
 class Page:
     """What every route knows: the request, store, settings, clock and the signed-in user."""
@@ -107,7 +111,7 @@ class Page:
             return
         sent = str(form.get(CSRF_FIELD) or self.request.headers.get("x-csrf-token") or "")
         if not hmac.compare_digest(sent.encode(), self.csrf.encode()):
-            raise PageRefused(403, "Request refused / 请求被拒绝", "This form is missing its security token or it has expired. Reload the page and try again. 表单安全校验失败，请刷新页面后重试。", self)
+            raise PageRefused(403, _("Request refused"), _("This form is missing its security token or it has expired. Reload the page and try again."), self)
 
     def staff(self, *roles: Role, form: FormData | None = None) -> User:
         if self.user is None:
@@ -116,10 +120,13 @@ class Page:
         if form is not None:
             self.check_csrf(form)
         if roles and self.user.role not in roles:
-            raise PageRefused(403, "Not for your role / 无权访问", f"This page is for: {', '.join(r.value for r in roles)}.", self)
+            raise PageRefused(403, _("Not for your role"), _("This page is for: {roles}.").format(roles=", ".join(r.value for r in roles)), self)
         return self.user
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        for key in _MESSAGES:  # transition: older "English. 中文。" messages show the page's language
+            if isinstance(ctx.get(key), str):
+                ctx[key] = one_language(ctx[key])
         html = templates().get_template(name).render(
             user=self.user,
             csrf_token=self.csrf,
