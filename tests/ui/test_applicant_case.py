@@ -240,7 +240,7 @@ def test_r6_unknown_place_name_is_a_field_error_and_nothing_is_stored(api, seede
     r = apply(api, data)
     assert r.status_code == 422
     assert 'id="err-stay_1"' in r.text and "Unknown place “Atlantis”: choose it from the list" in text_of(r.text)
-    assert 'value="Atlantis"' in r.text and "Stay 2 / 居住史第2行" in text_of(r.text)
+    assert 'value="Atlantis"' in r.text and "Stay 2" in text_of(r.text)
     with seeded.session() as s:
         assert s.exec(select(Application)).first() is None
 

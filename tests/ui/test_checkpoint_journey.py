@@ -22,11 +22,16 @@ def next_steps(page: str) -> str:
     return text_of(m.group(0)) if m else ""
 
 
-def verify_qr(api, token: str, temperature: str = "36.5"):
+def verify_qr(api, token: str, temperature: str = "36.5", lang: str = "en"):
     data = {"qr": token, "temperature": temperature}
     if "hp_session" in api.cookies:
         data["csrf_token"] = csrf(api, "/checkpoint")
-    return api.post("/checkpoint", data=data)
+    return api.post("/checkpoint", data=data, headers={"Accept-Language": lang})
+
+
+def zh_steps(api, token: str, temperature: str = "36.5") -> str:
+    """The same advice on a page asked for in Chinese (one language per page)."""
+    return next_steps(verify_qr(api, token, temperature, lang="zh-CN").text)
 
 
 @pytest.fixture
@@ -72,7 +77,7 @@ def test_camera_scan_is_an_enhancement_from_same_origin_files(api):
     page = api.get("/checkpoint")
     # Hidden until checkpoint.js finds a camera API; the form works without it.
     assert re.search(r'<div class="camera-scan" id="camera-scan" hidden>', page.text)
-    assert "Scan with camera" in text_of(page.text) and "摄像头扫码" in page.text
+    assert "Scan with camera" in text_of(page.text) and "摄像头扫码" in api.get("/checkpoint", headers={"Accept-Language": "zh-CN"}).text
     scripts = re.findall(r'<script src="([^"]+)"', page.text)
     assert "/static/vendor/qr-scanner/qr-scanner.umd.min.js" in scripts and "/static/checkpoint.js" in scripts
     assert all(src.startswith("/") and not src.startswith("//") for src in scripts)
@@ -90,7 +95,7 @@ def test_camera_scan_is_an_enhancement_from_same_origin_files(api):
 def test_r4_after_a_fever_the_page_sends_the_person_to_a_fever_clinic(api, green):
     r = verify_qr(api, green["token"], "38.2")
     steps = next_steps(r.text)
-    assert "DENY" in text_of(r.text) and "nearest fever clinic" in steps and "发热门诊" in steps and "37.3 °C" in steps
+    assert "DENY" in text_of(r.text) and "nearest fever clinic" in steps and "发热门诊" in zh_steps(api, green["token"], "38.2") and "37.3 °C" in steps
     assert "Yellow code" not in steps
 
 
@@ -99,7 +104,7 @@ def test_r7_r8_r9_after_a_yellow_code_the_page_states_the_observation_rules(api,
     with seeded.session() as s:
         token = s.exec(select(Pass.token).where(Pass.application_id == created["id"])).one()
     steps = next_steps(verify_qr(api, token).text)
-    assert "health report every day" in steps and "green after 14 days" in steps and "每天报告" in steps
+    assert "health report every day" in steps and "green after 14 days" in steps and "每天报告" in zh_steps(api, token)
     assert "fever clinic" not in steps
 
 
@@ -121,7 +126,7 @@ def test_r2_after_a_revoked_or_superseded_pass_the_page_asks_for_the_newest(api,
         issue_pass(session=s, application=app, colour="green", by="test", at=clock.now(), settings=seeded.settings)
         s.commit()
     steps = next_steps(verify_qr(api, yellow).text)
-    assert "Superseded" in steps and "newest pass" in steps and "最新" in steps and "Revoked" not in steps
+    assert "Superseded" in steps and "newest pass" in steps and "最新" in zh_steps(api, yellow) and "Revoked" not in steps
 
 
 def test_r4_after_a_red_code_the_page_says_contact_the_community(api, seeded, clock):
@@ -131,9 +136,9 @@ def test_r4_after_a_red_code_the_page_says_contact_the_community(api, seeded, cl
         s.commit()
         token = red.token
     steps = next_steps(verify_qr(api, token).text)
-    assert "Red code" in steps and "Contact their community" in steps and "社区" in steps
+    assert "Red code" in steps and "Contact their community" in steps and "社区" in zh_steps(api, token)
 
 
 def test_r4_an_unreadable_code_says_scan_again(api):
     steps = next_steps(verify_qr(api, "SDHP1:not-a-token").text)
-    assert "scan again" in steps and "重新扫描" in steps
+    assert "scan again" in steps and "重新扫描" in zh_steps(api, "SDHP1:not-a-token")

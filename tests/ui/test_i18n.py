@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import example
-from tests.ui.test_pages import form_of, sign_in, text_of
+from tests.ui.test_pages import csrf, form_of, sign_in, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "ui" / "locale" / "zh_CN" / "LC_MESSAGES" / "messages.po"
@@ -59,8 +59,9 @@ def test_the_switcher_sets_a_cookie_that_wins_over_the_browser_and_comes_back(ap
     assert "set-cookie" not in r.headers
 
 
-def test_r3_checkpoint_field_errors_are_in_the_page_language(api):
-    bad = {"card_number": "SD-12", "temperature": "99"}
+def test_r3_checkpoint_field_errors_are_in_the_page_language(api, seeded):
+    assert sign_in(api, "checkpoint").status_code == 303  # typed card numbers are for the checkpoint operator
+    bad = {"card_number": "SD-12", "temperature": "99", "csrf_token": csrf(api, "/checkpoint")}
     zh = text_of(api.post("/checkpoint", data=bad, headers={"Accept-Language": "zh-CN"}).text)
     assert "请核对卡号：卡号在 SD 之后应有13个字符。" in zh and "请输入测得体温" in zh
     assert "Check the number" not in zh and "Enter the measured temperature" not in zh
