@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HEALTHPASS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-fast bench venv migrate seed reset clean
+.PHONY: run test test-fast test-browser screenshots bench venv migrate seed reset clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
+
+## Only the browser tests (Playwright + Debian's chromium: `apt-get install chromium`; tests/browser/README.md).
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
+
+## The browser tests, writing docs/screenshots/<actor>-<step>.png (shown in the README).
+screenshots: $(STAMP)
+	HEALTHPASS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
 
 ## Benchmarks -> BENCHMARKS.md (< 15 min). py-spy profiles the unmet targets; wrk (apt) is used when present.
 bench: $(STAMP)

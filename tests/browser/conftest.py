@@ -34,6 +34,7 @@ def pytest_collection_modifyitems(config, items):
         if Path(str(item.fspath)).is_relative_to(HERE):
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.timeout(600))  # the first test also waits for seed and Prefect
 
 
 def _unavailable() -> str | None:

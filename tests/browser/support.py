@@ -66,7 +66,7 @@ def axe_check(page, *, allow: tuple[str, ...] = ()) -> None:
 
 # --------------------------------------------------------------- screenshots ---
 
-def shot(page, actor: str, step: str, *, full_page: bool = True) -> Path | None:
+def shot(page, actor: str, step: str, *, full_page: bool = False) -> Path | None:
     """docs/screenshots/<actor>-<step>.png, when HEALTHPASS_SCREENSHOTS=1 (the README shows them;
     `make screenshots` refreshes them). Otherwise nothing is written: `make test` leaves the tree clean."""
     if os.environ.get("HEALTHPASS_SCREENSHOTS") != "1":

@@ -10,7 +10,7 @@ def test_r14_applicant_declares_on_a_phone_and_the_case_reaches_the_audit(phone)
     page = phone
     fill_declaration(page, "standard")
     axe_check(page)
-    shot(page, "applicant", "declare", full_page=False)
+    shot(page, "applicant", "declare")
     page.get_by_role("button", name=re.compile("Submit declaration")).tap()
 
     page.wait_for_url(re.compile(r"/cases/.+new=1"))
@@ -42,7 +42,7 @@ def test_r7_r8_arrival_gets_a_yellow_code_and_reports_today_on_the_case_page(pho
     page.get_by_label(re.compile("Body temperature")).fill("36.5")
     page.get_by_label(re.compile("Yes, I am at my declared address")).check()
     axe_check(page)
-    shot(page, "arrival", "daily-report", full_page=False)
+    shot(page, "arrival", "daily-report")
     page.get_by_role("button", name=re.compile("Submit my report")).tap()
 
     page.wait_for_url(lambda url: "/report" not in url)

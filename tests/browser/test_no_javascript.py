@@ -58,4 +58,4 @@ def test_r4_checkpoint_verification_works_without_javascript(no_js, live):
     page.get_by_role("button", name=re.compile("Verify")).click()
     assert page.locator(".verdict-pass .verdict-word").inner_text().startswith("PASS")
     axe_check(page)
-    shot(page, "checkpoint", "no-javascript", full_page=False)
+    shot(page, "checkpoint", "no-javascript")

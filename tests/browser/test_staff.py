@@ -14,7 +14,7 @@ def test_r14_issuer_claims_and_approves_with_the_keyboard_then_the_applicant_see
     sign_in(page, "qingdao-issuer")
     page.goto("/issuer")
     axe_check(page)
-    shot(page, "issuer", "queue")
+    shot(page, "issuer", "queue", full_page=True)
 
     # Keyboard only from here: Tab to the case, Enter; Tab to "Take this case", Enter; Tab to "Approve and issue", Enter.
     tab_to(page, case["reference"])
@@ -59,14 +59,14 @@ def test_r4_checkpoint_passes_a_green_pass_with_normal_temperature_and_denies_a_
     if "/login" in page.url:  # the checkpoint page may ask for the checkpoint account
         sign_in(page, "checkpoint", next_path="/checkpoint")
     axe_check(page)
-    shot(page, "checkpoint", "form", full_page=False)
+    shot(page, "checkpoint", "form")
 
     page.get_by_label(re.compile("Card number")).fill(card)
     page.get_by_label(re.compile("Measured temperature")).fill("36.6")
     page.get_by_role("button", name=re.compile("Verify")).click()
     assert page.locator(".verdict-pass .verdict-word").inner_text().startswith("PASS")
     axe_check(page)
-    shot(page, "checkpoint", "pass", full_page=False)
+    shot(page, "checkpoint", "pass")
 
     page.get_by_label(re.compile("Card number")).fill(card)
     page.get_by_label(re.compile("Measured temperature")).fill("38.2")
@@ -75,7 +75,7 @@ def test_r4_checkpoint_passes_a_green_pass_with_normal_temperature_and_denies_a_
     assert verdict.locator(".verdict-word").inner_text().startswith("DENY")
     assert "fever" in verdict.locator(".reasons").inner_text()
     axe_check(page)
-    shot(page, "checkpoint", "deny-fever", full_page=False)
+    shot(page, "checkpoint", "deny-fever")
 
 
 def test_r13_supervisor_sees_the_breaches_of_the_demo_history_on_the_dashboard(desktop):
