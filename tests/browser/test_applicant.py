@@ -34,6 +34,7 @@ def test_r7_r8_arrival_gets_a_yellow_code_and_reports_today_on_the_case_page(pho
 
     reload_until(page, ".pass .band-yellow", what="the yellow code is issued at once on an arrival declaration (R7)")
     assert "Yellow code" in page.locator(".pass .colour-word").inner_text()
+    reload_until(page, ".status-line .badge:not(.status-submitted)", what="the flow takes the declaration on (R14)")
     axe_check(page)
     shot(page, "arrival", "yellow-code")
 
