@@ -84,6 +84,7 @@ def sign_in(page, username: str, *, next_path: str | None = None) -> None:
     page.goto("/login" + (f"?next={next_path}" if next_path else ""))
     page.get_by_label(re.compile("Username")).fill(username)
     page.get_by_label(re.compile("Password")).fill(DEMO_PASSWORD)
+    axe_check(page)
     page.get_by_label(re.compile("Password")).press("Enter")
     page.wait_for_load_state()
     assert "/login" not in page.url, f"sign-in of {username} failed: {page.locator('main').inner_text()[:300]}"
