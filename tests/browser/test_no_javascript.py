@@ -36,7 +36,7 @@ def test_r14_decision_works_without_javascript(no_js, live):
     page = no_js
     sign_in(page, "qingdao-issuer")
     page.goto("/issuer")
-    page.get_by_role("link", name=case["reference"]).click()
+    page.get_by_role("link", name=case["reference"], exact=True).click()
     page.get_by_role("button", name=re.compile("Take this case")).click()
     page.wait_for_url(re.compile(r"done=claimed"))
     axe_check(page)
