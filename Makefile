@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HEALTHPASS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-fast test-browser screenshots bench venv migrate seed reset clean
+.PHONY: run test test-fast bench venv migrate seed reset clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,8 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
+
+.PHONY: test-browser screenshots
 
 ## Only the browser tests (Playwright + Debian's chromium: `apt-get install chromium`; tests/browser/README.md).
 test-browser: $(STAMP)
