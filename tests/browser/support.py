@@ -73,6 +73,9 @@ def shot(page, actor: str, step: str, *, full_page: bool = False) -> Path | None
         return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{actor}-{step}.png"
+    if not full_page:  # the top of the page, not wherever typing left it (no JavaScript needed for a wheel)
+        page.mouse.wheel(0, -100_000)
+        page.wait_for_timeout(200)
     page.screenshot(path=str(path), full_page=full_page, animations="disabled", scale="css")
     return path
 
