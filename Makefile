@@ -35,6 +35,16 @@ test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
+.PHONY: test-browser screenshots
+
+## Only the browser tests (Playwright + Debian's chromium: `apt-get install chromium`; tests/browser/README.md).
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
+
+## The browser tests, writing docs/screenshots/<actor>-<step>.png (shown in the README).
+screenshots: $(STAMP)
+	HEALTHPASS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
+
 ## Benchmarks -> BENCHMARKS.md (< 15 min). py-spy profiles the unmet targets; wrk (apt) is used when present.
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q py-spy
