@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import gettext as _gettext_module
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -148,6 +150,18 @@ def _cookie(headers: list[tuple[bytes, bytes]]) -> str | None:
                 if key == COOKIE:
                     return val.strip().strip('"')
     return None
+
+
+@contextmanager
+def language_of(*, cookie: str | None, accept_language: str | None, here: str = "/") -> Iterator[str]:
+    """The request's language for code that runs outside LanguageMiddleware: the 500 page is
+    rendered by Starlette's outermost error middleware, after the request's context is reset."""
+    lang = negotiate(cookie=cookie, accept_language=accept_language)
+    token = _current.set(RequestLanguage(lang, here))
+    try:
+        yield lang
+    finally:
+        _current.reset(token)
 
 
 class LanguageMiddleware:
