@@ -166,7 +166,7 @@ def live(browser, tmp_path_factory):
 
 
 def _context(browser, live, **options):
-    ctx = browser.new_context(base_url=live.base, locale="en-US", timezone_id="Asia/Shanghai", **options)
+    ctx = browser.new_context(**{"base_url": live.base, "locale": "en-US", "timezone_id": "Asia/Shanghai", **options})
     ctx.set_default_timeout(15_000)
     return ctx
 
