@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from cases.clock import SHANGHAI
 from cases.errors import Conflict, DecisionConflict, Forbidden, Invalid, NotFound
 from cases.events import record_event
+from cases.messages import msg
 from cases.models import (
     Application,
     AuditStatus,
@@ -25,18 +26,18 @@ from cases.settings import Settings
 
 # A closed list (issuer issue): a rejection must rest on a record, never on extra conditions.
 REJECTION_REASONS = {
-    "comparison_confirmed": "The comparison shows confirmed or suspected status.",
-    "comparison_close_contact": "The comparison shows the applicant on the close-contact registry.",
-    "identity_not_established": "Identity could not be established after recorded contact attempts.",
-    "false_declaration": "The declaration is shown false by a named record.",
+    "comparison_confirmed": msg("The comparison shows confirmed or suspected status."),
+    "comparison_close_contact": msg("The comparison shows the applicant on the close-contact registry."),
+    "identity_not_established": msg("Identity could not be established after recorded contact attempts."),
+    "false_declaration": msg("The declaration is shown false by a named record."),
 }
 # Reasons the notice forbids: each maps to the rule that forbids it.
 FORBIDDEN_REASONS = {
-    "physical_examination": ("R16", "No unit or individual may add conditions such as a physical examination."),
-    "certificate_required": ("R16", "No unit or individual may add conditions such as certificates."),
-    "filing_required": ("R16", "No unit or individual may add conditions such as filing."),
-    "local_health_certificate": ("R5", "Localities may not set their own health certification requirements."),
-    "applicant_unknown": ("R19", "An applicant unknown to the community must be contacted and verified, never refused for that."),
+    "physical_examination": ("R16", msg("No unit or individual may add conditions such as a physical examination.")),
+    "certificate_required": ("R16", msg("No unit or individual may add conditions such as certificates.")),
+    "filing_required": ("R16", msg("No unit or individual may add conditions such as filing.")),
+    "local_health_certificate": ("R5", msg("Localities may not set their own health certification requirements.")),
+    "applicant_unknown": ("R19", msg("An applicant unknown to the community must be contacted and verified, never refused for that.")),
 }
 FORBIDDEN_WORDS = {
     "physical exam": "physical_examination", "medical exam": "physical_examination", "体检": "physical_examination",

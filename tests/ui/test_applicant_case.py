@@ -29,8 +29,8 @@ def _decide(store, clock, case_id: str, task_id: str, action: str, *, red_list: 
         s.commit()
 
 
-def _page(api, case_id: str, token: str) -> str:
-    r = api.get(f"/cases/{case_id}", params={"access_token": token})
+def _page(api, case_id: str, token: str, lang: str = "en") -> str:
+    r = api.get(f"/cases/{case_id}", params={"access_token": token}, headers={"Accept-Language": lang})
     assert r.status_code == 200
     return r.text
 
@@ -53,8 +53,10 @@ def test_r21_rejected_case_says_on_top_what_happened_why_and_what_to_do(api, see
     badge = re.search(r'<span class="badge status-(\w+)">', page).group(1)
     assert badge == "rejected" and "Completed" not in text_of(page.split('class="steps"')[0])
     steps = _steps(page)
-    assert ("failed", "Rejected by the community/unit 社区（单位）审核未通过") in steps
-    assert steps[-1] == ("failed", "No pass issued 未发码")
+    assert ("failed", "Rejected by the community/unit") in steps
+    assert steps[-1] == ("failed", "No pass issued")
+    zh_steps = _steps(_page(api, case_id, token, "zh-CN"))  # one language per page: the same steps in Chinese
+    assert ("failed", "社区（单位）审核未通过") in zh_steps and zh_steps[-1] == ("failed", "未发码")
     assert not any(state == "done" and "Pass" in label for state, label in steps)
     # What, why and what now, above the progress and the timeline.
     top = text_of(page.split('class="steps"')[0])
@@ -75,8 +77,10 @@ def test_r2_red_code_is_a_red_step_never_under_green_ticks(api, seeded, clock):
     page = _page(api, case_id, token)
     assert "band-red" in page
     steps = _steps(page)
-    assert steps[-1] == ("failed", "Red code 红码")
-    assert [label for state, label in steps if state == "done"] == ["Declaration 申报", "Big-data comparison 大数据比对"]
+    assert steps[-1] == ("failed", "Red code")
+    assert [label for state, label in steps if state == "done"] == ["Declaration", "Big-data comparison"]
+    zh_steps = _steps(_page(api, case_id, token, "zh-CN"))
+    assert zh_steps[-1] == ("failed", "红码") and [label for state, label in zh_steps if state == "done"] == ["申报", "大数据比对"]
     top = text_of(page.split('class="steps"')[0])
     assert "A red code was issued: checkpoints do not let it pass." in top
     assert "confirmed or suspected case record" in top
@@ -86,7 +90,8 @@ def test_r2_revoked_pass_says_when_and_why_not_no_pass_yet(api, seeded, clock):
     case_id, token, task_id = standard_case(api, seeded, clock)
     _decide(seeded, clock, case_id, task_id, "approve")
     issued = _page(api, case_id, token)
-    assert [state for state, _ in _steps(issued)] == ["done"] * 4 and _steps(issued)[-1][1] == "Green code issued 已发绿码"
+    assert [state for state, _ in _steps(issued)] == ["done"] * 4 and _steps(issued)[-1][1] == "Green code issued"
+    assert _steps(_page(api, case_id, token, "zh-CN"))[-1][1] == "已发绿码"
     assert "Your pass was revoked" not in text_of(issued) and "status-completed" in issued
     clock.advance(timedelta(hours=2))
     with seeded.session() as s:
@@ -100,7 +105,8 @@ def test_r2_revoked_pass_says_when_and_why_not_no_pass_yet(api, seeded, clock):
     assert "Your pass was revoked" in top and card in top and "2026-03-03 11:" in top
     assert "re-decided after a complaint: the applicant is a close contact" in top
     assert "Complain about this case" in top and re.search(r'<span class="badge status-revoked">', page)
-    assert _steps(page)[-1] == ("failed", "Pass revoked 通行卡已撤销")
+    assert _steps(page)[-1] == ("failed", "Pass revoked")
+    assert _steps(_page(api, case_id, token, "zh-CN"))[-1] == ("failed", "通行卡已撤销")
     view = api.get(f"/api/v1/applications/{case_id}", headers={"X-Access-Token": token}).json()
     assert view["pass"] is None and view["revoked_pass"]["card_number"] == card and view["revoked_pass"]["reason"].startswith("re-decided")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import example
-from tests.ui.test_pages import csrf, form_of, sign_in, text_of
+from tests.ui.test_pages import csrf, form_of, sign_in, standard_case, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "ui" / "locale" / "zh_CN" / "LC_MESSAGES" / "messages.po"
@@ -145,6 +145,67 @@ def test_two_concurrent_requests_in_different_languages_each_get_their_own(api):
         t.join(60)
     assert results["zh-CN"] == ["zh-CN|zh"] * 15
     assert results["en"] == ["en|en"] * 15
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+")
+_ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ ,'-]+[A-Za-z]{2,}){2,}")  # three English words or more in a row
+
+
+# Short English that the three-words rule would miss: titles and labels of the converted pages.
+_ENGLISH_PHRASES = ("Case", "Checkpoint", "Issuer queue", "Health reports", "Signing keys", "Working calendar", "Users", "Unit",
+                    "Lost your link", "Page not found", "Sign out", "PASS", "DENY", "Day ", "expired", "Pages")
+
+
+def _visible(page: str) -> list[str]:
+    """What a reader sees, one piece of text at a time: no scripts, styles or literal `<code>` values,
+    no language switcher (it names both languages on purpose)."""
+    page = re.sub(r"<(script|style|code)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r'<nav class="lang-switch".*?</nav>', " ", page, flags=re.S)
+    return [text_of(piece).strip() for piece in re.split(r"<[^>]+>", page) if piece.strip()]
+
+
+def _data_names(store) -> str:
+    """Text that comes from the data, not from the pages (names of regions, units, users and
+    directory entries, addresses, calendar sources, the people of the examples), joined."""
+    from sqlmodel import select
+
+    from cases.directory.models import DirectoryEntry
+    from cases.models import CalendarYear, Region, Unit, User
+
+    values = ["王*", "王强", "李娜", "湖北省 武汉市", "healthpass calendar import"]  # the examples' people and place, a command
+    with store.session() as s:
+        for model in (Region, Unit, User, DirectoryEntry, CalendarYear):
+            for row in s.exec(select(model)).all():
+                values += [str(v) for v in row.model_dump().values() if isinstance(v, str)]
+    return "\n".join(values)
+
+
+def test_the_hand_converted_pages_speak_one_language_each(api, seeded, clock):
+    """Chinese first, English on request, one language per page: an English page shows no Chinese but
+    names from the data, a Chinese page no English sentence but names from the data (README, Language)."""
+    case_id, token, task_id = standard_case(api, seeded, clock)
+    data = _data_names(seeded)
+    pages = {
+        None: ["/apply", "/cases", "/cases/recover", "/no-such-page", f"/cases/{case_id}?access_token={token}"],
+        "checkpoint": ["/checkpoint"],
+        "qingdao-issuer": ["/issuer", f"/issuer/tasks/{task_id}", "/issuer/reports"],
+        "unit-hr": ["/unit", "/unit/cases"],
+        "admin": ["/admin/users", "/admin/keys", "/admin/calendar"],
+    }
+    leaks = []
+    for who, paths in pages.items():
+        if who:
+            assert sign_in(api, who).status_code == 303
+        for path in paths:
+            en = api.get(path, headers={"Accept-Language": "en", "Accept": "text/html"})
+            zh = api.get(path, headers={"Accept-Language": "zh-CN", "Accept": "text/html"})
+            assert en.status_code == zh.status_code and en.status_code in (200, 404), path
+            assert html_lang(en.text) == "en" and html_lang(zh.text) == "zh-CN"
+            en_text, zh_text = _visible(en.text), _visible(zh.text)
+            leaks += [f"en {path}: {run}" for piece in en_text for run in _CJK_RUN.findall(piece) if run not in data]
+            leaks += [f"zh {path}: {run}" for piece in zh_text for run in _ENGLISH_RUN.findall(piece) if run not in data and run not in path]
+            leaks += [f"zh {path}: {piece}" for piece in zh_text if piece in _ENGLISH_PHRASES or piece.startswith(_ENGLISH_PHRASES) and piece not in data]
+    assert not leaks, "\n".join(leaks)
 
 
 # ------------------------------------------------------------- the catalogue ---

@@ -176,7 +176,8 @@ def test_r9_case_page_shows_period_and_countdown(api, seeded, clock, observing):
     words = text_of(case)
     days = re.findall(r'<li class="day day-(\w+)( today)?"', case)
     assert days[:3] == [("late", ""), ("missing", ""), ("upcoming", " today")]
-    assert "Reported late 已补报" in words and "11 d 15 h 0 min" in words and "Report today" in words
+    assert "Reported late" in words and "已补报" not in words and "11 d 15 h 0 min" in words and "Report today" in words
+    assert "已补报" in text_of(api.get(f"/cases/{case_id}", params={"access_token": token}, headers={"Accept-Language": "zh-CN"}).text)
     assert "1 of 14 days" in words
 
 
@@ -197,7 +198,9 @@ def test_supplement_answer_resumes_the_clock(api, seeded, clock):
     assert api.get(f"/cases/{case_id}/report", params={"access_token": token}).status_code == 404  # no observation
     case = api.get(f"/cases/{case_id}", params={"access_token": token}).text
     words = text_of(case)
-    assert "Supply the requested items" in words and "Isolation observation" not in words and "补充材料" in words
+    assert "Supply the requested items" in words and "Isolation observation" not in words
+    zh = text_of(api.get(f"/cases/{case_id}", params={"access_token": token}, headers={"Accept-Language": "zh-CN"}).text)
+    assert "补充材料" in zh and "Supply the requested items" not in zh
     assert '<label for="item_0">arrival ticket' in case and "employer&#39;s letter &lt;b&gt;" in case  # escaped
     form_token = hidden(case, "form_token")
     action = html.unescape(re.search(r'<form method="post" action="([^"]+/supplement[^"]*)"', case).group(1))

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from cases.clock import SHANGHAI
 from cases.errors import DomainError, NotFound
 from cases.models import Application, AuditTask
+from ui.i18n import _
 from ui.pages.apply import _friendly
 from ui.pages.case import CASE_NOT_FOUND, _case_url, _render_case
 from ui.pages.common import _number, _value, redirect
@@ -33,7 +34,7 @@ def _applicant_case(p: Page, case_id: str, access_token: str | None) -> tuple[Ap
     try:
         app = load_case_for_reader(p.session, case_id, user=None, token=access_token, settings=p.settings)
     except NotFound:
-        raise PageRefused(404, *CASE_NOT_FOUND, p) from None
+        raise PageRefused(404, *map(_, CASE_NOT_FOUND), p) from None
     return app, access_token or ""
 
 

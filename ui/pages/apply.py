@@ -94,11 +94,11 @@ def _unknown_places(values: dict[str, Any]) -> dict[str, str]:
     if values["community_code"]:
         code = community_code(values["community_code"])
         if code is None:
-            errors["community_code"] = f"Unknown community \u201c{values['community_code']}\u201d: choose it from the list. 未知社区，请从列表中选择。"
+            errors["community_code"] = _("Unknown community \u201c{code}\u201d: choose it from the list.").format(code=values["community_code"])
         else:
             values["community_code"] = code
     return errors | {
-        f"stay_{i}": f"Unknown place \u201c{s['place']}\u201d: choose it from the list (a city, county, province or country). 未知地点，请从列表中选择（市、县、省或国家）。"
+        f"stay_{i}": _("Unknown place \u201c{place}\u201d: choose it from the list (a city, county, province or country).").format(place=s["place"])
         for i, s in enumerate(values["stays"]) if s["place"] and place_code(s["place"]) is None
     }
 
@@ -377,7 +377,7 @@ def amend_submit(case_id: str, p: PageDep, form: FormDep, access_token: str | No
             return _render_apply(p, values, status=409, amend=_amend_context(p, app, token, decided=True))
         field = exc.field if exc.field in FIELD_LABELS else "_form"
         if field == "id_number":
-            message = "This is not the document number of the person who applied: only they can amend the declaration. 证件号码与申报人不符，仅本人可更正申报。"
+            message = _("This is not the document number of the person who applied: only they can amend the declaration.")
         else:
             message = exc.message
         return _render_apply(p, values, {field: message}, status=exc.status_code, amend=context)

@@ -13,9 +13,10 @@ from cases.clock import aware
 from cases.errors import NotFound
 from cases.models import Application, AuditTask, Region, Role
 from cases.settings import Settings
+from ui.i18n import N_, _, pgettext
 from ui.pages.common import _value
 from ui.pages.session import Page, PageDep, applicant_form_token
-from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, COLOUR_WORDS, DAY_WORDS, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, STEPS
+from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, COLOUR_WORDS, DAY_WORDS, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, STEPS, word
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,19 +24,20 @@ router = APIRouter(include_in_schema=False)
 # What the applicant reads about a rejection, by the decision's reason code (the issuer's own
 # explanation follows in their words).
 REJECTION_WORDS = {
-    "comparison_confirmed": ("The big-data comparison shows a confirmed or suspected case record in your name.", "大数据比对显示您有确诊或疑似病例记录。"),
-    "comparison_close_contact": ("The big-data comparison lists you as a close contact of a case.", "大数据比对显示您为病例的密切接触者。"),
-    "identity_not_established": ("Your identity could not be established, although your community tried to contact you.", "社区联系核实后仍无法确认您的身份。"),
-    "false_declaration": ("A record shows that the declaration was not true (R15).", "有记录表明申报信息不实。"),
+    "comparison_confirmed": N_("The big-data comparison shows a confirmed or suspected case record in your name."),
+    "comparison_close_contact": N_("The big-data comparison lists you as a close contact of a case."),
+    "identity_not_established": N_("Your identity could not be established, although your community tried to contact you."),
+    "false_declaration": N_("A record shows that the declaration was not true (R15)."),
 }
 REVOCATION_WORDS = {
-    "superseded": ("A newer pass was issued to you: one person holds one valid pass (R2), so this one was replaced.", "您已获发新的通行卡；每人仅一张有效卡，本卡已被取代。"),
-    "application rejected": ("The application was rejected, so its pass no longer counts.", "申请未通过，原通行卡失效。"),
+    "superseded": N_("A newer pass was issued to you: one person holds one valid pass (R2), so this one was replaced."),
+    "application rejected": N_("The application was rejected, so its pass no longer counts."),
 }
 
 
-def _step(key: str, en: str, zh: str, state: str) -> dict[str, Any]:
-    return {"key": key, "en": en, "zh": zh, "state": state}
+def _step(key: str, label: str, state: str) -> dict[str, Any]:
+    """A step of the progress bar; `label` is already in the request's language."""
+    return {"key": key, "label": label, "state": state}
 
 
 def _steps(view: dict[str, Any], colour: str | None, now: datetime) -> list[dict[str, Any]]:
@@ -46,38 +48,38 @@ def _steps(view: dict[str, Any], colour: str | None, now: datetime) -> list[dict
     revoked = view["revoked_pass"]
     declared = status != "submitted"
     compared = view["comparison"] is not None
-    steps = [_step("declaration", *STEPS[0][1:], "done" if declared else "current")]
+    steps = [_step("declaration", pgettext("step", STEPS[0][1]), "done" if declared else "current")]
     audit_states = {"awaiting_audit": "current", "awaiting_applicant": "current"}
     if _value(view["kind"]) == "arrival":
         yellow = any(e["action"] == "pass_issued" and _value(e["after"]) == "yellow" for e in view["timeline"])
-        steps.append(_step("yellow", "Yellow code at once", "即时赋黄码", "done" if yellow else "todo"))
-        steps.append(_step("comparison", *STEPS[1][1:], "done" if compared else "current" if declared else "todo"))
+        steps.append(_step("yellow", _("Yellow code at once"), "done" if yellow else "todo"))
+        steps.append(_step("comparison", pgettext("step", STEPS[1][1]), "done" if compared else "current" if declared else "todo"))
         ended = view["observation_ends_at"] is not None and now >= aware(view["observation_ends_at"])
         reports = "current" if status == "observing" else "done" if ended or decision else "todo"
-        steps.append(_step("reports", "Daily health reports, 14 days", "14天每日健康报告", reports))
+        steps.append(_step("reports", _("Daily health reports, 14 days"), reports))
         # The community audits an arrival only when the observation did not end clean (R9).
         if status in audit_states or decision in ("approve", "reject"):
-            steps.append(_step("audit", *STEPS[2][1:], "failed" if decision == "reject" else audit_states.get(status, "done")))
-        final = ("green", "Green code after 14 days", "14天后转绿码")
+            steps.append(_step("audit", pgettext("step", STEPS[2][1]), "failed" if decision == "reject" else audit_states.get(status, "done")))
+        final = ("green", _("Green code after 14 days"))
     else:
-        steps.append(_step("comparison", *STEPS[1][1:], "done" if compared else "current" if declared else "todo"))
+        steps.append(_step("comparison", pgettext("step", STEPS[1][1]), "done" if compared else "current" if declared else "todo"))
         if decision == "reject":
-            steps.append(_step("audit", "Rejected by the community/unit", "社区（单位）审核未通过", "failed"))
+            steps.append(_step("audit", _("Rejected by the community/unit"), "failed"))
         elif decision == "auto_issue":
-            steps.append(_step("audit", "No opinion in time: issued automatically (R12)", "超时未审核，自动发码", "done"))
+            steps.append(_step("audit", _("No opinion in time: issued automatically (R12)"), "done"))
         else:
-            steps.append(_step("audit", *STEPS[2][1:], "done" if decision else audit_states.get(status, "current" if compared else "todo")))
-        final = STEPS[3]
+            steps.append(_step("audit", pgettext("step", STEPS[2][1]), "done" if decision else audit_states.get(status, "current" if compared else "todo")))
+        final = ("pass", pgettext("step", STEPS[3][1]))
     if colour == "red":
-        steps.append(_step("pass", "Red code", "红码", "failed"))
+        steps.append(_step("pass", _("Red code"), "failed"))
     elif colour == "yellow" and final[0] == "green":
         steps.append(_step(*final, "todo"))  # the arrival's yellow code is the step above
     elif colour is not None:
-        steps.append(_step("pass", f"{COLOUR_WORDS[colour][0]} code issued", f"已发{COLOUR_WORDS[colour][1]}", "done"))
+        steps.append(_step("pass", _("{colour} code issued").format(colour=word(COLOUR_WORDS, colour)), "done"))
     elif revoked is not None:
-        steps.append(_step("pass", "Pass revoked", "通行卡已撤销", "failed"))
+        steps.append(_step("pass", _("Pass revoked"), "failed"))
     elif decision == "reject":
-        steps.append(_step("pass", "No pass issued", "未发码", "failed"))
+        steps.append(_step("pass", _("No pass issued"), "failed"))
     else:
         steps.append(_step(*final, "current" if decision else "todo"))
     return steps
@@ -114,7 +116,7 @@ def _sla_left(session: Session, settings: Settings, app: Application, now: datet
     return {"seconds": view["time_left_seconds"], "colour": view["sla_colour"]}
 
 
-CASE_NOT_FOUND = ("Case not found / 未找到案件", "No case matches this number and access token. Check the link you received when you applied. 未找到与该编号和查询码对应的案件，请核对申请时获得的链接。")
+CASE_NOT_FOUND = (N_("Case not found"), N_("No case matches this number and access token. Check the link you received when you applied."))
 CASE_DONE = ("reported", "reported_abnormal", "supplied", "amended")
 
 
@@ -235,5 +237,5 @@ def case_page(case_id: str, p: PageDep, access_token: str | None = None, new: st
     try:
         app = load_case_for_reader(p.session, case_id, user=p.user, token=access_token, settings=p.settings)
     except NotFound:
-        return p.render("error.html", status=404, title=CASE_NOT_FOUND[0], message=CASE_NOT_FOUND[1])
+        return p.render("error.html", status=404, title=_(CASE_NOT_FOUND[0]), message=_(CASE_NOT_FOUND[1]))
     return _render_case(p, app, access_token, new=new == "1", done=done)

@@ -19,19 +19,20 @@ from cases.clock import SHANGHAI
 from cases.errors import DecisionConflict, DomainError
 from cases.models import Application, AuditTask, ContactAttempt, IssuerSignIn, Region, Role, Unit, User
 from cases.services import actions
+from ui.i18n import _
 from ui.pages.common import SECURITY_HEADERS, _value, redirect
 from ui.pages.session import FormDep, Page, PageDep, PageRefused
-from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, CONTACT_METHODS, ID_TYPES, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, SYMPTOM_WORDS
+from ui.pages.words import ACTION_WORDS, CHANNEL_WORDS, CONTACT_METHODS, ID_TYPES, OUTCOME_WORDS, SLA_WORDS, STATUS_WORDS, SYMPTOM_WORDS, Word
 
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 25
 VIEW_WORDS = {
-    "open": ("All open", "全部待办"),
-    "mine": ("Mine", "我的"),
-    "unclaimed": ("Unclaimed", "未受理"),
-    "waiting": ("Waiting for the applicant", "等待申请人补充"),
-    "done": ("Done by me", "我已办结"),
+    "open": Word("queue", "All open"),
+    "mine": Word("queue", "Mine"),
+    "unclaimed": Word("queue", "Unclaimed"),
+    "waiting": Word("queue", "Waiting for the applicant"),
+    "done": Word("queue", "Done by me"),
 }
 # What the flash of a failed POST may carry back into the form (never the CSRF token).
 FORM_KEYS = ("action", "reason_code", "explanation", "contact_method", "missing_items", "to_username", "reason")
@@ -157,7 +158,7 @@ def _task_for(p: Page, task_id: str, user: User) -> AuditTask:
 
     task = p.session.get(AuditTask, task_id)
     if task is None or not audit.can_work(user, task):
-        raise PageRefused(404, "Task not found / 未找到任务", "No task with this number is in your queue.", p)
+        raise PageRefused(404, _("Task not found"), _("No task with this number is in your queue."), p)
     return task
 
 
@@ -267,7 +268,7 @@ def issuer_reassign(task_id: str, p: PageDep, form: FormDep) -> Response:
     username = str(form.get("to_username") or "").strip()
     target = p.session.exec(select(User).where(User.username == username)).first() if username else None
     if target is None or target.role != Role.issuer or not target.active:
-        return _back(p, back, error_key="reassign", message="Choose an active issuer of this community or unit. 请选择本社区（单位）的发放员。", field="to_username", values={"to_username": username})
+        return _back(p, back, error_key="reassign", message=_("Choose an active issuer of this community or unit."), field="to_username", values={"to_username": username})
     try:
         audit.reassign(session=p.session, task_id=task.id, by=user, at=p.now, to_user=target)
         p.session.commit()
@@ -287,7 +288,7 @@ def issuer_reveal(task_id: str, p: PageDep, form: FormDep) -> Response:
     task = _task_for(p, task_id, user)
     reason = str(form.get("reason") or "").strip()
     if len(reason) > 300:
-        return _back(p, f"/issuer/tasks/{task_id}", error_key="reveal", message="The reason is limited to 300 characters. 理由不超过300字。", field="reason", values={"reason": reason})
+        return _back(p, f"/issuer/tasks/{task_id}", error_key="reveal", message=_("The reason is limited to 300 characters."), field="reason", values={"reason": reason})
     try:
         privacy.read_personal_data(session=p.session, application=p.session.get(Application, task.application_id), user_id=user.id, reason=reason, at=p.now)
         p.session.commit()
@@ -306,7 +307,7 @@ def issuer_attachment(task_id: str, attachment_id: str, p: PageDep) -> Response:
     task = _task_for(p, task_id, user)
     row = attachments.get(p.session, task.application_id, attachment_id)
     if row is None:
-        raise PageRefused(404, "File not found / 未找到文件", "No such file on this case.", p)
+        raise PageRefused(404, _("File not found"), _("No such file on this case."), p)
     return Response(content=row.data, media_type=row.content_type, headers=attachment_headers(row.filename))
 
 
@@ -333,11 +334,11 @@ def issuer_decide(task_id: str, p: PageDep, form: FormDep) -> Response:
     error_key = {"reject": "reject", "request_supplement": "supplement", "verify_contact": "contact"}.get(action, "approve")
     problem = None
     if explanation and len(explanation) > 2000:
-        problem = "The explanation is limited to 2000 characters. 说明不超过2000字。"
+        problem = _("The explanation is limited to 2000 characters.")
     elif action == "verify_contact" and method is not None and method not in CONTACT_METHODS:
         problem = f"Contact method must be one of {', '.join(CONTACT_METHODS)}."
     elif action == "request_supplement" and (len(items) > 20 or any(len(i) > 100 for i in items)):
-        problem = "At most 20 items of at most 100 characters each. 最多20项，每项不超过100字。"
+        problem = _("At most 20 items of at most 100 characters each.")
     if problem:
         return _back(p, here, error_key=error_key, message=problem, values=values)
     try:

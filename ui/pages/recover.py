@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from cases.errors import DomainError
 from cases.recovery import service, sms
+from ui.i18n import _
 from ui.pages.common import redirect
 from ui.pages.session import FORM_TOKEN_FIELD, FormDep, Page, PageDep
 from ui.pages.words import ID_TYPES
@@ -79,7 +80,7 @@ def recover_verify(p: PageDep, form: FormDep) -> Response:
     challenge = str(form.get("challenge") or "")[:64]
     sent = str(form.get(FORM_TOKEN_FIELD) or "")
     if not hmac.compare_digest(sent.encode(), _form_token(challenge, p).encode()):
-        return _code_form(p, challenge, {"form": "This form is missing its security token. Ask for a new code. 表单校验失败，请重新获取验证码。"}, status=403)
+        return _code_form(p, challenge, {"form": _("This form is missing its security token. Ask for a new code.")}, status=403)
     try:
         r = service.verify_code(session=p.session, settings=p.settings, at=p.now, challenge_id=challenge, code=str(form.get("code") or ""), client=_client(p))
     except DomainError as exc:

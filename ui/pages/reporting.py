@@ -17,19 +17,20 @@ from cases.reporting.service import ReportState
 from cases.scope import scope_for
 from ui.pages.common import redirect
 from ui.pages.session import FormDep, Page, PageDep, PageRefused
+from ui.pages.words import Word
 
 router = APIRouter(include_in_schema=False)
 
 STATE_WORDS = {
-    "on_time": ("On time", "按时"),
-    "late": ("Late", "逾期报送"),
-    "missing": ("Missing", "未报送"),
-    "pending": ("Not yet due", "未到期"),
+    "on_time": Word("reporting", "On time"),
+    "late": Word("reporting", "Late"),
+    "missing": Word("reporting", "Missing"),
+    "pending": Word("reporting", "Not yet due"),
 }
 STATUS_WORDS = {
-    "implemented": ("Implemented", "已落实"),
-    "partially_implemented": ("Partially implemented", "部分落实"),
-    "not_implemented": ("Not implemented", "未落实"),
+    "implemented": Word("implementation", "Implemented"),
+    "partially_implemented": Word("implementation", "Partially implemented"),
+    "not_implemented": Word("implementation", "Not implemented"),
 }
 MISMATCH_WORDS = {
     "not_in_directory": "announced, not in the public directory",

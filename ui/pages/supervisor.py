@@ -19,15 +19,15 @@ from cases.scope import scope_for
 from cases.services import supervision
 from cases.settings import Settings
 from ui.pages.session import PageDep, PageRefused
-from ui.pages.words import CHANNEL_WORDS, SLA_WORDS, STATUS_WORDS
+from ui.pages.words import CHANNEL_WORDS, SLA_WORDS, STATUS_WORDS, Word
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25
 STATE_WORDS = {
-    "on_time": ("On time", "正常"),
-    "at_risk": ("At risk", "即将超时"),
-    "breached": ("Breached", "已超时"),
-    "paused": ("Paused (waiting for the applicant)", "暂停（待补充材料）"),
+    "on_time": Word("sla_state", "On time"),
+    "at_risk": Word("sla_state", "At risk"),
+    "breached": Word("sla_state", "Breached"),
+    "paused": Word("sla_state", "Paused (waiting for the applicant)"),
 }
 
 

@@ -12,7 +12,7 @@ from cases.models import CaseStatus, Role
 from cases.services import units as service
 from ui.pages.common import redirect
 from ui.pages.session import FormDep, Page, PageDep
-from ui.pages.words import STATUS_WORDS
+from ui.pages.words import STATUS_WORDS, Word
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -20,9 +20,9 @@ PER_PAGE = 50
 # middleware before any page runs), so a file a little too big gets the form's error instead.
 MAX_FILE_BYTES = 900_000
 COLUMN_WORDS = {
-    None: ("the row", "整行"), "kind": ("kind", "类型"), "name": ("name", "姓名"), "id_type": ("ID type", "证件类型"), "id_number": ("ID number", "证件号码"),
-    "phone": ("phone", "电话"), "nationality": ("nationality", "国籍"), "address": ("address", "住址"), "community_code": ("community code", "社区代码"),
-    "residence_history": ("residence history", "旅居史"), "temperature": ("temperature", "体温"),
+    None: Word("column", "the row"), "kind": Word("column", "kind"), "name": Word("column", "name"), "id_type": Word("column", "ID type"), "id_number": Word("column", "ID number"),
+    "phone": Word("column", "phone"), "nationality": Word("column", "nationality"), "address": Word("column", "address"), "community_code": Word("column", "community code"),
+    "residence_history": Word("column", "residence history"), "temperature": Word("column", "temperature"),
 }
 
 
