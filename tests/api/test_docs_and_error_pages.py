@@ -30,8 +30,10 @@ def test_docs_reference_only_same_origin_assets_and_they_are_served(api):
 def test_unknown_page_is_an_html_404_for_a_browser_and_json_for_the_api(api):
     page = api.get("/no-such-page", headers=HTML)
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
-    assert "Page not found" in page.text and "页面不存在" in page.text and 'href="/"' in page.text
-    assert 'lang="zh-CN"' in page.text and "script-src 'self'" in page.headers["content-security-policy"]
+    assert "Page not found" in page.text and 'href="/"' in page.text and 'lang="en"' in page.text  # the client asks for English
+    zh = api.get("/no-such-page", headers={**HTML, "Accept-Language": "zh-CN"})
+    assert zh.status_code == 404 and "页面不存在" in zh.text and '<html lang="zh-CN">' in zh.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
     # API paths and clients that do not ask for HTML keep the JSON error.
     for path, headers in (("/api/v1/no-such-thing", HTML), ("/no-such-page", {"Accept": "application/json"}), ("/no-such-page", {})):
         r = api.get(path, headers=headers)
