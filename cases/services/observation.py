@@ -35,6 +35,7 @@ from cases.clock import SHANGHAI
 from cases.codes.claims import mask_name
 from cases.errors import Conflict, Invalid, NotFound
 from cases.events import record_event
+from cases.messages import msg
 from cases.models import Applicant, Application, CaseEvent, CaseKind, CaseStatus, DailyReport, Notification, Role, SlaTimer, User
 from cases.scope import Scope
 from cases.services import dispatch
@@ -375,9 +376,11 @@ def status(session: Session, application: Application, *, now: datetime, setting
             },
         })
     held_by = [r for r in reports.values() if r.abnormal and r.resolved_at is None]
+    # Messages (cases.messages) so the pages show them in the reader's language; the API gets the English text.
     why = [
-        f"abnormal report on {r.day} (day {p.day_number(r.day)}: {', '.join([f'{r.temperature:g} °C', *r.symptoms])}) "
-        + ("was referred to a fever clinic; held until the result is recorded" if r.id in referred else "awaits the community's outcome")
+        msg("abnormal report on {day} (day {n}: {what}) was referred to a fever clinic; held until the result is recorded", day=r.day, n=p.day_number(r.day), what=", ".join([f"{r.temperature:g} °C", *r.symptoms]))
+        if r.id in referred else
+        msg("abnormal report on {day} (day {n}: {what}) awaits the community's outcome", day=r.day, n=p.day_number(r.day), what=", ".join([f"{r.temperature:g} °C", *r.symptoms]))
         for r in sorted(held_by, key=lambda r: r.day)
     ]
     opened = application.observation_ends_at is not None

@@ -107,6 +107,10 @@ def test_r8_daily_report_page_records_a_report(api, seeded, clock, observing):
     assert "your community has been told and will contact you" in text_of(api.get(r.headers["location"]).text)
     late = reports(seeded, case_id)[0]
     assert (late.day, late.temperature, late.late, late.abnormal, late.symptoms) == (date(2026, 3, 2), 36.9, True, True, ["cough"])
+    # Why the observation is held, in the reader's language (R8).
+    held = api.get(r.headers["location"])
+    assert "abnormal report on 2026-03-02 (day 1: 36.9 °C, cough) awaits the community's outcome" in text_of(held.text)
+    assert "2026-03-02（第1天：36.9 °C, cough）的异常报告待社区处理" in text_of(api.get(r.headers["location"], headers={"Accept-Language": "zh-CN"}).text)
 
     # Authorised by the access token and the form token derived from it, never by a session.
     assert post_report(api, case_id, token, "").status_code == 403
