@@ -1,4 +1,4 @@
-"""GET /healthz: one entry per component (store, prefect, dispatcher, calendar), each with its
+"""GET /healthz: one entry per component (store, prefect, worker, calendar), each with its
 status and, when it is not "ok", the reason. The answer is 200 whatever it says: the API itself
 answers, and `status` says how well the rest does."""
 from __future__ import annotations
@@ -36,9 +36,9 @@ def _prefect_component(settings) -> dict[str, Any]:
     return {"status": "ok", "api_url": url}
 
 
-def _dispatcher_component(session) -> dict[str, Any]:
+def _worker_component(session) -> dict[str, Any]:
     # Wall-clock time, not the injected case clock: a process's silence is measured in real seconds.
-    return heartbeat.component(session, name="dispatcher", now=datetime.now(UTC))
+    return heartbeat.workers_component(session, prefix="worker:", now=datetime.now(UTC))
 
 
 def _calendar_component(session, settings, now) -> dict[str, Any]:
@@ -71,17 +71,17 @@ def _revocations_component(session) -> dict[str, Any]:
     return {"status": "degraded", "reason": f"revocations are not pushed to this process ({feed.get('error') or 'channel not connected'}): {feed.get('fallback', '')}", **feed}
 
 
-@router.get("/healthz", summary="Status of each component: store, Prefect, dispatcher, calendar, revocation push")
+@router.get("/healthz", summary="Status of each component: store, Prefect, workers, calendar, revocation push")
 def healthz(session: SessionDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
     components: dict[str, dict[str, Any]] = {"store": _store_component(session), "prefect": _prefect_component(settings)}
     if components["store"]["status"] == "ok":
-        components["dispatcher"] = _dispatcher_component(session)
+        components["worker"] = _worker_component(session)
         components["calendar"] = _calendar_component(session, settings, now)
     else:  # both are read from the store
-        components["dispatcher"] = components["calendar"] = {"status": "unknown", "reason": "the store does not answer"}
+        components["worker"] = components["calendar"] = {"status": "unknown", "reason": "the store does not answer"}
     components["revocations"] = _revocations_component(session)
     reasons = {name: c["reason"] for name, c in components.items() if c["status"] != "ok"}
-    # Only a store that does not answer is an error: with Prefect or the dispatcher away, cases
+    # Only a store that does not answer is an error: with Prefect or the workers away, cases
     # are still accepted (the outbox keeps what is owed) and driven once they are back.
     status = "error" if components["store"]["status"] != "ok" else "degraded" if reasons else "ok"
     warnings = [w for c in components.values() for w in c.get("warnings", ())]

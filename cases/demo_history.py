@@ -10,8 +10,8 @@ reports); the runner then plays the plan in time order with an injected clock
   escalations, breaches with their responsibility records (R13), auto-issues (R12, before
   18:00 the next day) and the ends of observation (R9) are produced by the real code;
 - the application flow's steps (`workflow.declare/compare/open_observation/assign_audit`,
-  then `workflow.finish`) for every outbox row, as the dispatcher's flow run would, and the
-  row is marked done (the history owes the dispatcher nothing: `make run` starts no Prefect run for it).
+  then `workflow.finish`) for every outbox row, as the flow run would, and the
+  row is marked done (the history owes the workers nothing: `make run` starts no Prefect run for it).
 
 A step planned after "now" is not played (the case stays open), and a step the system
 refuses (e.g. an issuer's late decision that the automatic pass beat over a weekend) is
@@ -280,7 +280,7 @@ class History:
             self._drive(due)
 
     def _drive(self, at: datetime) -> None:
-        """What the dispatcher's flow run does for each outbox row (flows/application.py)."""
+        """What the flow run does for each outbox row (flows/application.py)."""
         from cases.events import chain_heads
         from cases.services import dispatch, workflow
 

@@ -404,7 +404,7 @@ class CaseEvent(SQLModel, table=True):
 # ----------------------------------------------------------------- outbox ---
 
 class FlowDispatch(SQLModel, table=True):
-    """Outbox: orchestration work the dispatcher owes Prefect. Committed with the case,
+    """Outbox: orchestration work the workers owe Prefect. Committed with the case,
     so a case accepted while Prefect is down is driven once Prefect is back."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -463,10 +463,10 @@ class DailyReport(SQLModel, table=True):
 # --------------------------------------------------------------- processes ---
 
 class Heartbeat(SQLModel, table=True):
-    """A long-lived process says it is alive (the flow dispatcher, wherever it runs): /healthz
+    """A long-lived process says it is alive (each healthpass worker, wherever it runs): /healthz
     reads the age of its last beat, and on the same host whether its pid still runs."""
 
-    name: str = Field(primary_key=True)  # "dispatcher"
+    name: str = Field(primary_key=True)  # "worker:<worker name>"
     host: str
     pid: int
     state: str  # e.g. "running", "waiting for Prefect"

@@ -19,9 +19,11 @@ class Settings(BaseSettings):
     port: int = 8000
     prefect_api_url: str | None = None  # an already running Prefect server; else we start one
     prefect_port: int = 4200
-    dispatcher_concurrency: int = 4  # in-process flow runs at once (SQLite Prefect server: keep small)
-    dispatcher_poll_seconds: float = 0.5
-    # `serve` runs the Prefect server and the dispatcher at this nice level: on shared cores the
+    dispatcher_concurrency: int = 4  # flow runs a worker executes at once (SQLite Prefect server: keep small)
+    dispatcher_poll_seconds: float = 0.5  # how often a worker drains the outbox when it was empty
+    worker_poll_seconds: float = 1.0  # how often a worker asks the pool for runs (Prefect's default is 10 s)
+    worker_heartbeat_seconds: int = 10  # a worker silent for 3 of these has its runs requeued
+    # `serve` runs the Prefect server and the worker at this nice level: on shared cores the
     # API's answers come first and orchestration takes the CPU they leave (BENCHMARKS.md, POST).
     background_nice: int = 10
 

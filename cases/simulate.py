@@ -1,7 +1,7 @@
 """A province in miniature: drives a running healthpass through its public API only.
 
 ``simulate(base_url=..., applications=N, rate=R)`` plays, against a running system
-(API + dispatcher + Prefect, e.g. ``healthpass serve``):
+(API + worker + Prefect, e.g. ``healthpass serve``):
 
 - applicants: arrivals and standard applications spread over the 16 cities and their
   communities (taken from ``GET /api/v1/directory``), POSTed at ``rate`` per second

@@ -1,76 +1,28 @@
-"""One Prefect flow run per application (R14): declaration -> comparison -> audit -> pass.
+"""One Prefect flow run per application (R14): declare -> compare -> assign_audit, the wait for
+a human, then record_decision -> issue_pass. Each step is a Prefect task with its own retries.
 
-Waits on a human never hold a process: the flow suspends (the run ends as Suspended) and
-the dispatcher resumes it when the decision is in the store; the flow then re-runs from
-the top, and every step, being idempotent against the store, skips what is done.
-
-What each run costs the Prefect server was measured and cut (BENCHMARKS.md, intake):
-- the screening steps run in the flow itself, in one store transaction, not as task runs:
-  a task run costs the server three state events (~30 CPU-ms per application on the
-  measured machine, more than the steps themselves), and the steps' own record is the case
-  timeline; the run's log says what each step found;
-- the run's name (`case-<id>`) is given when the dispatcher creates it, and the result
-  storage is fixed here: otherwise each run renames itself and looks up the server's
-  default storage, one request each.
+A wait on a human never holds a process: the flow suspends (the run ends as Suspended, its
+worker slot freed) and is resumed when the decision is in the store; a resumed run starts from
+the top, and the store says which steps are done, so they are not executed again (the first
+execution's task runs stay on the run). The store is the source of truth: a Resume pressed in
+Prefect's UI with no decision in the store is refused by the run itself, which says why in its
+log and waits again.
 """
 from __future__ import annotations
 
-from functools import partial
+from uuid import uuid4
 
-import anyio
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.artifacts import acreate_table_artifact
 from prefect.flow_runs import suspend_flow_run
 from prefect.settings import get_current_settings
 
-from cases.clock import now
-from cases.comparison.base import SourceUnavailable
-from cases.events import chain_heads
-from cases.services import workflow
-from cases.services.applications import get_application
-from cases.settings import get_settings
-from tasks._store import in_store
-from tasks.issue import issue_pass
-
-COMPARISON_ATTEMPTS = 3
-COMPARISON_RETRY_SECONDS = 5
+from tasks._store import case_progress
+from tasks.screening import assign_audit, compare, declare, issue_pass, record_decision
 
 
-def _screen(session, *, case_id: str, last_attempt: bool) -> dict:
-    """Steps 1-3 up to the human, in one transaction: all of it commits or none."""
-    application, at, settings = get_application(session, case_id), now(), get_settings()
-    with chain_heads(session, [case_id]):  # the steps' events: one chain read, one INSERT at commit
-        declared = workflow.declare(session=session, application=application, at=at)
-        comparison = workflow.compare(session=session, application=application, at=at, settings=settings, accept_incomplete=last_attempt)
-        audit = None
-        if not workflow.open_observation(session=session, application=application, at=at, settings=settings):
-            audit = workflow.assign_audit(session=session, application=application, at=at, settings=settings)
-        return {"declared": declared, "comparison": comparison, "audit": audit, "waiting_on": workflow.waiting_on(application)}
-
-
-async def screen(case_id: str) -> dict:
-    """The signed declaration is intact (step 1), the big-data comparison runs (step 2), and
-    the case is routed (step 3): arrivals to 14 days of observation (R8, R9), everyone else
-    to the audit queue of their community or unit with the SLA clock started (R10, R11).
-
-    A registry down or stale is retried; the last attempt records the comparison as
-    'incomplete' for the issuer — never a silent clear (R15). Any other failure fails the
-    run, and the dispatcher's outbox runs it again with back-off."""
-    log = get_run_logger()
-    for attempt in range(1, COMPARISON_ATTEMPTS + 1):
-        try:
-            routed = await in_store(partial(_screen, case_id=case_id, last_attempt=attempt == COMPARISON_ATTEMPTS))
-            break
-        except SourceUnavailable as exc:
-            if attempt == COMPARISON_ATTEMPTS:
-                raise
-            log.warning("comparison attempt %d of %d: %s", attempt, COMPARISON_ATTEMPTS, exc)
-            await anyio.sleep(COMPARISON_RETRY_SECONDS)
-    comparison = routed["comparison"]
-    log.info(
-        "declared: %s v%s; compared: %s (%d hits); waiting on: %s",
-        routed["declared"]["reference"], routed["declared"]["declaration_version"], comparison["outcome"], len(comparison["hits"]), routed["waiting_on"] or "nobody",
-    )
+async def _comparison_artifact(case_id: str, comparison: dict) -> None:
     if comparison["hits"] or comparison["outcome"] != "clear":
         # Visible on the flow run in Prefect's UI; a clear case costs no extra API call.
         await acreate_table_artifact(
@@ -78,7 +30,18 @@ async def screen(case_id: str) -> dict:
             or [{"outcome": comparison["outcome"], "sources": ", ".join(f"{s['name']}: {s['status']}" for s in comparison["sources"])}],
             description=f"Comparison of case {case_id}: {comparison['outcome']}",
         )
-    return routed
+
+
+async def _wait_for(what: str) -> None:
+    """Suspend until resumed. A fresh key each time: Prefect skips a suspension whose key it has
+    seen, and a run resumed without a decision must really wait again."""
+    await suspend_flow_run(timeout=None, key=f"{what}-{uuid4().hex[:12]}")
+
+
+def _was_suspended() -> bool:
+    """This execution follows a suspension of the same run (a Resume, or a Retry after one)."""
+    context = FlowRunContext.get()
+    return bool(context and context.flow_run and context.flow_run.empirical_policy.pause_keys)
 
 
 @flow(
@@ -86,13 +49,32 @@ async def screen(case_id: str) -> dict:
     persist_result=False,
     # Prefect's own default place; nothing is written there (no result is persisted).
     result_storage=get_current_settings().results.local_storage_path,
-    log_prints=True,
+    retries=2,
+    retry_delay_seconds=10,
 )
 async def application(case_id: str) -> dict:
-    routed = await screen(case_id)
-    if routed["waiting_on"]:
-        # Observation (R9) or the issuer's audit; the key makes each wait happen once. A decision
-        # that lands before the run is Suspended finds it Running: the dispatcher looks again.
-        await suspend_flow_run(timeout=None, key=routed["waiting_on"])
-    outcome = await issue_pass(case_id)
-    return {"case_id": case_id, "comparison": routed["comparison"]["outcome"], **outcome}
+    log = get_run_logger()
+    progress = await case_progress(case_id)
+    if not progress["screened"]:
+        declared = await declare(case_id)
+        comparison = await compare(case_id)
+        await _comparison_artifact(case_id, comparison)
+        log.info("declared: %s v%s; compared: %s (%d hits)", declared["reference"], declared["declaration_version"], comparison["outcome"], len(comparison["hits"]))
+    else:
+        log.info("%s is %s: declaration and comparison are done (see the first execution's task runs)", progress["reference"], progress["status"])
+    waiting_on = progress["waiting_on"]
+    if not progress["routed"]:
+        # Also an arrival whose observation ended in audit (R9): its audit task is assigned now.
+        waiting_on = (await assign_audit(case_id))["waiting_on"]
+    if waiting_on:
+        if _was_suspended():
+            log.warning(
+                "Resume refused: the store has no decision for this case (it still waits on %s). "
+                "The run waits again; it is resumed when the case is decided in healthpass.", waiting_on,
+            )
+        log.info("waiting on: %s", waiting_on)
+        await _wait_for(waiting_on)  # the run ends here as Suspended; a resume starts it from the top
+    decided = await record_decision(case_id)
+    issued = await issue_pass(case_id)
+    log.info("decision: %s; pass: %s", decided["decision"], issued["colour"] or "none")
+    return {"case_id": case_id, **issued}

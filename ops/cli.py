@@ -681,7 +681,7 @@ def uvicorn_argv(app: str, *, host: str, port: int, workers: int = 1) -> list[st
 @app.command()
 def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None), workers: int = typer.Option(1, min=1, help="API worker processes (the HTTP benchmark measures 1 and 2)")) -> None:
     """Start the whole system: the API + UI, a local Prefect server (unless HEALTHPASS_PREFECT_API_URL
-    is set) and the flow dispatcher. A child that dies is restarted (back-off 1 s doubling to 30 s);
+    is set) and one healthpass worker. A child that dies is restarted (back-off 1 s doubling to 30 s);
     the API keeps accepting cases meanwhile. Ctrl-C stops them all."""
     import logging
 
@@ -701,28 +701,29 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
         typer.echo(f"starting Prefect server on http://127.0.0.1:{settings.prefect_port} (data in {settings.prefect_home})")
         argv = [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
         children.append(Child("prefect", argv, nice=settings.background_nice, ready_url=f"http://127.0.0.1:{settings.prefect_port}/api/health"))
-    # The dispatcher waits for Prefect itself (and says so in /healthz), so it starts at once.
-    children.append(Child("dispatcher", [exe, "-m", "ops.cli", "worker"], nice=settings.background_nice))
+    # The worker waits for Prefect itself (and says so in /healthz), so it starts at once.
+    children.append(Child("worker", [exe, "-m", "ops.cli", "worker"], nice=settings.background_nice))
     typer.echo(f"healthpass API + UI on http://{host}:{port}  (Prefect UI: {settings.effective_prefect_api_url.removesuffix('/api')})")
     Supervisor(children, env=prefect_env(settings)).run()
 
 
 @app.command()
 def worker() -> None:
-    """Only the flow dispatcher (started by `serve`; run it alone on another machine if you like)."""
+    """One healthpass worker: executes the `healthpass` work pool's flow runs in this process and
+    drains the store's outbox (started by `serve`; start any number, on any machine). The same as
+    `prefect worker start --pool healthpass --type healthpass`, plus waiting for Prefect, the
+    deployments registered and a heartbeat for /healthz."""
     import signal
 
-    from flows.dispatcher import main
+    from workers.main import main
 
-    # SIGTERM ends the process at once, as SIGKILL would: a flow run cut short is left Running,
-    # found stale by the next dispatcher and driven again from the outbox (its steps are idempotent).
-    # Left to Prefect, a SIGTERM during a run becomes an exception that must unwind it (seconds).
+    # SIGTERM ends the process at once, as SIGKILL would: a run cut short is left Running, and
+    # the other workers requeue it when this one's heartbeats stop (its steps are idempotent).
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     try:
         main()
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; `serve` reports the stop
         pass
-
 
 
 # ------------------------------------------------------------------ trends ---

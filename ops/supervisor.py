@@ -1,7 +1,7 @@
 """`healthpass serve`'s process supervisor: starts the children (API, Prefect server,
-flow dispatcher), restarts any that dies with back-off, and stops them all on Ctrl-C or
+healthpass worker), restarts any that dies with back-off, and stops them all on Ctrl-C or
 SIGTERM. One child's death never takes the others down: the API keeps accepting cases
-while Prefect or the dispatcher is away (the store's outbox drives them later)."""
+while Prefect or the worker is away (the store's outbox drives them later)."""
 from __future__ import annotations
 
 import logging

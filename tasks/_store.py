@@ -27,3 +27,19 @@ async def on_case(case_id: str, step: Callable[..., Any], **kwargs: Any) -> Any:
 
 def settings():
     return get_settings()
+
+
+async def case_progress(case_id: str) -> dict:
+    """What the store says is done (one short read; not a task: it changes nothing)."""
+    from sqlmodel import select
+
+    from cases.models import AuditTask, ComparisonRecord
+    from cases.services import workflow
+
+    def read(session) -> dict:
+        application = get_application(session, case_id)
+        has_comparison = session.exec(select(ComparisonRecord.id).where(ComparisonRecord.application_id == application.id)).first() is not None
+        has_task = session.exec(select(AuditTask.id).where(AuditTask.application_id == application.id)).first() is not None
+        return workflow.progress(application, has_comparison=has_comparison, has_audit_task=has_task)
+
+    return await in_store(read)

@@ -247,28 +247,87 @@ def prefect_server(tmp_path_factory):
             c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
 
 
+class WorkerThread:
+    """A real healthpass worker (workers/main.py: deployments, pool, housekeeping), run in a thread
+    with its own event loop, as `healthpass worker` runs it in its own process."""
+
+    def __init__(self, name: str):
+        import threading
+
+        self.name, self.loop, self.task = name, None, None
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        import asyncio
+
+        from workers.main import run_worker
+
+        self.loop = asyncio.new_event_loop()
+        self.task = self.loop.create_task(run_worker(name=self.name, sweep_interval=None))
+        try:
+            self.loop.run_until_complete(self.task)
+        except BaseException:  # noqa: BLE001 -- cancelled at the end of the test
+            pass
+
+    def start(self) -> "WorkerThread":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        import time
+
+        while self.loop is None or self.task is None:
+            time.sleep(0.05)
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(30)
+
+    def run(self, coro):
+        """Run a coroutine (a Prefect client read) from the test, on a loop of its own."""
+        import asyncio
+
+        return asyncio.run(coro)
+
+    def settle(self, store=None, *, seconds: float = 90.0) -> None:
+        """Until the outbox has nothing due and the pool has no run waiting to start or running."""
+        import asyncio
+        import time
+        from datetime import datetime, timezone
+
+        from prefect import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.objects import StateType
+        from sqlmodel import Session, select
+
+        from cases.db import get_engine
+        from cases.models import FlowDispatch
+
+        async def busy_runs() -> int:
+            async with get_client() as client:
+                runs = await client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]))),
+                    limit=50,
+                )
+                now = datetime.now(timezone.utc)
+                return sum(1 for r in runs if not (r.state.is_scheduled() and r.state.state_details.scheduled_time and r.state.state_details.scheduled_time > now))
+
+        deadline = time.monotonic() + seconds
+        quiet = 0
+        while time.monotonic() < deadline:
+            with Session(get_engine()) as session:
+                owed = session.exec(select(FlowDispatch.id).where(FlowDispatch.pending == True)).first()  # noqa: E712
+            quiet = quiet + 1 if owed is None and asyncio.run(busy_runs()) == 0 else 0
+            if quiet >= 2:  # twice in a row: a resume may be on its way between the two reads
+                return
+            time.sleep(0.3)
+        raise AssertionError("the worker did not settle: outbox rows or flow runs still owed")
+
+
 @pytest.fixture
-def dispatcher(prefect_server):
-    """Drive the outbox the way `healthpass serve` does, one drain at a time."""
-    import asyncio
-
-    from flows.dispatcher import Dispatcher
-
-    class Driver:
-        def __init__(self):
-            self.d = Dispatcher(concurrency=4)
-            self.loop = asyncio.new_event_loop()
-            self.loop.run_until_complete(self.d.setup(sweep_interval=None))
-
-        def drain(self, rounds: int = 1) -> int:
-            return sum(self.loop.run_until_complete(self.d.drain_once()) for _ in range(rounds))
-
-        def run(self, coro):
-            return self.loop.run_until_complete(coro)
-
-    driver = Driver()
-    yield driver
-    driver.loop.close()
+def worker(prefect_server):
+    """One healthpass worker on the `healthpass` pool of the test's Prefect server."""
+    running = WorkerThread(f"test-worker-{uuid.uuid4().hex[:6]}").start()
+    yield running
+    running.stop()
     from prefect.logging.handlers import APILogHandler
 
     APILogHandler().flush()  # the runs' logs reach this server before it stops, not a dead port later

@@ -1,4 +1,4 @@
-"""Liveness of long-lived processes across processes and machines: the flow dispatcher writes a
+"""Liveness of long-lived processes across processes and machines: each healthpass worker writes a
 row every few seconds; /healthz reads its age (and, on the same host, whether the pid still runs)."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlmodel import Session
 from cases.models import Heartbeat
 
 BEAT_SECONDS = 5.0
-STALE_SECONDS = 30.0  # six missed beats: a dispatcher on another machine is taken for dead
+STALE_SECONDS = 30.0  # six missed beats: a worker on another machine is taken for dead
 RUNNING = "running"
 
 
@@ -56,3 +56,21 @@ def component(session: Session, *, name: str, now: datetime, stale_after: float 
     if row.state != RUNNING:
         return {"status": "degraded", "reason": f"the {name} is {row.state}"} | info
     return {"status": "ok"} | info
+
+
+def workers_component(session: Session, *, prefix: str, now: datetime, stale_after: float = STALE_SECONDS, forget_after: float = 3600.0) -> dict:
+    """The healthpass workers (one row each, named `prefix` + worker name): ok while one of them
+    is; each worker heard from in the last hour is listed with its own status."""
+    from sqlmodel import select
+
+    rows = session.exec(select(Heartbeat).where(Heartbeat.name.startswith(prefix))).all()
+    recent = [r for r in rows if (now - r.beat_at).total_seconds() <= forget_after]
+    if not recent:
+        return {"status": "down", "reason": "no healthpass worker has reported (is `healthpass serve` or `healthpass worker` running?)", "workers": []}
+    each = [{"name": r.name.removeprefix(prefix)} | component(session, name=r.name, now=now, stale_after=stale_after) for r in recent]
+    best = min(each, key=lambda c: ["ok", "degraded", "down"].index(c["status"]))
+    live = sum(c["status"] == "ok" for c in each)
+    summary = {"status": best["status"], "workers": each, "running": live}
+    if best["status"] != "ok":
+        summary["reason"] = best["reason"]
+    return summary

@@ -92,6 +92,26 @@ def assign_audit(*, session: Session, application: Application, at: datetime, se
     return {"task_id": task.id, "holder_kind": task.holder_kind, "holder_code": task.holder_code, "due_at": application.sla_due_at.isoformat()}
 
 
+def route(*, session: Session, application: Application, at: datetime, settings: Settings) -> dict:
+    """Step 3 begins (the `assign_audit` task): an arrival observes first (R8, R9), every other
+    case and an arrival whose observation ended in audit goes to its audit queue (R10, R11)."""
+    observing = open_observation(session=session, application=application, at=at, settings=settings)
+    audit = None if observing else assign_audit(session=session, application=application, at=at, settings=settings)
+    return {"observation": observing, "audit": audit, "waiting_on": waiting_on(application)}
+
+
+def progress(application: Application, *, has_comparison: bool, has_audit_task: bool) -> dict:
+    """Which of the flow's steps the store says are done, so a resumed run does not repeat them."""
+    screened = application.status not in (CaseStatus.submitted, CaseStatus.declared, CaseStatus.compared) and has_comparison
+    routed = screened and not (application.status in (CaseStatus.awaiting_audit, CaseStatus.awaiting_applicant) and not has_audit_task)
+    return {"reference": application.reference, "status": application.status.value, "screened": screened, "routed": routed, "waiting_on": waiting_on(application)}
+
+
+def decision_of(*, session: Session, application: Application, at: datetime) -> dict:
+    """The decision the store holds for the case, if any (the `record_decision` task)."""
+    return {"decision": application.decision, "decided_at": application.decided_at.isoformat() if application.decided_at else None, "waiting_on": waiting_on(application)}
+
+
 def waiting_on(application: Application) -> str | None:
     """What a human (or a timer) still owes this case, if anything."""
     if application.status == CaseStatus.observing:

@@ -1,0 +1,172 @@
+"""Prefect workers, not a dispatcher (R14): what a Prefect user does in Prefect's UI does what
+they expect, several workers share the pool, and a dead worker's runs are run again elsewhere.
+Real Prefect server, real healthpass workers (tests/conftest.py: WorkerThread)."""
+from __future__ import annotations
+
+import itertools
+import uuid
+from uuid import UUID
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+from cases.models import Application, Pass
+from cases.validation import resident_id_check_char
+from tests.conftest import WorkerThread, login
+from tests.helpers import example
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store", ["postgres"], indirect=True)]
+
+
+_PEOPLE = itertools.count(100)
+
+
+def _submit(api, clock) -> dict:
+    body = example("standard", clock.now().date())
+    number = body["id_number"][:14] + f"{next(_PEOPLE):03d}"  # another person each time (one open case each)
+    body["id_number"] = number + resident_id_check_char(number)
+    created = api.post("/api/v1/applications", json=body)
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def _view(api, case) -> dict:
+    return api.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()
+
+
+def _approve(api, reference: str) -> None:
+    issuer = login(api, "qingdao-issuer")
+    task = next(t for t in api.get("/api/v1/audit-tasks", headers=issuer, params={"limit": 500}).json() if t["reference"] == reference)
+    decided = api.post(f"/api/v1/audit-tasks/{task['task_id']}/decision", json={"action": "approve"}, headers=issuer)
+    assert decided.status_code == 200, decided.text
+
+
+async def _run(run_id: str):
+    async with get_client() as client:
+        return await client.read_flow_run(UUID(run_id))
+
+
+async def _logs(run_id: str):
+    async with get_client() as client:
+        return await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(run_id)])))
+
+
+def _wait(predicate, seconds: float = 60.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+def test_r14_resume_in_prefect_without_a_decision_is_refused_and_the_run_waits_again(api, worker, clock):
+    case = _submit(api, clock)
+    worker.settle()
+    run_id = _view(api, case)["flow_run"]["id"]
+
+    async def resume():
+        async with get_client() as client:
+            await client.resume_flow_run(UUID(run_id))
+
+    worker.run(resume())  # as the Resume button of Prefect's UI does
+    worker.settle()
+    run = worker.run(_run(run_id))
+    assert run.state.name == "Suspended"  # not Resuming forever, not run on to a pass
+    view = _view(api, case)
+    assert view["status"] == "awaiting_audit" and view["pass"] is None
+    logs = _wait(lambda: [m for m in worker.run(_logs(run_id)) if "Resume refused" in m.message])
+    assert "no decision" in logs[0].message
+    # A suspension is the flow waiting, not an error: nothing at ERROR on the run.
+    assert not [m.message for m in worker.run(_logs(run_id)) if m.level >= 40]
+
+    _approve(api, case["reference"])  # the decision in the store resumes it for real
+    worker.settle()
+    assert _view(api, case)["status"] == "completed"
+    assert worker.run(_run(run_id)).state.is_completed()
+
+
+def test_r14_cancel_in_prefect_stays_cancelled_and_the_case_says_so(api, worker, clock, seeded):
+    case = _submit(api, clock)
+    worker.settle()
+    run_id = _view(api, case)["flow_run"]["id"]
+
+    async def cancel():
+        from prefect.states import Cancelled
+
+        async with get_client() as client:
+            await client.set_flow_run_state(UUID(run_id), Cancelled(message="cancelled by an operator"))
+
+    worker.run(cancel())
+    timeline = _wait(lambda: [e for e in _view(api, case)["timeline"] if e["action"] == "flow_run_cancelled"], seconds=60)
+    assert timeline[0]["reason"] == "cancelled by an operator"
+    _approve(api, case["reference"])
+    worker.settle()
+    assert worker.run(_run(run_id)).state.is_cancelled()  # the decision does not undo the operator's Cancel
+    with seeded.session() as s:
+        assert s.get(Application, case["id"]).flow_state == "Cancelled"
+
+
+def test_r14_two_workers_share_the_pool_every_case_decided_once_no_pass_twice(api, worker, clock, seeded):
+    """The dispatcher this replaced closed 38 of 50 cases with no decision when two ran at once."""
+    second = WorkerThread(f"test-worker-{uuid.uuid4().hex[:6]}").start()
+    try:
+        cases = [_submit(api, clock) for _ in range(30)]
+        worker.settle(seconds=180)
+        views = [_view(api, c) for c in cases]
+        assert {v["status"] for v in views} == {"awaiting_audit"}
+        for c in cases:
+            _approve(api, c["reference"])
+        worker.settle(seconds=180)
+        runs = [worker.run(_run(_view(api, c)["flow_run"]["id"])) for c in cases]
+    finally:
+        second.stop()
+    assert all(r.state.is_completed() for r in runs), [r.state.name for r in runs]
+    assert {(r.labels or {}).get("prefect.worker.name") for r in runs} == {worker.name, second.name}  # both executed runs
+    with seeded.session() as s:
+        from sqlmodel import func, select
+
+        for c in cases:
+            app = s.get(Application, c["id"])
+            assert app.status == "completed" and app.decision == "approve"
+            assert s.exec(select(func.count()).select_from(Pass).where(Pass.application_id == c["id"])).one() == 1
+
+
+def test_r14_a_run_left_running_by_a_dead_worker_is_requeued_and_completed(api, worker, clock, seeded):
+    """A worker killed mid-run leaves its run Running under its name; its Prefect heartbeats stop.
+    The live worker proposes Crashed (saying why) and reschedules it; the run completes there."""
+    from prefect.states import Running
+
+    case = _submit(api, clock)
+    worker.settle()
+    run_id = _view(api, case)["flow_run"]["id"]
+    _approve(api, case["reference"])
+    with seeded.session() as s:  # the decision's resume is held back: the dead worker had taken it
+        from sqlmodel import select
+
+        from cases.models import FlowDispatch
+
+        for row in s.exec(select(FlowDispatch).where(FlowDispatch.application_id == case["id"], FlowDispatch.pending == True)):  # noqa: E712
+            row.pending = False
+            s.add(row)
+        s.commit()
+
+    async def left_running_by_a_dead_worker():
+        async with get_client() as client:
+            await client.set_flow_run_state(UUID(run_id), Running(), force=True)
+            await client.update_flow_run_labels(UUID(run_id), {"prefect.worker.name": "healthpass-gone-4242"})
+
+    worker.run(left_running_by_a_dead_worker())
+    _wait(lambda: worker.run(_run(run_id)).state.is_completed(), seconds=90)
+    assert _view(api, case)["status"] == "completed"
+    states = worker.run(_states(run_id))
+    assert "Crashed" in states and "AwaitingRetry" in states, states
+
+
+async def _states(run_id: str) -> list[str]:
+    async with get_client() as client:
+        return [s.name for s in await client.read_flow_run_states(UUID(run_id))]

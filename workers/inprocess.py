@@ -1,0 +1,146 @@
+"""The `healthpass` worker type: a Prefect worker that executes flow runs inside its own
+long-lived process.
+
+Prefect's process worker spawns a Python process per flow run (~1.6 s here), and an application
+runs at least twice (before its wait and after it). This worker polls the work pool like any
+Prefect worker — so Prefect claims each run for one worker, applies the pool's and the worker's
+concurrency limits (a Suspended run holds no slot), marks late runs, records worker heartbeats,
+and lets any worker pick up a resumed run — but runs the flow in-process with Prefect's own
+engine (`run_flow`). Beside the polling it keeps house (workers/housekeeping.py): it drains the
+store's outbox into flow runs and resumes, and it finds runs left by a worker that died.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import socket
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.abc
+from prefect.client.schemas.objects import FlowRun
+from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
+
+log = logging.getLogger("healthpass.worker")
+
+# The flows a healthpass deployment may run: by deployment name, imported on first use (Prefect's
+# server and CLI import this module to discover the worker type; they need none of this).
+FLOWS = {"application": "flows.application:application", "sla-sweep": "flows.sla_sweep:sla_sweep"}
+
+
+class SuspensionIsNotAnError(logging.Filter):
+    """Prefect's engine logs every run that ends not Completed at ERROR, a Suspended one too. Here
+    a suspension is the flow waiting for a human, as designed: said at INFO, on Prefect's run
+    logger (a standard logging filter, so the run's log in Prefect's UI reads the same)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("Finished in state Suspended"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_SUSPENSION_FILTER = SuspensionIsNotAnError()
+
+
+class HealthpassJobConfiguration(BaseJobConfiguration):
+    """Nothing to template: the run executes in the worker's process, with the worker's settings."""
+
+
+class HealthpassVariables(BaseVariables):
+    pass
+
+
+class HealthpassWorkerResult(BaseWorkerResult):
+    """The run's final (or Suspended) state name, for the worker's log."""
+
+    state: str = ""
+
+
+def default_name() -> str:
+    # Unique per process: a restarted worker is a new worker, and the old one's runs are found by
+    # its missing heartbeats (workers/housekeeping.py).
+    return f"healthpass-{socket.gethostname()}-{os.getpid()}"
+
+
+class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariables, HealthpassWorkerResult]):
+    type = "healthpass"
+    job_configuration = HealthpassJobConfiguration
+    job_configuration_variables = HealthpassVariables
+    _description = "Executes healthpass flow runs inside the worker's long-lived process (no process per run); drains the case store's outbox."
+    _documentation_url = "https://docs.prefect.io/v3/advanced/developing-a-custom-worker"
+
+    def __init__(self, work_pool_name: str = "healthpass", *args: Any, housekeeping: bool = True, **kwargs: Any):
+        kwargs.setdefault("name", default_name())
+        super().__init__(work_pool_name, *args, **kwargs)
+        self._flows: dict[UUID, Any] = {}
+        self._housekeeping = housekeeping
+        self._housekeeping_scope: anyio.CancelScope | None = None
+        self.executed: list[tuple[UUID, str]] = []  # (flow run, state) in this process, for tests and the log
+
+    async def start(self, *args: Any, **kwargs: Any) -> None:
+        # One Prefect client (sync and async) for every run this worker executes: a new client per
+        # run loads the TLS trust store each time (half the CPU of the dispatcher this worker replaced, BENCHMARKS.md).
+        from prefect.context import AsyncClientContext, SyncClientContext
+
+        with SyncClientContext.get_or_create():
+            async with AsyncClientContext.get_or_create():
+                await super().start(*args, **kwargs)
+
+    async def setup(self) -> None:
+        logging.getLogger("prefect.flow_runs").addFilter(_SUSPENSION_FILTER)  # idempotent: one filter object
+        await super().setup()
+        if self._housekeeping:
+            from workers.housekeeping import Housekeeper
+
+            self._housekeeping_scope = anyio.CancelScope()
+            self._runs_task_group.start_soon(Housekeeper(self).run, self._housekeeping_scope)
+
+    async def teardown(self, *exc_info: Any) -> None:
+        if self._housekeeping_scope is not None:
+            self._housekeeping_scope.cancel()
+        await super().teardown(*exc_info)
+
+    async def _flow_of(self, flow_run: FlowRun):
+        if flow_run.deployment_id not in self._flows:
+            deployment = await self.client.read_deployment(flow_run.deployment_id)
+            if deployment.name not in FLOWS:
+                raise ValueError(f"deployment {deployment.name!r} is not a healthpass flow ({', '.join(FLOWS)})")
+            module, attr = FLOWS[deployment.name].split(":")
+            self._flows[flow_run.deployment_id] = getattr(importlib.import_module(module), attr)
+        return self._flows[flow_run.deployment_id]
+
+    async def run(
+        self,
+        flow_run: FlowRun,
+        configuration: HealthpassJobConfiguration,
+        task_status: anyio.abc.TaskStatus[Any] | None = None,
+    ) -> HealthpassWorkerResult:
+        from prefect.exceptions import Pause
+        from prefect.flow_engine import run_flow
+
+        flow = await self._flow_of(flow_run)
+        if task_status is not None:
+            task_status.started(None)  # nothing to kill by pid: the run is a task of this process
+        flow_run = await self.client.read_flow_run(flow_run.id)  # as Pending, after the claim
+        try:
+            state = await run_flow(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+            name = state.name
+        except Pause:
+            name = "Suspended"  # the wait for a human: the run ends here and holds no slot
+        self.executed.append((flow_run.id, name))
+        if flow.name == "application":
+            await anyio.to_thread.run_sync(_note_state, flow_run, name)
+        return HealthpassWorkerResult(identifier=str(flow_run.id), status_code=0, state=name)
+
+
+def _note_state(flow_run: FlowRun, state: str) -> None:
+    from datetime import datetime, timezone
+
+    from cases.db import session_scope
+    from cases.services import dispatch
+
+    with contextlib.suppress(Exception), session_scope() as session:  # the store's copy is informative only
+        dispatch.note_flow_run(session, application_id=flow_run.parameters["case_id"], flow_run_id=str(flow_run.id), state=state, at=datetime.now(timezone.utc))
