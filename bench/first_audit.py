@@ -2,8 +2,8 @@
 example, another person each time) until the case reads `awaiting_audit`.
 
 The setup of `make run` in a temporary data directory: `db upgrade`, `seed --no-history`, then
-`healthpass serve` (SQLite store, its own local Prefect server, the flow dispatcher) on free ports.
-The cases are posted one at a time, 2 s apart, once /healthz reports Prefect and the dispatcher
+`healthpass serve` (SQLite store, its own local Prefect server, a healthpass worker) on free ports.
+The cases are posted one at a time, 2 s apart, once /healthz reports Prefect and the worker
 ok; the first one is the first flow run of a fresh system. Not part of `make bench` (it takes a
 few minutes, most of them Prefect's start):
 
@@ -29,7 +29,7 @@ def _ready(client: httpx.Client) -> bool:
         components = client.get("/healthz", timeout=10).json()["components"]
     except (httpx.HTTPError, ValueError, KeyError):
         return False
-    return components["prefect"]["status"] == "ok" and components["dispatcher"]["status"] == "ok"
+    return components["prefect"]["status"] == "ok" and components["worker"]["status"] == "ok"
 
 
 def run(*, cases: int = 5, log=print) -> dict:
@@ -51,7 +51,7 @@ def run(*, cases: int = 5, log=print) -> dict:
                         raise RuntimeError(f"serve exited: {(tmp / 'serve.log').read_text()[-2000:]}")
                     time.sleep(1)
                 ready_s = time.monotonic() - started
-                log(f"first-audit: Prefect and the dispatcher ok {ready_s:.0f} s after serve started")
+                log(f"first-audit: Prefect and the worker ok {ready_s:.0f} s after serve started")
                 example = client.get("/openapi.json").json()["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]["examples"]["standard"]["value"]
                 seconds, loads = [], []
                 for i in range(cases):

@@ -1,4 +1,4 @@
-"""End-to-end browser tests: a real `healthpass serve` (API + UI and the flow dispatcher, with its own
+"""End-to-end browser tests: a real `healthpass serve` (API + UI and a healthpass worker, with its own
 Prefect server) on free ports with a fresh, seeded SQLite store, driven by Playwright through
 Debian's Chromium. One server and one browser per test session; a new browser context per test.
 
@@ -82,7 +82,7 @@ class Live:
         return r.json()
 
     def wait_case(self, case_id: str, access_token: str, until, *, what: str, seconds: float = 90) -> dict:
-        """Poll the case until `until(view)` holds (the dispatcher drives flows in the background)."""
+        """Poll the case until `until(view)` holds (the worker runs flows in the background)."""
         deadline = time.monotonic() + seconds
         while True:
             view = self.case(case_id, access_token)
@@ -146,12 +146,12 @@ def live(browser, tmp_path_factory):
         serve = subprocess.Popen(cli + ["serve"], env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 
-    def dispatcher_ok() -> bool:
+    def worker_ok() -> bool:
         body = httpx.get(base + "/healthz", timeout=5).json()
-        return body["components"]["dispatcher"]["status"] == "ok"
+        return body["components"]["worker"]["status"] == "ok"
 
     try:
-        _wait("the API and the dispatcher are up", dispatcher_ok, seconds=180, proc=serve, log=log)
+        _wait("the API and the worker are up", worker_ok, seconds=180, proc=serve, log=log)
         server = Live(base, tmp / "var", log)
         yield server
         server.http.close()

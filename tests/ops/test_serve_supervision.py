@@ -57,7 +57,7 @@ def _children(serve_pid: int) -> dict[str, int]:
         if "prefect server start" in cmd:
             found["prefect"] = pid
         elif "ops.cli worker" in cmd:
-            found["dispatcher"] = pid
+            found["worker"] = pid
         elif "uvicorn api.main:app" in cmd:
             found["api"] = pid
     return found
@@ -147,15 +147,15 @@ def test_r14_serve_restarts_each_killed_child_while_the_api_keeps_answering(tmp_
         return log_path.read_text(errors="replace")
 
     def all_up() -> bool:
-        return _component(poller, "prefect") == "ok" and _component(poller, "dispatcher") == "ok"
+        return _component(poller, "prefect") == "ok" and _component(poller, "worker") == "ok"
 
     try:
         poller.start()
         _until("the API answers", lambda: _component(poller, "store") == "ok", seconds=120)
-        _until("Prefect and the dispatcher are up", all_up, seconds=300, every=1)
-        assert set(children()) == {"api", "prefect", "dispatcher"}
+        _until("Prefect and the worker are up", all_up, seconds=300, every=1)
+        assert set(children()) == {"api", "prefect", "worker"}
 
-        for name in ("prefect", "dispatcher"):
+        for name in ("prefect", "worker"):
             t0 = time.monotonic()
             victim = children()[name]
             os.kill(victim, signal.SIGKILL)
@@ -166,7 +166,7 @@ def test_r14_serve_restarts_each_killed_child_while_the_api_keeps_answering(tmp_
             assert status(case) == "submitted"
             _until(f"the restart of {name} is logged", lambda name=name: re.search(rf"{name} was killed by SIGKILL after \d+ s; restarting in \d+ s", serve_log()), seconds=30)
             _until(f"{name} is back (a new process)", lambda name=name, victim=victim: children().get(name) not in (None, victim), seconds=60)
-            _until("Prefect and the dispatcher are up again", all_up, seconds=300, every=1)
+            _until("Prefect and the worker are up again", all_up, seconds=300, every=1)
             _until(f"the case submitted while {name} was down is driven", lambda case=case: status(case) == "awaiting_audit", seconds=180, every=1)
             answers = poller.since(t0)
             assert answers and all(code == 200 for _, code, _ in answers), [a for a in answers if a[1] != 200][:3]

@@ -1,4 +1,4 @@
-"""serve's supervisor (ops.supervisor) and the dispatcher's start-up (issue 14: `make run` never
+"""serve's supervisor (ops.supervisor) and the worker's start-up (issue 14: `make run` never
 stops itself): real child processes, a real store, no Prefect server."""
 from __future__ import annotations
 
@@ -68,33 +68,27 @@ def test_serve_sigterm_to_a_child_group_ends_what_it_started_too():
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
-def test_serve_dispatcher_waits_for_an_unreachable_prefect_and_says_so_in_its_heartbeat(store, monkeypatch):
-    """Today's dispatcher exits on "Failed to reach API"; it must wait (and /healthz must show why)."""
+def test_serve_worker_waits_for_an_unreachable_prefect_and_says_so_in_its_heartbeat(store, monkeypatch):
+    """A worker that exits on "Failed to reach API" stops `make run`; it must wait (and /healthz must show why)."""
     from cases.models import Heartbeat
-    from flows.dispatcher import Dispatcher
+    from workers.main import run_worker
 
     # A closed port, whatever Prefect server an earlier test of the session left running.
     monkeypatch.setattr(store.settings, "prefect_api_url", "http://127.0.0.1:9/api")
     assert store.settings.effective_prefect_api_url.startswith("http://127.0.0.1:9/")  # nothing listens there
-    stop = anyio.Event()
     result: dict = {}
 
     async def main():
-        async def stopper():
-            await anyio.sleep(4)
-            with store.session() as s:
-                result["beat"] = s.get(Heartbeat, "dispatcher")
-            result["still running"] = True
-            stop.set()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stopper)
-            await Dispatcher(store.settings).run_forever(stop)
+        with anyio.move_on_after(4):
+            await run_worker(name="w-unreachable")
+        with store.session() as s:
+            result["beat"] = s.get(Heartbeat, "worker:w-unreachable")
+        result["still running"] = True
 
     thread = threading.Thread(target=lambda: anyio.run(main))
     thread.start()
     thread.join(30)
-    assert result.get("still running"), "the dispatcher gave up while Prefect was unreachable"
+    assert result.get("still running"), "the worker gave up while Prefect was unreachable"
     assert result["beat"] is not None and result["beat"].state.startswith("waiting for Prefect at http://127.0.0.1:9/")
 
 
