@@ -223,3 +223,10 @@ def test_collecting_the_firings_costs_one_read_per_batch(seeded, clock):
     assert len(firings) == 6 and {f.kind for f in firings} == {"breach"}
     assert with_firings == without + 1
 
+
+def test_sweep_runs_are_named_by_their_minute_in_shanghai():
+    from datetime import timezone
+
+    from flows.sla_sweep import run_name_for
+
+    assert run_name_for(datetime(2026, 3, 3, 1, 1, 30, tzinfo=timezone.utc)) == "sla-sweep-2026-03-03 09:01"
