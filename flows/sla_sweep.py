@@ -51,7 +51,8 @@ SWEEP_TAG = "healthpass:sweep"
 def sweep_run_name() -> str:
     from prefect.runtime import flow_run
 
-    return run_name_for(flow_run.scheduled_start_time)
+    # A run made without a schedule may carry no expected start: name it by its start then.
+    return run_name_for(flow_run.scheduled_start_time or now())
 
 
 def run_name_for(scheduled: datetime) -> str:
