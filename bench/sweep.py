@@ -108,7 +108,8 @@ def timed_sweep(engine, settings, at: datetime) -> tuple[float, dict]:
 
     with Session(engine, expire_on_commit=False) as session:
         t0 = time.perf_counter()
-        fired = sweep(session=session, now=at, settings=settings)
+        # As the sweep task runs it (tasks/sweep.py): collecting what fired, for the Prefect events.
+        fired = sweep(session=session, now=at, settings=settings, fired_out=[])
         session.commit()
         return time.perf_counter() - t0, fired
 

@@ -1,4 +1,4 @@
-"""The layering the brief asks for, checked on the source: `cases/` (the core) imports no face,
+"""The layering the brief asks for, checked on the source: `cases/` (the core) imports no face, Prefect,
 flow, task or process code; `api/` and `ui/` are two faces that never import each other (the app
 factory `api/main.py` is the composition root that mounts the pages)."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "cases": {"api", "ui", "flows", "tasks", "ops"},
+    "cases": {"api", "ui", "flows", "tasks", "ops", "prefect"},  # Prefect is orchestration: the core never needs it
     "api": {"ui"},
     "ui": {"api"},
 }

@@ -22,6 +22,7 @@ from cases.models import (
     CalendarYear,
     CaseStatus,
     Notification,
+    Region,
     ResponsibilityRecord,
     SlaTimer,
     User,
@@ -172,7 +173,39 @@ def resume_clock(*, session: Session, application: Application, at: datetime, se
 
 # ------------------------------------------------------------------ sweep ---
 
-def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 500) -> dict[str, int]:
+# The timers whose firing is worth telling the world outside the store (tasks/sla_events.py
+# turns them into Prefect events); observation timers are R8/R9's and stay in the store.
+OBSERVED_KINDS = frozenset(LADDER_KINDS) | {"auto_issue"}
+
+
+@dataclass(frozen=True)
+class SlaFiring:
+    """What one fired SLA timer did, as plain data: enough for an event about the case without
+    another read of the store, and no personal data (codes, the case number, the holder)."""
+
+    kind: str  # reminder_50 | warn_80 | breach | city_1wd | province_2wd | auto_issue
+    level: str | None  # who the ladder step notified (issuer ... province)
+    due_at: datetime
+    fired_at: datetime
+    case_id: str
+    reference: str
+    case_kind: str
+    channel: str
+    red_list: bool
+    community_code: str
+    county_code: str
+    city_code: str
+    province_code: str | None  # the city's parent in the region tree
+    unit_code: str | None
+    flow_run_id: str | None
+    region_names: dict[str, str] = field(default_factory=dict)  # code -> English name, for the region tree above
+    # A breach (R13): the community or unit that held the case; and R12's automatic pass, if scheduled.
+    responsible_kind: str | None = None
+    responsible_code: str | None = None
+    auto_issue_at: datetime | None = None
+
+
+def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 500, fired_out: list[SlaFiring] | None = None) -> dict[str, int]:
     """Fire every due timer once, in batches of one transaction each. Cost grows with the
     timers due (index on pending, due_at), not with the cases open.
 
@@ -191,7 +224,11 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
     case is claimed in one UPDATE, the cases, audit tasks and event-chain heads are read
     once, and the events and notifications go out as multi-row INSERTs at commit. A
     case's later timers in the same batch (a sweep catching up) are claimed one by one
-    after the earlier ones fired, since firing one may cancel the next (a decision does)."""
+    after the earlier ones fired, since firing one may cancel the next (a decision does).
+
+    `fired_out`, when given, receives an `SlaFiring` for each ladder step, breach and
+    auto-issue that acted, once its batch has committed (never for a rolled-back one); it
+    costs one more read per batch (the regions of the cases that fired)."""
     from cases.services.calendar_service import notify_missing_schedule
 
     # From 1 November, the provincial office hears once that next year's schedule is missing.
@@ -217,14 +254,21 @@ def sweep(*, session: Session, now: datetime, settings: Settings, batch: int = 5
         if not timers:
             break
         cal = calendar(session, settings)
-        claimed_any, reread = _fire_batch(session=session, timers=timers, now=now, cal=cal, settings=settings, fired=fired)
+        claimed_any, reread = _fire_batch(session=session, timers=timers, now=now, cal=cal, settings=settings, fired=fired, fired_out=fired_out)
         if not claimed_any or (len(timers) < batch and not reread):
             break
     return fired
 
 
 def _fire_batch(
-    *, session: Session, timers: list[SlaTimer], now: datetime, cal: sla.WorkingCalendar, settings: Settings, fired: dict[str, int]
+    *,
+    session: Session,
+    timers: list[SlaTimer],
+    now: datetime,
+    cal: sla.WorkingCalendar,
+    settings: Settings,
+    fired: dict[str, int],
+    fired_out: list[SlaFiring] | None = None,
 ) -> tuple[bool, set[str]]:
     """Claim and fire one batch in one transaction; returns whether any timer was claimed and
     the cases put aside for a fresh read. What it reads is only referenced until it returns,
@@ -246,6 +290,7 @@ def _fire_batch(
     known = _BreachInputs.load(session, cases=[c for c in cases if first[c].kind == "breach"], applications=applications, tasks=tasks)
     reread: set[str] = set()  # cases whose firing scheduled a timer that is already due
     claimed_any = bool(claimed)
+    acted: list[tuple[SlaTimer, Application, AuditTask | None, datetime | None]] = []  # for `fired_out`
     with chain_heads(session, cases):
         for timer in timers:
             case = timer.application_id
@@ -263,12 +308,58 @@ def _fire_batch(
                 task = session.exec(select(AuditTask).where(AuditTask.application_id == case)).first()
                 inputs = None
             claimed_any = True
-            scheduled = _fire(session=session, timer=timer, application=application, task=task, known=inputs, now=now, cal=cal, settings=settings)
+            did, scheduled = _fire(session=session, timer=timer, application=application, task=task, known=inputs, now=now, cal=cal, settings=settings)
             fired[timer.kind] = fired.get(timer.kind, 0) + 1
+            if fired_out is not None and did and timer.kind in OBSERVED_KINDS:
+                acted.append((timer, application, task, scheduled))
             if scheduled is not None and scheduled <= now:
                 reread.add(case)
+        firings = _firings(session, acted, now=now) if acted else []
         session.commit()
+    if fired_out is not None:
+        fired_out.extend(firings)  # only what this committed batch did
     return claimed_any, reread
+
+
+def _firings(session: Session, acted: list[tuple[SlaTimer, Application, AuditTask | None, datetime | None]], *, now: datetime) -> list[SlaFiring]:
+    """The batch's firings as plain data. One extra read: the cases' regions and their cities'
+    parents (the province comes from the tree, never from a code prefix), with their names."""
+    codes = sorted({code for _, a, _, _ in acted for code in (a.community_code, a.county_code, a.city_code)})
+    cities = sorted({a.city_code for _, a, _, _ in acted})
+    parents = select(Region.parent_code).where(Region.code.in_(cities))
+    with session.no_autoflush:  # a read of unchanged rows: the batch's writes still go out together at commit
+        regions = {r.code: r for r in session.exec(select(Region).where(or_(Region.code.in_(codes), Region.code.in_(parents))))}
+    names = {code: r.name_en for code, r in regions.items()}
+    out = []
+    for timer, application, task, scheduled in acted:
+        city = regions.get(application.city_code)
+        province = city.parent_code if city is not None else None
+        breach = timer.kind == "breach"
+        holder = _holder(application, task) if breach else (None, None)
+        out.append(
+            SlaFiring(
+                kind=timer.kind,
+                level=timer.level,
+                due_at=timer.due_at,
+                fired_at=now,
+                case_id=application.id,
+                reference=application.reference,
+                case_kind=getattr(application.kind, "value", application.kind),
+                channel=getattr(application.channel, "value", application.channel),
+                red_list=application.red_list,
+                community_code=application.community_code,
+                county_code=application.county_code,
+                city_code=application.city_code,
+                province_code=province,
+                unit_code=application.unit_code,
+                flow_run_id=application.flow_run_id,
+                region_names={c: names[c] for c in (application.community_code, application.county_code, application.city_code, province) if c in names},
+                responsible_kind=holder[0],
+                responsible_code=holder[1],
+                auto_issue_at=scheduled if breach else None,
+            )
+        )
+    return out
 
 
 def _claim(session: Session, ids: list[int], *, now: datetime) -> set[int]:
@@ -350,20 +441,19 @@ def _fire(
     now: datetime,
     cal: sla.WorkingCalendar,
     settings: Settings,
-) -> datetime | None:
+) -> tuple[bool, datetime | None]:
     """Act on one claimed timer of `application` (read afresh by the sweep, with its audit
-    task and, for a breach, what `_breach` looks up); returns the due time of a timer it
-    scheduled, if any."""
+    task and, for a breach, what `_breach` looks up); returns whether it acted (an SLA timer
+    of a case decided meanwhile does nothing) and the due time of a timer it scheduled, if any."""
     if timer.kind.startswith("observation"):
         from cases.services.observation import fire_timer
 
         fire_timer(session=session, application=application, timer=timer, now=now, settings=settings)
-        return None
+        return True, None
     if application.status not in WAITING:
-        return None  # decided (or paused) meanwhile: nothing to escalate
+        return False, None  # decided (or paused) meanwhile: nothing to escalate
     if timer.kind == "auto_issue":
-        _auto_issue(session=session, application=application, timer=timer, now=now)
-        return None
+        return _auto_issue(session=session, application=application, timer=timer, now=now), None
     message = {
         "reminder_50": f"Half the SLA of {application.reference} has passed; due {application.sla_due_at.astimezone(cal.tz):%Y-%m-%d %H:%M}.",
         "warn_80": f"{application.reference} is at 80 % of its SLA and still undecided.",
@@ -381,8 +471,8 @@ def _fire(
         data={"due_at": timer.due_at.isoformat(), "level": timer.level},
     )
     if timer.kind == "breach":
-        return _breach(session=session, application=application, task=task, known=known, breach_at=timer.due_at, now=now, cal=cal, settings=settings)
-    return None
+        return True, _breach(session=session, application=application, task=task, known=known, breach_at=timer.due_at, now=now, cal=cal, settings=settings)
+    return True, None
 
 
 def _breach(
@@ -448,9 +538,10 @@ def _breach(
     return at
 
 
-def _auto_issue(*, session: Session, application: Application, timer: SlaTimer, now: datetime) -> None:
-    """R12: no opinion after the timeout -> the system decides green itself; the flow issues it."""
+def _auto_issue(*, session: Session, application: Application, timer: SlaTimer, now: datetime) -> bool:
+    """R12: no opinion after the timeout -> the system decides green itself; the flow issues it.
+    Returns whether it decided (not on a red-list hit found meanwhile, nor after another decision)."""
     from cases.services.audit import system_decision
 
     # The decision closes the responsibility record (outcome, delay) and asks the flow to resume.
-    system_decision(session=session, application=application, at=now, scheduled_for=timer.due_at)
+    return system_decision(session=session, application=application, at=now, scheduled_for=timer.due_at)
