@@ -87,12 +87,19 @@ def rows(doc: dict) -> list[tuple[str, str, str, str, str, str]]:
         out.append(("intake: applications/s from the outbox to `awaiting_audit`, each its own Prefect flow run, Prefect server on PostgreSQL", "≥ 20/s sustained", f"{best['per_s']:.1f}/s (best, worker limit {best_c})", f"same steps without Prefect: {i['baseline_per_s']:.1f}/s" + (f"; naive 3-task Prefect flow: {i['naive_per_s']:.1f} runs/s" if i.get("naive_per_s") else ""), _met(best["per_s"] >= 20), f"{per_c}; {i['n']} applications per run, all reached the queue: {all(I[c].get('all_reached_queue') for c in I)}"))
         naive = i.get("naive") or {}
         if naive.get("per_s"):
-            ratio = best["per_s"] / naive["per_s"]
+            full_c = max(I, key=lambda c: I[c].get("full_per_s") or 0)
+            full = I[full_c].get("full_per_s")
+            ours = full or best["per_s"]
+            ratio = ours / naive["per_s"]
+            with_resume = (
+                f"with the suspension and the resume (declare, compare, assign_audit, suspend; the issuer's approval, untimed; resume, record_decision, issue_pass to Completed), worker limit {full_c}, all completed: {all(I[c].get('all_completed') for c in I)}; to the suspension only: {best['per_s'] / naive['per_s']:.2f} ×"
+                if full else "ours to the suspension only (declare, compare, assign_audit, suspend)"
+            )
             out.append((
-                "intake runs/s against a naive 3-task Prefect flow's (same Prefect server, same run)", "ours ≥ 2 × naive",
-                f"**{ratio:.2f} ×** ({best['per_s']:.1f} vs {naive['per_s']:.1f} runs/s)", f"naive: {naive['requests_per_run']:.1f} requests + {naive['events_per_run']:.1f} events, {naive['client_cpu_ms']:.0f} client CPU-ms per run",
+                "application flow runs/s against a naive 3-task Prefect flow's (same Prefect server, same run)", "ours ≥ 2 × naive",
+                f"**{ratio:.2f} ×** ({ours:.2f} vs {naive['per_s']:.2f} runs/s)", f"naive: {naive['requests_per_run']:.1f} requests + {naive['events_per_run']:.1f} events, {naive['client_cpu_ms']:.0f} client CPU-ms per run",
                 _met(ratio >= 2),
-                f"ours: one flow run per application on the healthpass worker (tasks declare, compare, assign_audit, then the run suspends; the resume's record_decision and issue_pass are not in this figure); naive: plain `@flow` of three plain `@task`'s, each a store read and write, `flow()` called in-process one run after another ({naive.get('n', '?')} runs, median of {len(naive.get('runs', []))})",
+                f"ours {with_resume}; naive: plain `@flow` of three plain `@task`'s, each a store read and write, `flow()` called in-process one run after another at the worker's priority ({naive.get('n', '?')} runs, median of {len(naive.get('runs', []))})",
             ))
         out.append(("Prefect cost per application (c=" + str(best_c) + ")", "report, and cut", f"{best['requests_per_app']:.1f} HTTP requests + {best['events_per_app']:.1f} events; CPU {best['client_cpu_ms']:.0f} ms worker + {best['server_cpu_ms']:.0f} ms Prefect server + {best['pg_cpu_ms']:.0f} ms its PostgreSQL", f"without Prefect: {i['baseline_cpu_ms']:.0f} CPU-ms/application (same steps)", "—", "requests counted by wrapping httpx in the worker process; events by wrapping the events client"))
         post = i.get("post", {})
@@ -256,8 +263,9 @@ def _limits(doc: dict) -> list[str]:
                 f"Naive baseline in the same run: a plain `@flow` of three plain `@task`'s (a store read and write each), `flow()` "
                 f"called in-process one run after another against the same Prefect server: {i['naive']['per_s']:.1f} runs/s, "
                 f"{i['naive']['requests_per_run']:.1f} requests + {i['naive']['events_per_run']:.1f} events and "
-                f"{i['naive']['client_cpu_ms']:.0f} client CPU-ms per run; ours/naive **{best['per_s'] / i['naive']['per_s']:.2f} ×** "
-                "(target ≥ 2 ×; ours stops at the suspension, the resume is not in it).",
+                f"{i['naive']['client_cpu_ms']:.0f} client CPU-ms per run; ours/naive **{best['per_s'] / i['naive']['per_s']:.2f} ×** to the suspension"
+                + (f", **{best['full_per_s'] / i['naive']['per_s']:.2f} ×** with the resume ({best['full_per_s']:.2f} runs/s; the resume leg {best['resumed_requests_per_app']:.1f} requests and {best['resumed_client_cpu_ms']:.0f} worker CPU-ms per application)" if best.get("full_per_s") else "")
+                + " (target ≥ 2 ×).",
                 "",
             ] if (i.get("naive") or {}).get("per_s") else []),
             "The cuts made to the home-made dispatcher (one store transaction instead of task runs, no suspension observer, "
