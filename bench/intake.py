@@ -12,7 +12,11 @@ HTTP requests and events counted.
    come back suspended with its case ``awaiting_audit`` gives applications/s — the
    sustained capacity of the orchestrated path on a backlog (the POST itself is
    benchmark 6). Each application is its own flow run (the tasks declare -> compare ->
-   assign_audit, then suspend). Concurrency (the worker's limit) 4, 8, 16. CPU: the worker process
+   assign_audit, then suspend). Then an issuer approves each case in the store (untimed) and
+   the worker is told to drain again: the runs are resumed from the outbox and execute
+   record_decision and issue_pass to Completed; ``full_per_s`` is N over both drains' time
+   (the whole run, suspension and resume included). Concurrency (the worker's limit) 4, 8,
+   16. CPU: the worker process
    (getrusage), the Prefect server process tree and the PostgreSQL backends of the
    Prefect database (/proc/<pid>/stat). Baselines: the same three steps' services called in
    this process without Prefect; and a naive Prefect flow (bench/_naive_flow.py: a plain
