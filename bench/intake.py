@@ -2,23 +2,30 @@
 
 Set-up (all on 127.0.0.1, all removed at the end): a case store on PostgreSQL (its own
 database, migrated and seeded), a Prefect server on PostgreSQL (its own database,
-``prefect server start``), the API (``uvicorn api.main:app``, 1 worker), and the real
-``flows.dispatcher.Dispatcher`` in its own process (bench/_dispatcher_proc.py) with its
-Prefect HTTP requests and events counted.
+``prefect server start``), the API (``uvicorn api.main:app``, 1 worker), and the real healthpass
+worker (``workers.inprocess.HealthpassWorker`` on the ``healthpass`` pool, its outbox drained by
+``workers.housekeeping.Housekeeper``) in its own process (bench/_worker_proc.py) with its Prefect
+HTTP requests and events counted.
 
 5. Intake: N standard applications are POSTed (201, status submitted), then the
-   dispatcher is told to drain them; the time from that order until the N-th run has
+   worker is told to drain them; the time from that order until the N-th run has
    come back suspended with its case ``awaiting_audit`` gives applications/s — the
    sustained capacity of the orchestrated path on a backlog (the POST itself is
-   benchmark 6). Each application is its own flow run (screen: declare -> compare ->
-   route, then suspend). Concurrency 4, 8, 16. CPU: the dispatcher process
+   benchmark 6). Each application is its own flow run (the tasks declare -> compare ->
+   assign_audit, then suspend). Then an issuer approves each case in the store (untimed) and
+   the worker is told to drain again: the runs are resumed from the outbox and execute
+   record_decision and issue_pass to Completed; ``full_per_s`` is N over both drains' time
+   (the whole run, suspension and resume included). Concurrency (the worker's limit) 4, 8,
+   16. CPU: the worker process
    (getrusage), the Prefect server process tree and the PostgreSQL backends of the
-   Prefect database (/proc/<pid>/stat). Baseline: the flow's screening transaction
-   (``flows.application._screen``) called in this process without Prefect. The Prefect
-   server and the dispatcher run at nice 10, as ``healthpass serve`` starts them.
+   Prefect database (/proc/<pid>/stat). Baselines: the same three steps' services called in
+   this process without Prefect; and a naive Prefect flow (bench/_naive_flow.py: a plain
+   ``@flow`` of three plain ``@task``'s, each a trivial store read and write, called
+   in-process against the same Prefect server, one run after another), runs/s in the same
+   run. The Prefect server and the worker run at nice 10, as ``healthpass serve`` starts them.
 6. POST latency: 50 applications/s offered (open loop, 30 % arrivals) for a few seconds
-   while the dispatcher (concurrency 8) works the outbox; baseline: the same load with
-   the dispatcher stopped.
+   while the worker (limit 8) works the outbox; baseline: the same load with the worker's
+   outbox draining stopped.
 """
 from __future__ import annotations
 
@@ -49,7 +56,7 @@ from bench.common import (
 from bench import profile as spy
 
 
-NICE = 10  # `healthpass serve` runs the Prefect server and the dispatcher at this level (Settings.background_nice)
+NICE = 10  # `healthpass serve` runs the Prefect server and the worker at this level (Settings.background_nice)
 
 
 def behind(argv: list[str]) -> list[str]:
@@ -58,10 +65,13 @@ def behind(argv: list[str]) -> list[str]:
     return ["sh", "-c", f'echo {NICE} > /proc/self/autogroup 2>/dev/null; exec nice -n {NICE} "$@"', "sh", *argv]
 
 
-class DispatcherProc:
+class WorkerProc:
+    """bench/_worker_proc.py: one healthpass worker whose `limit` is the concurrency."""
+
     def __init__(self, concurrency: int, env: dict[str, str], log: Path):
         self.log = open(log, "ab")
-        argv = behind([PY, "-m", "bench._dispatcher_proc", "--concurrency", str(concurrency)])
+        argv = behind([PY, "-m", "bench._worker_proc", "--concurrency", str(concurrency)])
+        env = env | {"PREFECT_WORKER_QUERY_SECONDS": "0.5"}
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, start_new_session=True)
         self.ready = self.read(timeout=180)
 
@@ -75,13 +85,13 @@ class DispatcherProc:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"dispatcher exited with {self.proc.returncode}; see {self.log.name}")
+                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log.name}")
             ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
             if ready:
                 line = self.proc.stdout.readline()
                 if line.startswith("BENCH "):
                     return json.loads(line[6:])
-        raise TimeoutError("dispatcher did not answer")
+        raise TimeoutError("worker did not answer")
 
     def ask(self, command: str, timeout: float = 400) -> dict:
         self.proc.stdin.write(command + "\n")
@@ -145,31 +155,74 @@ def pg_backend_pids(db_name: str) -> list[int]:
         return [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": db_name}).scalars()]
 
 
+def approve_all(ids: list[str]) -> None:
+    """An issuer of each case's community (or unit) claims its audit task and approves it, as the
+    issuer's page does: the decision commits with a `resume` outbox row for the worker."""
+    from sqlmodel import or_, select
+
+    from cases.clock import now
+    from cases.db import session_scope
+    from cases.models import AuditTask, User
+    from cases.services import audit
+    from cases.settings import get_settings
+
+    settings = get_settings()
+    for case_id in ids:
+        with session_scope() as session:
+            task = session.exec(select(AuditTask).where(AuditTask.application_id == case_id)).one()
+            user = session.exec(select(User).where(User.role == "issuer", or_(User.region_code == task.holder_code, User.unit_code == task.holder_code))).first()
+            audit.claim(session=session, task_id=task.id, user=user, at=now())
+            audit.decide(session=session, task_id=task.id, user=user, action="approve", at=now(), settings=settings)
+
+
 def _add(counter: dict, more: dict) -> None:
     for k, v in more.items():
         counter[k] = counter.get(k, 0) + v
 
 
 def baseline(engine, port: int, n: int) -> dict[str, float]:
-    """The flow's screening transaction (declare, compare, route) without Prefect, one per case."""
-    from functools import partial
-
+    """The flow's first three steps (declare, compare, assign_audit: the services its tasks call,
+    each in its own transaction as the tasks do) without Prefect, one case after another."""
     from sqlalchemy import text
 
+    from cases.clock import now
     from cases.db import session_scope
-    from flows.application import _screen
+    from cases.services import workflow
+    from cases.services.applications import get_application
+    from cases.settings import get_settings
 
+    settings = get_settings()
+    steps = (
+        lambda s, a: workflow.declare(session=s, application=a, at=now()),
+        lambda s, a: workflow.compare(session=s, application=a, at=now(), settings=settings, accept_incomplete=False),
+        lambda s, a: workflow.route(session=s, application=a, at=now(), settings=settings),
+    )
     ids = post_batch(port, n)
     cpu0, t0 = time.process_time(), time.perf_counter()
     for case_id in ids:
-        with session_scope() as session:
-            partial(_screen, case_id=case_id, last_attempt=False)(session)
+        for step in steps:
+            with session_scope() as session:
+                step(session, get_application(session, case_id))
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    with engine.begin() as c:  # these rows are done: no dispatcher should start them later
+    with engine.begin() as c:  # these rows are done: no worker should start them later
         c.execute(text("UPDATE flowdispatch SET pending = false WHERE application_id = ANY(:ids)"), {"ids": ids})
     st = statuses(engine, ids)
     assert st.get("awaiting_audit") == n, st
     return {"per_s": n / elapsed, "cpu_ms_per_app": cpu * 1000 / n, "elapsed": elapsed}
+
+
+def naive_flow(env: dict[str, str], n: int, repeats: int, log: Path) -> dict:
+    """bench/_naive_flow.py in its own process (its CPU its own) at the worker's priority, against
+    the same Prefect server and store: a plain 3-task flow called `n` times in a row, `repeats` times."""
+    with open(log, "ab") as err:
+        argv = behind([PY, "-m", "bench._naive_flow", "--n", str(n), "--repeats", str(repeats)])
+        done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=err, text=True, timeout=600, start_new_session=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"the naive flow exited with {done.returncode}; see {log}")
+    runs = json.loads(lines[-1][6:])["runs"]
+    keys = ("per_s", "elapsed", "client_cpu_ms", "requests_per_run", "events_per_run")
+    return {k: median([r[k] for r in runs]) for k in keys} | {"n": n, "runs": runs}
 
 
 def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: float = 50.0, post_seconds: float = 6.0, profile: bool = True, log=print) -> dict[str, Any]:
@@ -190,7 +243,7 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
         t_start = time.perf_counter()
         with Server(behind([PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(pport)]), env=server_env, health="/api/health", log=tmp / "prefect.log", port=pport, start_seconds=240) as prefect, Server(uvicorn_argv("api.main:app", aport), env=env, health="/healthz", log=tmp / "api.log", port=aport):
             out["prefect_start_s"] = time.perf_counter() - t_start
-            def measure(d: DispatcherProc, c: int, label: str) -> dict:
+            def measure(d: WorkerProc, c: int, label: str) -> dict:
                 post_batch(aport, 8)
                 d.ask("drain 8")  # warm-up: imports, first client, deployment lookups
                 runs = []
@@ -202,7 +255,18 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
                     srv = tree_cpu_seconds(prefect.pid) - srv0
                     pg = pids_cpu_seconds(pg_backend_pids(prefect_db_name)) - pg0
                     st = statuses(engine, ids)
+                    # The human's part (not timed), then the resume: the same runs, resumed from the
+                    # outbox, execute record_decision and issue_pass to Completed.
+                    approve_all(ids)
+                    r2 = d.ask(f"drain {n}")
                     runs.append({
+                        "resumed_elapsed": r2["elapsed"],
+                        "full_per_s": n / (r["elapsed"] + r2["elapsed"]),
+                        "resumed_states": r2.get("states", {}),
+                        "resumed_failed": r2["failed"][:3],
+                        "resumed_requests_per_app": sum(r2["requests"].values()) / n,
+                        "resumed_client_cpu_ms": r2["cpu_s"] * 1000 / n,
+                        "final_statuses": statuses(engine, ids),
                         "per_s": n / r["elapsed"],
                         "elapsed": r["elapsed"],
                         "client_cpu_ms": r["cpu_s"] * 1000 / n,
@@ -217,32 +281,42 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
                         "statuses": st,
                         "loadavg": os.getloadavg()[0],
                     })
-                    log(f"  intake {label} c={c}: {runs[-1]['per_s']:.1f} applications/s, {runs[-1]['requests_per_app']:.1f} requests/app, {st}")
-                keys = ("per_s", "client_cpu_ms", "server_cpu_ms", "pg_cpu_ms", "requests_per_app", "events_per_app", "elapsed")
-                return {k: median([r[k] for r in runs]) for k in keys} | {"runs": runs, "all_reached_queue": all(r["awaiting_audit"] == n for r in runs)}
+                    log(f"  intake {label} c={c}: {runs[-1]['per_s']:.1f} applications/s, {runs[-1]['requests_per_app']:.1f} requests/app, {st}; with the resume {runs[-1]['full_per_s']:.1f} runs/s, {runs[-1]['resumed_states']}")
+                keys = ("per_s", "client_cpu_ms", "server_cpu_ms", "pg_cpu_ms", "requests_per_app", "events_per_app", "elapsed", "full_per_s", "resumed_elapsed", "resumed_requests_per_app", "resumed_client_cpu_ms")
+                return {k: median([r[k] for r in runs]) for k in keys} | {
+                    "runs": runs,
+                    "all_reached_queue": all(r["awaiting_audit"] == n for r in runs),
+                    "all_completed": all(r["resumed_states"].get("Completed", 0) == n and not r["resumed_failed"] for r in runs),
+                }
 
             for c in concurrencies:
-                d = DispatcherProc(c, env, tmp / f"dispatcher-{c}.log")
+                d = WorkerProc(c, env, tmp / f"worker-{c}.log")
                 try:
                     out["intake"][c] = measure(d, c, "as shipped")
                     if profile and c == concurrencies[len(concurrencies) // 2] and spy.py_spy():
                         out["profile"] = _profile(d, prefect.pid, aport, n, seconds=max(4.0, out["intake"][c]["elapsed"] * 0.8), tmp=tmp)
                 finally:
                     d.close()
-            # 6: POST latency while the dispatcher works, and with it stopped.
+            # 6: POST latency while the worker works, and with its outbox draining stopped.
             out["post"] = _post_latency(aport, env, tmp, rate=post_rate, seconds=post_seconds, repeats=repeats, log=log)
             log("  intake: baseline (the same steps without Prefect)")
             out["baseline"] = [baseline(engine, aport, n) for _ in range(repeats)]
             out["baseline_per_s"] = median([b["per_s"] for b in out["baseline"]])
             out["baseline_cpu_ms"] = median([b["cpu_ms_per_app"] for b in out["baseline"]])
+            naive_n = max(4, min(n, 24))
+            log(f"  intake: naive Prefect flow (3 tasks, in-process flow() calls, {naive_n} runs x {repeats})")
+            out["naive"] = naive_flow(env, naive_n, repeats, tmp / "naive.log")
+            out["naive_per_s"] = out["naive"]["per_s"]
+            best = max(out["intake"].values(), key=lambda v: v["full_per_s"])
+            log(f"  intake: naive 3-task flow {out['naive_per_s']:.1f} runs/s; ours/naive {best['full_per_s'] / out['naive_per_s']:.2f} with the resume, {best['per_s'] / out['naive_per_s']:.2f} to the suspension")
         reset_engine()
     return out
 
 
-def _profile(d: DispatcherProc, server_pid: int, port: int, n: int, *, seconds: float, tmp: Path) -> dict:
-    """One more drain with py-spy on the dispatcher and the Prefect server."""
+def _profile(d: WorkerProc, server_pid: int, port: int, n: int, *, seconds: float, tmp: Path) -> dict:
+    """One more drain with py-spy on the worker and the Prefect server."""
     post_batch(port, n)
-    client_file, server_file = tmp / "spy-dispatcher.txt", tmp / "spy-server.txt"
+    client_file, server_file = tmp / "spy-worker.txt", tmp / "spy-server.txt"
     a = spy.record(d.pid, seconds, client_file, rate=100)
     b = spy.record(server_pid, seconds, server_file, rate=100, subprocesses=True)
     r = d.ask(f"drain {n}")
@@ -252,12 +326,12 @@ def _profile(d: DispatcherProc, server_pid: int, port: int, n: int, *, seconds: 
                 p.wait(seconds + 30)
             except subprocess.TimeoutExpired:
                 p.kill()
-    inclusive_client = ("create_default_context", "load_verify_locations", "get_client", "PrefectClient.__aenter__", "hydrate", "pendulum", "prefect/settings", "prefect/context", "prefect/flow_engine", "prefect/task_engine", "prefect/client/orchestration", "prefect/events", "prefect/logging", "httpx", "httpcore", "sqlalchemy", "psycopg", "pydantic", "cases/services", "flows/dispatcher", "websockets", "json")
+    inclusive_client = ("create_default_context", "load_verify_locations", "get_client", "PrefectClient.__aenter__", "hydrate", "pendulum", "prefect/settings", "prefect/context", "prefect/flow_engine", "prefect/task_engine", "prefect/client/orchestration", "prefect/events", "prefect/logging", "httpx", "httpcore", "sqlalchemy", "psycopg", "pydantic", "cases/services", "workers/", "tasks/", "websockets", "json")
     inclusive_server = ("prefect/server/api", "prefect/server/orchestration", "prefect/server/models", "prefect/server/events", "prefect/server/services", "sqlalchemy", "asyncpg", "pydantic", "starlette", "fastapi", "uvicorn", "json")
     return {
         "seconds": seconds,
         "run": {"per_s": n / r["elapsed"], "requests": r["requests"], "events": r["events"]},
-        "dispatcher": spy.summarize(client_file, inclusive=inclusive_client),
+        "worker": spy.summarize(client_file, inclusive=inclusive_client),
         "server": spy.summarize(server_file, inclusive=inclusive_server),
     }
 
@@ -269,7 +343,7 @@ def _post_latency(port: int, env: dict, tmp: Path, *, rate: float, seconds: floa
         r = loadgen.open_loop(port, raws, rate=rate, duration=seconds, connections=16, warmup=1.0)
         return {"p50_ms": r.pct(50), "p99_ms": r.pct(99), "max_ms": r.pct(100), "achieved": r.rps, "non201": r.requests - r.statuses.get(201, 0), "errors": r.errors, "loadavg": os.getloadavg()[0]}
 
-    d = DispatcherProc(8, env, tmp / "dispatcher-post.log")
+    d = WorkerProc(8, env, tmp / "worker-post.log")
     try:
         d.ask("forever")
         time.sleep(1.0)
@@ -289,5 +363,5 @@ def _post_latency(port: int, env: dict, tmp: Path, *, rate: float, seconds: floa
         "rate": rate,
         "seconds": seconds,
     }
-    log(f"  post: while flows run p50 {res['busy']['p50_ms']:.1f} ms p99 {res['busy']['p99_ms']:.1f} ms; dispatcher stopped p99 {res['idle']['p99_ms']:.1f} ms")
+    log(f"  post: while flows run p50 {res['busy']['p50_ms']:.1f} ms p99 {res['busy']['p99_ms']:.1f} ms; worker stopped p99 {res['idle']['p99_ms']:.1f} ms")
     return res

@@ -84,11 +84,27 @@ def rows(doc: dict) -> list[tuple[str, str, str, str, str, str]]:
         best_c = max(I, key=lambda c: I[c]["per_s"])
         best = I[best_c]
         per_c = ", ".join(f"c={c}: {I[c]['per_s']:.1f}/s" for c in I)
-        out.append(("intake: applications/s from the outbox to `awaiting_audit`, each its own Prefect flow run, Prefect server on PostgreSQL", "≥ 20/s sustained", f"{best['per_s']:.1f}/s (best, dispatcher concurrency {best_c})", f"same steps without Prefect: {i['baseline_per_s']:.1f}/s", _met(best["per_s"] >= 20), f"{per_c}; {i['n']} applications per run, all reached the queue: {all(I[c].get('all_reached_queue') for c in I)}"))
-        out.append(("Prefect cost per application (c=" + str(best_c) + ")", "report, and cut", f"{best['requests_per_app']:.1f} HTTP requests + {best['events_per_app']:.1f} events; CPU {best['client_cpu_ms']:.0f} ms dispatcher + {best['server_cpu_ms']:.0f} ms Prefect server + {best['pg_cpu_ms']:.0f} ms its PostgreSQL", f"without Prefect: {i['baseline_cpu_ms']:.0f} CPU-ms/application (same steps)", "—", "requests counted by wrapping httpx in the dispatcher; events by wrapping the events client"))
+        out.append(("intake: applications/s from the outbox to `awaiting_audit`, each its own Prefect flow run, Prefect server on PostgreSQL", "≥ 20/s sustained", f"{best['per_s']:.1f}/s (best, worker limit {best_c})", f"same steps without Prefect: {i['baseline_per_s']:.1f}/s" + (f"; naive 3-task Prefect flow: {i['naive_per_s']:.1f} runs/s" if i.get("naive_per_s") else ""), _met(best["per_s"] >= 20), f"{per_c}; {i['n']} applications per run, all reached the queue: {all(I[c].get('all_reached_queue') for c in I)}"))
+        naive = i.get("naive") or {}
+        if naive.get("per_s"):
+            full_c = max(I, key=lambda c: I[c].get("full_per_s") or 0)
+            full = I[full_c].get("full_per_s")
+            ours = full or best["per_s"]
+            ratio = ours / naive["per_s"]
+            with_resume = (
+                f"with the suspension and the resume (declare, compare, assign_audit, suspend; the issuer's approval, untimed; resume, record_decision, issue_pass to Completed), worker limit {full_c}, all completed: {all(I[c].get('all_completed') for c in I)}; to the suspension only: {best['per_s'] / naive['per_s']:.2f} ×"
+                if full else "ours to the suspension only (declare, compare, assign_audit, suspend)"
+            )
+            out.append((
+                "application flow runs/s against a naive 3-task Prefect flow's (same Prefect server, same run)", "ours ≥ 2 × naive",
+                f"**{ratio:.2f} ×** ({ours:.2f} vs {naive['per_s']:.2f} runs/s)", f"naive: {naive['requests_per_run']:.1f} requests + {naive['events_per_run']:.1f} events, {naive['client_cpu_ms']:.0f} client CPU-ms per run",
+                _met(ratio >= 2),
+                f"ours {with_resume}; naive: plain `@flow` of three plain `@task`'s, each a store read and write, `flow()` called in-process one run after another at the worker's priority ({naive.get('n', '?')} runs, median of {len(naive.get('runs', []))})",
+            ))
+        out.append(("Prefect cost per application (c=" + str(best_c) + ")", "report, and cut", f"{best['requests_per_app']:.1f} HTTP requests + {best['events_per_app']:.1f} events; CPU {best['client_cpu_ms']:.0f} ms worker + {best['server_cpu_ms']:.0f} ms Prefect server + {best['pg_cpu_ms']:.0f} ms its PostgreSQL", f"without Prefect: {i['baseline_cpu_ms']:.0f} CPU-ms/application (same steps)", "—", "requests counted by wrapping httpx in the worker process; events by wrapping the events client"))
         post = i.get("post", {})
         busy, idle = post.get("busy", {}), post.get("idle", {})
-        out.append(("`POST /api/v1/applications` latency at 50 req/s offered while the dispatcher works", "p99 < 50 ms", f"p50 {fmt(busy.get('p50_ms'), 1)} ms, p99 {fmt(busy.get('p99_ms'), 1)} ms ({fmt(busy.get('achieved'), 1)} req/s achieved)", f"dispatcher stopped: p50 {fmt(idle.get('p50_ms'), 1)}, p99 {fmt(idle.get('p99_ms'), 1)} ms", _met(busy.get("p99_ms", 1e9) < 50), "open loop, 30 % arrivals (which also sign a yellow pass), PostgreSQL store, 1 worker"))
+        out.append(("`POST /api/v1/applications` latency at 50 req/s offered while the worker works", "p99 < 50 ms", f"p50 {fmt(busy.get('p50_ms'), 1)} ms, p99 {fmt(busy.get('p99_ms'), 1)} ms ({fmt(busy.get('achieved'), 1)} req/s achieved)", f"worker's outbox draining stopped: p50 {fmt(idle.get('p50_ms'), 1)}, p99 {fmt(idle.get('p99_ms'), 1)} ms", _met(busy.get("p99_ms", 1e9) < 50), "open loop, 30 % arrivals (which also sign a yellow pass), PostgreSQL store, 1 worker"))
     else:
         out.append(("intake through Prefect", "≥ 20/s", "—", "—", "—", _when(i)))
         out.append(("`POST /api/v1/applications` latency while flows run", "p99 < 50 ms", "—", "—", "—", _when(i)))
@@ -140,6 +156,9 @@ APPLIED = [
     "through Prefect*); `healthpass serve` runs the Prefect server and the dispatcher behind the API (nice 10,",
     "own session), which took the POST p99 while flows run from ~140 ms to ~40 ms in a trial run; submission",
     "references have 40 random bits (with 24 they collided under load and failed a POST with a 500).",
+    "*Since 2026-12:* the home-made dispatcher above is gone; flow runs are executed by the healthpass Prefect worker",
+    "(`workers/inprocess.py`, limit = the concurrency) with the application's steps as Prefect task runs again, and the",
+    "intake benchmark drives that worker (`bench/_worker_proc.py`) and compares it with a naive 3-task Prefect flow.",
 ]
 
 
@@ -231,28 +250,27 @@ def _limits(doc: dict) -> list[str]:
         md += [
             "### Intake through Prefect" + ("" if met else " (unmet)"),
             "",
-            f"Per application (dispatcher concurrency {best_c}, one run of {n}): "
+            f"Per application (worker limit {best_c}, one run of {n}): "
             f"**{best['requests_per_app']:.1f} HTTP requests** to the Prefect API and **{best['events_per_app']:.1f} events** sent on its websocket, "
-            f"**{cpu_total:.0f} CPU-ms** in all ({best['client_cpu_ms']:.0f} dispatcher, {best['server_cpu_ms']:.0f} Prefect server, "
-            f"{best['pg_cpu_ms']:.0f} Prefect's PostgreSQL backends) against {i['baseline_cpu_ms']:.0f} CPU-ms for the flow's screening "
-            f"transaction without Prefect. 2 cores / {cpu_total:.0f} ms is {2000 / cpu_total:.1f} applications/s on an idle machine; "
+            f"**{cpu_total:.0f} CPU-ms** in all ({best['client_cpu_ms']:.0f} worker, {best['server_cpu_ms']:.0f} Prefect server, "
+            f"{best['pg_cpu_ms']:.0f} Prefect's PostgreSQL backends) against {i['baseline_cpu_ms']:.0f} CPU-ms for the same three steps "
+            f"without Prefect. 2 cores / {cpu_total:.0f} ms is {2000 / cpu_total:.1f} applications/s on an idle machine; "
             "the Prefect server is one process, so its share alone caps it at "
-            f"{1000 / max(best['server_cpu_ms'], 1):.0f}/s.",
+            f"{1000 / max(best['server_cpu_ms'], 1):.0f}/s. Requests and CPU include the worker's pool polls and heartbeats "
+            "and the server's background services during the drain, so a short run overstates them.",
             "",
-            "Before the changes below: 10.4 requests and 13.0 events per application; 184 + 327 + 9 CPU-ms and 2.3 applications/s "
-            "in the first measurements (same benchmark, 16 applications a run, a slower machine of this kind), ~100 dispatcher + "
-            "~190 Prefect server CPU-ms and ~2/s re-measured on this session's machine (load ~3) before the changes. "
-            "What each run cost Prefect and why it was cut:",
-            "",
-            "| per application | cost before | now |",
-            "|---|---|---|",
-            "| 4 task runs (declare, compare, open_observation, assign_audit): 12 state events, persisted by the server's task-run recorder and event persister | ~30 server CPU-ms per task run measured with one task | the screening runs in the flow itself as one store transaction; the timeline and the run's log record the steps |",
-            "| suspension observer: per deployment run a thread, an event loop and a websocket subscription, the event loop blocked until it connects, and a `GET /flow_runs/{id}` | ~35 dispatcher CPU-ms, ~1 request | switched off for the dispatcher's runs (`flows.dispatcher.lean_runs`): they suspend only themselves |",
-            "| heartbeat thread + event | 1 event | off in the dispatcher; it finds stale runs itself |",
-            "| rename from `flow_run_name` | 1 `PATCH` | named at creation |",
-            "| server default result storage lookup (sync client, per flow and task run) | 2 `GET /admin/storage` | the flow's result storage is fixed |",
-            "| a Prefect client per run (TLS context from the certifi bundle) | ~22 dispatcher CPU-ms | one client for the dispatcher's lifetime |",
-            "| store: 6 transactions per run (case read, run id save, 4 steps, outcome, outbox row) | round trips, thread hops | 3: the outbox read with its cases, the screening, the outcome with the outbox row |",
+            *([
+                f"Naive baseline in the same run: a plain `@flow` of three plain `@task`'s (a store read and write each), `flow()` "
+                f"called in-process one run after another against the same Prefect server: {i['naive']['per_s']:.1f} runs/s, "
+                f"{i['naive']['requests_per_run']:.1f} requests + {i['naive']['events_per_run']:.1f} events and "
+                f"{i['naive']['client_cpu_ms']:.0f} client CPU-ms per run; ours/naive **{best['per_s'] / i['naive']['per_s']:.2f} ×** to the suspension"
+                + (f", **{best['full_per_s'] / i['naive']['per_s']:.2f} ×** with the resume ({best['full_per_s']:.2f} runs/s; the resume leg {best['resumed_requests_per_app']:.1f} requests and {best['resumed_client_cpu_ms']:.0f} worker CPU-ms per application)" if best.get("full_per_s") else "")
+                + " (target ≥ 2 ×).",
+                "",
+            ] if (i.get("naive") or {}).get("per_s") else []),
+            "The cuts made to the home-made dispatcher (one store transaction instead of task runs, no suspension observer, "
+            "no heartbeat) are history: the worker runs the steps as Prefect task runs with Prefect's own engine, so each "
+            "task run's state changes are requests and events again (tables below).",
             "",
             "| HTTP request (per run of " + str(n) + ") | count | per application |",
             "|---|---|---|",
@@ -268,8 +286,8 @@ def _limits(doc: dict) -> list[str]:
             ]
         prof = i.get("profile")
         if prof:
-            for who in ("dispatcher", "server"):
-                p = prof.get(who, {})
+            for who in ("worker", "server"):
+                p = prof.get(who) or prof.get({"worker": "dispatcher"}.get(who, who), {})  # results before 2026-12 say "dispatcher"
                 if not p.get("samples"):
                     continue
                 md += [
@@ -286,15 +304,14 @@ def _limits(doc: dict) -> list[str]:
                 ]
         if not met:
             md += [
-                f"What limits it: the Prefect server is one process and the dispatcher one event loop. At {best['per_s']:.1f}/s the "
-                f"server process is busy {best['server_cpu_ms'] * best['per_s'] / 10:.0f} % of one core and the dispatcher "
-                f"{best['client_cpu_ms'] * best['per_s'] / 10:.0f} %; every run is a chain of five round trips to that server "
-                "(create, the engine's `PATCH` and read, two state transitions through Prefect's orchestration rules, each a server-side "
-                "event its services persist) and three store transactions, so more runs at once queue on the server instead of "
-                "adding throughput (c=8 and c=16 are slower in the row). The next steps are outside one 2-core machine: the Prefect "
+                f"What limits it: the Prefect server is one process and the worker one event loop. At {best['per_s']:.1f}/s the "
+                f"server process is busy {best['server_cpu_ms'] * best['per_s'] / 10:.0f} % of one core and the worker "
+                f"{best['client_cpu_ms'] * best['per_s'] / 10:.0f} %; every run is a chain of round trips to that server "
+                "(create, the worker's claim, the engine's reads and state transitions through Prefect's orchestration rules, and the "
+                "three task runs' states as events its services persist) and several store transactions, so more runs at once queue on "
+                "the server instead of adding throughput. The next steps are outside one 2-core machine: the Prefect "
                 "server on its own cores (`prefect server start --workers N` with PostgreSQL and Redis messaging, the production shape "
-                "in ARCHITECTURE.md) and "
-                "more than one dispatcher, which needs the outbox rows claimed (`FOR UPDATE SKIP LOCKED`): today one dispatcher drives the outbox.",
+                "in ARCHITECTURE.md) and more workers (the outbox rows are claimed, so any number may drain it).",
                 "",
             ]
 
@@ -304,9 +321,9 @@ def _limits(doc: dict) -> list[str]:
         md += [
             "### POST latency while flows run (unmet)",
             "",
-            f"At 50 req/s offered the API answered {fmt(post.get('achieved'), 1)} req/s with the dispatcher working and "
+            f"At 50 req/s offered the API answered {fmt(post.get('achieved'), 1)} req/s with the worker working and "
             f"{fmt(idle.get('achieved'), 1)} req/s with it stopped; p99 {fmt(post['p99_ms'], 0)} ms vs {fmt(idle.get('p99_ms'), 0)} ms. "
-            "A POST does no Prefect call (the outbox row commits with the case). The Prefect server and the dispatcher already run "
+            "A POST does no Prefect call (the outbox row commits with the case). The Prefect server and the worker already run "
             "behind the API (nice 10 in a session of their own, as `healthpass serve` starts them); what remains is the CPU the "
             "PostgreSQL backends and the other sessions' work take at normal priority (load average in the notes).",
             "",
@@ -446,8 +463,9 @@ def write(doc: dict, path: Path) -> None:
         "that section is skipped. Everything binds to 127.0.0.1 on free ports.",
         "",
         "Method: throughput is closed-loop (wrk or `bench/loadgen.py`); latency at a fixed rate is open-loop with each request timed "
-        "from when it was due (`bench/loadgen.py`), so a stalled server counts. Intake drives the real `flows.dispatcher.Dispatcher` "
-        "in its own process (`bench/_dispatcher_proc.py`) against `prefect server start` on its own PostgreSQL database. The simulator "
+        "from when it was due (`bench/loadgen.py`), so a stalled server counts. Intake drives the real healthpass Prefect worker "
+        "(`workers.inprocess.HealthpassWorker`, its outbox drained by `workers.housekeeping.Housekeeper`) in its own process "
+        "(`bench/_worker_proc.py`), and a naive 3-task flow (`bench/_naive_flow.py`) for comparison, against `prefect server start` on its own PostgreSQL database. The simulator "
         "(`cases/simulate.py`, `healthpass simulate`) drives a running system the same way through the public API.",
         "",
     ]
