@@ -14,6 +14,7 @@ COPY ops ./ops
 COPY sla ./sla
 COPY tasks ./tasks
 COPY ui ./ui
+COPY workers ./workers
 COPY deploy/prefect.yaml ./prefect.yaml
 RUN pip install .
 

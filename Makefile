@@ -21,7 +21,7 @@ migrate: $(STAMP)
 seed: migrate
 	$(BIN)/healthpass seed
 
-## The whole system with demo data: API + UI :8000, Prefect UI :4200, the flow dispatcher.
+## The whole system with demo data: API + UI :8000, Prefect UI :4200, a healthpass worker.
 run: seed
 	$(BIN)/healthpass serve
 

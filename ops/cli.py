@@ -728,6 +728,10 @@ def worker() -> None:
 
 # ------------------------------------------------------------------ trends ---
 
+from ops.automations import automations_app  # noqa: E402 -- a sub-app, registered beside the others
+
+app.add_typer(automations_app, name="automations")
+
 trends_app = typer.Typer(help="Trends for supervisors: daily roll-ups per region.", no_args_is_help=True)
 app.add_typer(trends_app, name="trends")
 

@@ -20,14 +20,9 @@ from cases.simulate import application_body
 from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, SHANGHAI, _free_port, _pg_available
 
 ROOT = Path(__file__).resolve().parents[2]
-# Until `healthpass worker` is the Prefect worker type (issue 15), it starts the single-instance
-# dispatcher, which treats every run it is not executing as dead: with two of them this test found
-# cases closed without a decision and passes issued twice. Remove this marker with that change.
-OLD_DISPATCHER = "from flows.dispatcher import main" in (ROOT / "ops" / "cli.py").read_text()
-pytestmark = [
-    pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500),
-    pytest.mark.xfail(OLD_DISPATCHER, reason="two single-instance dispatchers drive one run twice (ARCHITECTURE.md, Executing flow runs)", strict=False),
-]
+# Two workers on one pool: the single-instance dispatcher they replaced closed cases without a
+# decision and issued passes twice here (issue 15); Prefect's claiming makes each run one worker's.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
 SCRIPT = ROOT / "deploy" / "local-cluster"
 CASES = 20
 
