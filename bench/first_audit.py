@@ -12,65 +12,34 @@ few minutes, most of them Prefect's start):
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
-import httpx
-
-from bench.common import PY, ROOT, child_env, free_port, temp_dir
-
-
-def _ready(client: httpx.Client) -> bool:
-    try:
-        components = client.get("/healthz", timeout=10).json()["components"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return False
-    return components["prefect"]["status"] == "ok" and components["worker"]["status"] == "ok"
+from bench.embedded import serving
 
 
 def run(*, cases: int = 5, log=print) -> dict:
     from cases.simulate import mobile, resident_id
 
-    with temp_dir("hp-first-audit-") as tmp:
-        port = free_port()
-        env = child_env({"HEALTHPASS_DATA_DIR": str(tmp / "var"), "HEALTHPASS_PORT": str(port), "HEALTHPASS_PREFECT_PORT": str(free_port())})
-        env.pop("HEALTHPASS_DATABASE_URL", None)
-        env.pop("HEALTHPASS_PREFECT_API_URL", None)
-        for step in (["db", "upgrade"], ["seed", "--no-history"]):
-            subprocess.run([PY, "-m", "ops.cli", *step], env=env, cwd=ROOT, check=True, capture_output=True)
-        started = time.monotonic()
-        serve = subprocess.Popen([PY, "-m", "ops.cli", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "w"), start_new_session=True)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                while not _ready(client):
-                    if serve.poll() is not None:
-                        raise RuntimeError(f"serve exited: {(tmp / 'serve.log').read_text()[-2000:]}")
-                    time.sleep(1)
-                ready_s = time.monotonic() - started
-                log(f"first-audit: Prefect and the worker ok {ready_s:.0f} s after serve started")
-                example = client.get("/openapi.json").json()["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]["examples"]["standard"]["value"]
-                seconds, loads = [], []
-                for i in range(cases):
-                    body = {**example, "id_number": resident_id(3_000_000 + i, county=example["id_number"][:6]), "phone": mobile(3_000_000 + i)}
-                    t0 = time.monotonic()
-                    created = client.post("/api/v1/applications", json=body)
-                    created.raise_for_status()
-                    case = created.json()
-                    while client.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()["status"] != "awaiting_audit":
-                        if time.monotonic() - t0 > 300:
-                            raise TimeoutError(f"case {case['id']} not awaiting_audit after 300 s")
-                        time.sleep(0.05)
-                    seconds.append(time.monotonic() - t0)
-                    loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
-                    log(f"first-audit: case {i + 1}: {seconds[-1]:.2f} s (load average {loads[-1]})")
-                    time.sleep(2)
-        finally:
-            os.killpg(serve.pid, signal.SIGTERM)
-            serve.wait(timeout=60)
+    with serving(prefix="hp-first-audit-") as (client, _serve, ready_s):
+        log(f"first-audit: Prefect and the worker ok {ready_s:.0f} s after serve started")
+        example = client.get("/openapi.json").json()["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]["examples"]["standard"]["value"]
+        seconds, loads = [], []
+        for i in range(cases):
+            body = {**example, "id_number": resident_id(3_000_000 + i, county=example["id_number"][:6]), "phone": mobile(3_000_000 + i)}
+            t0 = time.monotonic()
+            created = client.post("/api/v1/applications", json=body)
+            created.raise_for_status()
+            case = created.json()
+            while client.get(f"/api/v1/applications/{case['id']}", params={"access_token": case["access_token"]}).json()["status"] != "awaiting_audit":
+                if time.monotonic() - t0 > 300:
+                    raise TimeoutError(f"case {case['id']} not awaiting_audit after 300 s")
+                time.sleep(0.05)
+            seconds.append(time.monotonic() - t0)
+            loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            log(f"first-audit: case {i + 1}: {seconds[-1]:.2f} s (load average {loads[-1]})")
+            time.sleep(2)
     return {"ready_s": ready_s, "seconds": seconds, "median_s": statistics.median(seconds), "max_s": max(seconds), "loadavg": loads}
 
 

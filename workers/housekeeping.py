@@ -5,7 +5,8 @@ any number of machines:
   so two workers create one run), a decided case has its Suspended run resumed;
 - find runs left Running or Pending by a worker that died (its Prefect heartbeats stopped):
   Crashed, then rescheduled, so another worker runs them again (their steps are idempotent);
-- tell the store about runs cancelled in Prefect's UI, so the case's timeline says so.
+- stop a run it is executing when it is cancelled in Prefect's UI (Cancelling), and tell the store
+  about runs cancelled there, so the case's timeline says so.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ log = logging.getLogger("healthpass.worker")
 
 DEAD_AFTER_BEATS = 3  # missed heartbeats before a worker's runs are taken for orphans
 REAP_EVERY = 10.0
+ORPHAN_GRACE_SECONDS = 60  # a run's state this old, with no live worker executing it, is an orphan
+CANCEL_CHECK_EVERY = 2.0  # while this worker executes runs: are any of them Cancelling?
 OUTBOX_BATCH = 32
 
 
@@ -39,6 +42,7 @@ class Housekeeper:
         self.settings = get_settings()
         self._application_deployment: UUID | None = None
         self._next_reap = 0.0
+        self._next_cancel_check = 0.0
         self._cancelled_since = datetime.now(timezone.utc) - timedelta(hours=1)
 
     @property
@@ -51,6 +55,9 @@ class Housekeeper:
                 taken = 0
                 try:
                     taken = await self.drain_outbox()
+                    if self.worker.in_flight and time.monotonic() >= self._next_cancel_check:
+                        self._next_cancel_check = time.monotonic() + CANCEL_CHECK_EVERY
+                        await self.stop_cancelling()
                     if time.monotonic() >= self._next_reap:
                         self._next_reap = time.monotonic() + REAP_EVERY
                         await self.requeue_orphans()
@@ -135,8 +142,9 @@ class Housekeeper:
 
     # ------------------------------------------------------------- orphans ---
     async def requeue_orphans(self) -> int:
-        """Runs of this pool left Running or Pending by a worker whose Prefect heartbeats stopped:
-        proposed Crashed (saying why), then AwaitingRetry, so any worker picks them up again."""
+        """Runs of this pool left Running or Pending (for a minute) by a worker whose Prefect
+        heartbeats stopped, or by this worker when it no longer executes them: proposed Crashed
+        (saying why), then AwaitingRetry, so any worker picks them up again."""
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, WorkPoolFilter, WorkPoolFilterName
         from prefect.client.schemas.objects import StateType
         from prefect.states import AwaitingRetry, Crashed
@@ -158,11 +166,19 @@ class Housekeeper:
         for run in runs:
             owner = (run.labels or {}).get("prefect.worker.name")
             since = run.state.timestamp if run.state else None
-            if owner in alive or (owner is None and since and (now - since).total_seconds() < 60):
-                continue
+            settled = since is not None and (now - since).total_seconds() >= ORPHAN_GRACE_SECONDS
             if owner == self.worker.name:
+                # Ours, but not executing here: this worker lost it while Prefect was away (its
+                # run loop restarted under the same name, whose heartbeats never stopped).
+                if run.id in self.worker.in_flight or not settled:
+                    continue
+                why = f"worker {owner} no longer executes this run (it was {run.state.name}; the worker restarted its run loop)"
+            elif owner in alive or not settled:
+                # A fresh state under a dead worker's name is a live worker's claim of a resumed
+                # run, before it puts its own name on the run: not an orphan.
                 continue
-            why = f"worker {owner or '(none)'} stopped sending heartbeats while this run was {run.state.name}"
+            else:
+                why = f"worker {owner or '(none)'} stopped sending heartbeats while this run was {run.state.name}"
             crashed = await self.client.set_flow_run_state(run.id, Crashed(message=why))
             if crashed.state is None or not crashed.state.is_crashed():
                 continue  # it moved on meanwhile, or another worker took care of it
@@ -172,6 +188,24 @@ class Housekeeper:
         return requeued
 
     # ----------------------------------------------------------- cancelled ---
+    async def stop_cancelling(self) -> int:
+        """Runs this worker executes that Prefect's UI put in Cancelling: their scope is cancelled
+        and the worker marks them Cancelled (Prefect's own worker only cancels runs not started)."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.objects import StateType
+
+        ids = list(self.worker.in_flight)
+        runs = await self.client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids), state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING]))),
+        )
+        for run in runs:
+            scope = self.worker.in_flight.get(run.id)
+            if scope is not None:
+                self.worker.cancel_messages[run.id] = (run.state.message if run.state else None) or ""
+                log.warning("flow run %s (%s) cancelled in Prefect: stopping it", run.name, run.id)
+                scope.cancel()
+        return len(runs)
+
     async def note_cancelled(self) -> int:
         """Runs cancelled in Prefect (its UI's Cancel): the case's timeline says so, once."""
         from prefect.client.schemas.filters import (

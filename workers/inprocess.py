@@ -79,6 +79,10 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
         self._housekeeping = housekeeping
         self._housekeeping_scope: anyio.CancelScope | None = None
         self.executed: list[tuple[UUID, str]] = []  # (flow run, state) in this process, for tests and the log
+        # Runs executing in this process, by id: Cancel in Prefect's UI cancels the scope
+        # (workers/housekeeping.py), as killing its process would for Prefect's process worker.
+        self.in_flight: dict[UUID, anyio.CancelScope] = {}
+        self.cancel_messages: dict[UUID, str] = {}  # the Cancelling state's message, kept for the Cancelled one
 
     async def start(self, *args: Any, **kwargs: Any) -> None:
         # One Prefect client (sync and async) for every run this worker executes: a new client per
@@ -123,24 +127,55 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
 
         flow = await self._flow_of(flow_run)
         if task_status is not None:
-            task_status.started(None)  # nothing to kill by pid: the run is a task of this process
+            # The run's "infrastructure": this worker and the run. Prefect keeps the concurrency
+            # slot until run() returns only when this is truthy (with None it frees it at once, and
+            # the worker's limit would limit nothing); its Cancel of a run not yet started comes
+            # back with it to kill_infrastructure.
+            task_status.started(f"{self.name}/{flow_run.id}")
         flow_run = await self.client.read_flow_run(flow_run.id)  # as Pending, after the claim
-        try:
-            state = await run_flow(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
-            name = state.name
-        except Pause:
-            name = "Suspended"  # the wait for a human: the run ends here and holds no slot
+        name, message = "Cancelled", None  # unless run_flow returns
+        with anyio.CancelScope() as scope:
+            self.in_flight[flow_run.id] = scope
+            try:
+                state = await run_flow(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+                name = state.name
+            except Pause:
+                name = "Suspended"  # the wait for a human: the run ends here and holds no slot
+            finally:
+                self.in_flight.pop(flow_run.id, None)
+        if scope.cancel_called:
+            name, message = "Cancelled", await self._mark_cancelled(flow_run)
         self.executed.append((flow_run.id, name))
         if flow.name == "application":
-            await anyio.to_thread.run_sync(_note_state, flow_run, name)
+            await anyio.to_thread.run_sync(_note_state, flow_run, name, message)
         return HealthpassWorkerResult(identifier=str(flow_run.id), status_code=0, state=name)
 
+    async def kill_infrastructure(self, infrastructure_pid: str, configuration: HealthpassJobConfiguration, grace_seconds: int = 30) -> None:
+        """Prefect's Cancel of a run this worker has taken: its scope is cancelled (run() marks it)."""
+        from prefect.exceptions import InfrastructureNotAvailable, InfrastructureNotFound
 
-def _note_state(flow_run: FlowRun, state: str) -> None:
+        owner, _, run_id = infrastructure_pid.rpartition("/")
+        if owner != self.name:
+            raise InfrastructureNotAvailable(f"the run executes in worker {owner}, not {self.name}")
+        scope = self.in_flight.get(UUID(run_id))
+        if scope is None:
+            raise InfrastructureNotFound(f"flow run {run_id} is not executing in {self.name}")
+        scope.cancel()
+
+    async def _mark_cancelled(self, flow_run: FlowRun) -> str:
+        """Cancelled, whatever the engine proposed on its way out (an interrupted run says Crashed)."""
+        from prefect.states import Cancelled
+
+        message = self.cancel_messages.pop(flow_run.id, None) or f"cancelled in Prefect while running on {self.name}"
+        await self.client.set_flow_run_state(flow_run.id, Cancelled(message=message), force=True)
+        return message
+
+
+def _note_state(flow_run: FlowRun, state: str, message: str | None = None) -> None:
     from datetime import datetime, timezone
 
     from cases.db import session_scope
     from cases.services import dispatch
 
     with contextlib.suppress(Exception), session_scope() as session:  # the store's copy is informative only
-        dispatch.note_flow_run(session, application_id=flow_run.parameters["case_id"], flow_run_id=str(flow_run.id), state=state, at=datetime.now(timezone.utc))
+        dispatch.note_flow_run(session, application_id=flow_run.parameters["case_id"], flow_run_id=str(flow_run.id), state=state, at=datetime.now(timezone.utc), message=message)

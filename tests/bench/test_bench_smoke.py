@@ -166,3 +166,16 @@ def test_trends_bench_runs():
     for key in ("day_p95_ms", "week_p95_ms", "csv_p95_ms", "rollup_ms_per_day_median"):
         assert _num(r[key]), key
     assert r["decided_in_12_weeks"] > 0 and "Index" in r["explain_rollup_decisions"]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_embedded_bench_runs_make_run_on_sqlite_and_on_postgresql():
+    if not _pg_available():
+        pytest.skip("PostgreSQL not reachable")
+    from bench import embedded
+
+    r = embedded.run(n=2, clients=2, log=lambda *_: None)
+    for setup in ("embedded", "postgres"):
+        assert r[setup]["n"] == 2 and _num(r[setup]["per_s"]) and r[setup]["per_s"] > 0 and _num(r[setup]["post_p99_ms"])
+    assert _num(r["ratio"])

@@ -5,111 +5,20 @@ completed with one green pass each; both Prefect API processes serve the runs. `
 then leaves no process, database or Redis key behind."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
 from cases.simulate import application_body
-from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, SHANGHAI, _free_port, _pg_available
+from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, SHANGHAI, _pg_available
+from tests.deploy.cluster import Cluster, _alive, _empty_redis_db, _established, _redis, _until, approved_once_problems, flow_run_problems, stop_and_check
 
-ROOT = Path(__file__).resolve().parents[2]
 # Two workers on one pool: the single-instance dispatcher they replaced closed cases without a
 # decision and issued passes twice here (issue 15); Prefect's claiming makes each run one worker's.
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
-SCRIPT = ROOT / "deploy" / "local-cluster"
 CASES = 20
-
-
-def _redis():
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        if REQUIRE_PG:  # CI starts both PostgreSQL and Redis
-            pytest.fail("Redis required but not reachable at 127.0.0.1:6379")
-        pytest.skip("Redis not reachable at 127.0.0.1:6379")
-    return client
-
-
-def _empty_redis_db(client) -> int:
-    """A Redis database nobody uses (0 is the default of everything else on this machine)."""
-    import redis
-
-    for db in range(15, 7, -1):
-        if redis.Redis(host="127.0.0.1", port=6379, db=db).dbsize() == 0:
-            return db
-    pytest.skip("no empty Redis database among 8-15")
-
-
-def _established(port: int) -> int:
-    """TCP connections established to a local listening port (server side), from /proc/net/tcp."""
-    n = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            local, _remote, state = line.split()[1:4]
-            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
-                n += 1
-    return n
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-class Cluster:
-    def __init__(self, tmp_path: Path, redis_db: int):
-        self.prefix = f"hp_lc_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.run_dir = tmp_path / "cluster"
-        self.api_ports = [_free_port(), _free_port()]
-        self.prefect_ports = [_free_port(), _free_port()]
-        pg = PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HEALTHPASS_"))}
-        self.env.update(
-            HEALTHPASS_PYTHON=sys.executable, HP_CLUSTER_RUN_DIR=str(self.run_dir), HP_CLUSTER_DB_PREFIX=self.prefix,
-            HP_CLUSTER_PG=pg, HP_CLUSTER_REDIS="127.0.0.1:6379", HP_CLUSTER_REDIS_DB=str(redis_db),
-            HP_CLUSTER_API_PORTS=",".join(map(str, self.api_ports)), HP_CLUSTER_PREFECT_PORTS=",".join(map(str, self.prefect_ports)),
-        )
-        self.apis = [f"http://127.0.0.1:{p}" for p in self.api_ports]
-        self.prefects = [f"http://127.0.0.1:{p}/api" for p in self.prefect_ports]
-        self.seen_pids: set[int] = set()
-
-    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(SCRIPT), *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-    def pids(self) -> dict[str, int]:
-        found = {p.stem: int(p.read_text()) for p in (self.run_dir / "pids").glob("*.pid")}
-        self.seen_pids.update(found.values())
-        return found
-
-    def log(self, name: str) -> str:
-        path = self.run_dir / "logs" / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-
-def _until(what: str, check, *, seconds: float, every: float = 1.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
 
 
 def test_local_cluster_drives_cases_through_both_apis_and_both_prefect_servers(tmp_path):
@@ -184,55 +93,16 @@ def test_local_cluster_drives_cases_through_both_apis_and_both_prefect_servers(t
         timings["decision_to_pass"] = time.monotonic() - t0
 
         views = [view(i, c) for i, c in enumerate(cases)]
-        problems = []  # all of them, not the first: how many cases went wrong says what broke
-        for v in views:
-            if not (v["decision"] == "approve" and (v.get("pass") or {}).get("colour") == "green"):
-                problems.append(f"{v['reference']}: decision {v['decision']}, pass {v.get('pass')}")
-            issued = [e["action"] for e in v["timeline"]].count("pass_issued")
-            if issued != 1:
-                problems.append(f"{v['reference']}: pass_issued {issued} times")
+        problems = approved_once_problems(views)  # all of them, not the first: how many went wrong says what broke
 
         # Both Prefect API processes served the cluster: clients held connections to each, and
         # each answers for every run (one database behind them), all Completed.
         if not all(connections.values()):
             problems.append(f"a Prefect API process had no client connection: {connections}")
-        # The store completes the case inside `issue_pass`; the worker proposes the run's own
-        # Completed state a moment later, so wait for each run to leave Running before judging.
-        def run_states() -> dict[str, str]:
-            states = {}
-            for i, v in enumerate(views):
-                r = http.get(f"{cluster.prefects[i % 2]}/flow_runs/{v['flow_run']['id']}")
-                said = r.json()["state"]["type"] if r.status_code == 200 else f"HTTP {r.status_code} {r.text[:120]}"
-                states[v["reference"]] = f"Prefect API {i % 2 + 1} says {said}"
-            return states
-
-        def settled() -> dict[str, str]:
-            states = run_states()
-            return {} if any(s.endswith(("RUNNING", "PENDING")) for s in states.values()) else states
-
-        try:
-            states = _until("every flow run leaves Running", settled, seconds=60, every=1)
-        except AssertionError:
-            states = run_states()
-        problems += [f"{ref}: {said}" for ref, said in states.items() if not said.endswith(" COMPLETED")]
+        problems += flow_run_problems(http, cluster, views)
         if not all(_alive(p) for p in cluster.pids().values()):
             problems.append("a process died on the way")
         assert not problems, f"{len(problems)} problem(s) in {CASES} cases:\n" + "\n".join(problems)
         print(f"\nlocal cluster: {CASES} cases; " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; connections {connections}\n{started.stdout}")
     finally:
-        cluster.pids()
-        stopped = cluster.run("stop", "--drop", timeout=120)
-        leftovers = [p for p in cluster.seen_pids if _alive(p)]
-        for p in leftovers:
-            os.kill(p, 9)
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    assert not leftovers
-    from sqlalchemy import text
-
-    from tests.conftest import _pg_admin_engine
-
-    with _pg_admin_engine().connect() as c:
-        assert not c.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": cluster.prefix + "%"}).all()
-    import redis
-
-    assert redis.Redis(host="127.0.0.1", port=6379, db=redis_db).dbsize() == 0
+        stop_and_check(cluster, redis_db)

@@ -136,10 +136,18 @@ def test_r14_two_workers_share_the_pool_every_case_decided_once_no_pass_twice(ap
             assert s.exec(select(func.count()).select_from(Pass).where(Pass.application_id == c["id"])).one() == 1
 
 
-def test_r14_a_run_left_running_by_a_dead_worker_is_requeued_and_completed(api, worker, clock, seeded):
+@pytest.mark.parametrize("left_by", ["a dead worker", "the live worker itself"])
+def test_r14_a_run_left_running_is_requeued_and_completed(api, worker, clock, seeded, left_by, monkeypatch):
     """A worker killed mid-run leaves its run Running under its name; its Prefect heartbeats stop.
-    The live worker proposes Crashed (saying why) and reschedules it; the run completes there."""
+    The live worker proposes Crashed (saying why) and reschedules it; the run completes there.
+    A worker whose run loop restarted while Prefect was away (same name, heartbeats going on) has
+    runs Prefect says it runs and it does not: it requeues those itself."""
     from prefect.states import Running
+
+    import workers.housekeeping
+
+    monkeypatch.setattr(workers.housekeeping, "ORPHAN_GRACE_SECONDS", 1)  # not executing for a minute, here a second
+    owner = "healthpass-gone-4242" if left_by == "a dead worker" else worker.name
 
     case = _submit(api, clock)
     worker.settle()
@@ -158,7 +166,7 @@ def test_r14_a_run_left_running_by_a_dead_worker_is_requeued_and_completed(api, 
     async def left_running_by_a_dead_worker():
         async with get_client() as client:
             await client.set_flow_run_state(UUID(run_id), Running(), force=True)
-            await client.update_flow_run_labels(UUID(run_id), {"prefect.worker.name": "healthpass-gone-4242"})
+            await client.update_flow_run_labels(UUID(run_id), {"prefect.worker.name": owner})
 
     worker.run(left_running_by_a_dead_worker())
     _wait(lambda: worker.run(_run(run_id)).state.is_completed(), seconds=90)
@@ -170,3 +178,107 @@ def test_r14_a_run_left_running_by_a_dead_worker_is_requeued_and_completed(api, 
 async def _states(run_id: str) -> list[str]:
     async with get_client() as client:
         return [s.name for s in await client.read_flow_run_states(UUID(run_id))]
+
+
+def test_r14_cancel_in_prefect_stops_a_running_run_and_retry_runs_it_again(api, worker, clock, seeded, monkeypatch):
+    """Cancel pressed while the run executes in a worker's process: the worker stops it at the
+    step it is in (that step's transaction finishes: all of it or none), the run ends Cancelled
+    with the operator's message, the case says so and goes no further; Retry re-runs it, and the
+    steps already done in the store are not done twice."""
+    import logging
+    import threading
+
+    from prefect.states import Cancelling, Scheduled
+
+    from cases.services import workflow
+
+    comparing, release, stopping = threading.Event(), threading.Event(), threading.Event()
+    real_compare = workflow.compare
+
+    def slow_registry(**kwargs):  # the registries answer slowly: the run is Running meanwhile
+        comparing.set()
+        release.wait(60)
+        return real_compare(**kwargs)
+
+    class Stopping(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "stopping it" in record.getMessage():
+                stopping.set()
+
+    said = Stopping()
+    logging.getLogger("healthpass.worker").addHandler(said)
+    monkeypatch.setattr(workflow, "compare", slow_registry)
+    try:
+        case = _submit(api, clock)
+        assert comparing.wait(60), "the run never reached the comparison"
+        run_id = _wait(lambda: _view(api, case)["flow_run"])["id"]
+        assert worker.run(_run(run_id)).state.is_running()
+
+        async def cancel():  # as the Cancel button of Prefect's UI does
+            async with get_client() as client:
+                await client.set_flow_run_state(UUID(run_id), Cancelling(message="cancelled by an operator"))
+
+        worker.run(cancel())
+        assert stopping.wait(30), "the worker did not stop the cancelled run"
+        release.set()
+        _wait(lambda: worker.run(_run(run_id)).state.is_cancelled(), seconds=30)
+    finally:
+        release.set()
+        monkeypatch.setattr(workflow, "compare", real_compare)
+        logging.getLogger("healthpass.worker").removeHandler(said)
+    run = worker.run(_run(run_id))
+    assert run.state.message == "cancelled by an operator"
+    view = _wait(lambda: (lambda v: v if any(e["action"] == "flow_run_cancelled" for e in v["timeline"]) else None)(_view(api, case)))
+    assert next(e for e in view["timeline"] if e["action"] == "flow_run_cancelled")["reason"] == "cancelled by an operator"
+    assert view["status"] != "awaiting_audit" and view["pass"] is None  # stopped before its audit was assigned
+
+    async def retry():  # as the Retry button of Prefect's UI does
+        async with get_client() as client:
+            await client.set_flow_run_state(UUID(run_id), Scheduled(name="AwaitingRetry", message="Retry from the UI"), force=True)
+
+    worker.run(retry())
+    _wait(lambda: _view(api, case)["status"] == "awaiting_audit", seconds=60)
+    _approve(api, case["reference"])
+    worker.settle()
+    assert _view(api, case)["status"] == "completed"
+    assert worker.run(_run(run_id)).state.is_completed()
+    with seeded.session() as s:
+        from sqlmodel import func, select
+
+        from cases.models import ComparisonRecord
+
+        assert s.exec(select(func.count()).select_from(ComparisonRecord).where(ComparisonRecord.application_id == case["id"])).one() == 1
+        assert s.exec(select(func.count()).select_from(Pass).where(Pass.application_id == case["id"])).one() == 1
+
+
+def test_r14_a_worker_executes_no_more_runs_at_once_than_its_limit(api, worker, clock, seeded, monkeypatch):
+    """The worker's concurrency limit (HEALTHPASS_DISPATCHER_CONCURRENCY) holds: with the
+    registries slow, limit + 3 new cases start `limit` runs; the others wait Scheduled in the pool
+    (for another worker, or this one's next free slot) and all reach the issuer's queue."""
+    import threading
+    import time
+
+    from cases.services import workflow
+    from cases.settings import get_settings
+
+    limit = get_settings().dispatcher_concurrency
+    entered, release = [], threading.Event()
+    real_compare = workflow.compare
+
+    def slow_registry(**kwargs):
+        entered.append(kwargs["application"].id)
+        release.wait(60)
+        return real_compare(**kwargs)
+
+    monkeypatch.setattr(workflow, "compare", slow_registry)
+    try:
+        cases = [_submit(api, clock) for _ in range(limit + 3)]
+        _wait(lambda: len(entered) >= limit, seconds=60)
+        time.sleep(5)  # time enough to take more runs, were the limit not held
+        at_once = len(entered)
+    finally:
+        release.set()
+        monkeypatch.setattr(workflow, "compare", real_compare)
+    assert at_once == limit, f"{at_once} runs executing at once on a worker limited to {limit}"
+    worker.settle(seconds=180)
+    assert {_view(api, c)["status"] for c in cases} == {"awaiting_audit"}
