@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -41,7 +43,7 @@ def _ready(client: httpx.Client) -> bool:
 
 
 @contextlib.contextmanager
-def serving(extra_env: dict[str, str] | None = None, *, prefix: str = "hp-serve-") -> Iterator[tuple[httpx.Client, subprocess.Popen, float]]:
+def serving(extra_env: dict[str, str] | None = None, *, prefix: str = "hp-serve-", keep_log: Path | None = None) -> Iterator[tuple[httpx.Client, subprocess.Popen, float]]:
     """`make run` in a temporary data directory on free ports: (client, serve process, seconds
     from `serve` until Prefect and the worker were ok). Nothing of this machine's environment
     that points elsewhere (a store, a Prefect API) leaks in."""
@@ -66,6 +68,8 @@ def serving(extra_env: dict[str, str] | None = None, *, prefix: str = "hp-serve-
             os.killpg(serve.pid, signal.SIGTERM)
             serve.wait(timeout=60)
             log.close()
+            if keep_log is not None:
+                shutil.copyfile(tmp / "serve.log", keep_log)
 
 
 def _standard(client: httpx.Client) -> dict:

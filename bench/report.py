@@ -336,16 +336,40 @@ def _limits(doc: dict) -> list[str]:
             ]
 
     post = _get(i, "post", "busy") or {}
-    if post.get("p99_ms") is not None and post["p99_ms"] >= 50:
+    ratio = _get(i, "post", "p99_ratio")
+    if post.get("p99_ms") is not None and (post["p99_ms"] >= 50 if ratio is None else ratio > 1.5):
         idle = _get(i, "post", "idle") or {}
         md += [
             "### POST latency while flows run (unmet)",
             "",
-            f"At 50 req/s offered the API answered {fmt(post.get('achieved'), 1)} req/s with the worker working and "
+            f"At {fmt(_get(i, 'post', 'rate'), 1)} req/s offered the API answered {fmt(post.get('achieved'), 1)} req/s with the worker working and "
             f"{fmt(idle.get('achieved'), 1)} req/s with it stopped; p99 {fmt(post['p99_ms'], 0)} ms vs {fmt(idle.get('p99_ms'), 0)} ms. "
             "A POST does no Prefect call (the outbox row commits with the case). The Prefect server and the worker already run "
             "behind the API (nice 10 in a session of their own, as `healthpass serve` starts them); what remains is the CPU the "
             "PostgreSQL backends and the other sessions' work take at normal priority (load average in the notes).",
+            "",
+        ]
+    e = B.get("embedded") or {}
+    if e.get("ratio") is not None and e["ratio"] < 0.6:
+        md += [
+            "### The embedded default, end to end (unmet)",
+            "",
+            f"`make run` (SQLite store, local Prefect server on SQLite) took 60 applications from 8 clients to the issuer's queue at "
+            f"{e['embedded']['per_s']:.2f}/s against {e['postgres']['per_s']:.2f}/s for the same `serve` on PostgreSQL: **{e['ratio']:.2f} ×** "
+            "(target 0.6 ×). The POSTs all return within a second; the rest is the flow runs. The CPU per application is about "
+            f"the same on both ({e['embedded']['cpu_ms_per_app']:.0f} vs {e['postgres']['cpu_ms_per_app']:.0f} ms of serve's processes), "
+            "so the SQLite side is not short of CPU: it waits. Its Prefect server's log, kept from one trial run at the default "
+            "worker limit (4), holds **73 `sqlite3.OperationalError: database is locked` during state validation for 60 applications**: the "
+            "orchestration transactions of concurrent runs collide with each other and with the event persister and task-run "
+            "recorder on SQLite's single writer, the server answers 503, and Prefect's client retries after 2, 4, 8 s: "
+            "a run that collides waits seconds while the CPU idles.",
+            "",
+            "Tried on the same machine, one run each, 60 applications (applications/s): worker limit 1: 0.54; 2: 0.65 and 0.56; "
+            "4 (default): 0.77 and 0.54; 8: 0.57; the recorder and persister batch sizes of `deploy/cluster.env` with limit 4: 0.61, "
+            "with limit 2: 0.95, 1.03 and 0.52 (18, 6 lock errors). Run-to-run noise on this machine is as large as any of these "
+            "effects, so no setting was changed. What would remove the cause rather than shift it: fewer concurrent writers "
+            "to the Prefect database (one server-side writer for events and task runs), or PostgreSQL for the local Prefect "
+            "server when it is installed.",
             "",
         ]
     return md
