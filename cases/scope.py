@@ -2,8 +2,8 @@
 
 The tree is the Region table (province -> city -> county -> community, linked by
 `parent_code`) plus the Unit table (each unit in its county). A region code is never cut
-or trimmed to guess its parent: `"371000".rstrip("0")` is "371", the prefix of seven
-cities, and GB/T 2260 codes of counties may end in 0 too. A scope is the subtree under
+or trimmed to guess its parent: stripping the trailing zeros of a city's code leaves a
+prefix that several cities share, and GB/T 2260 codes of counties may end in 0 too. A scope is the subtree under
 the account's region, read from the table.
 
 - auditor (provincial office), admin, and a supervisor of the province: everything;

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, _free_port
+from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, _free_port, _pg_available
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "local-cluster"
@@ -156,3 +156,14 @@ def approved_once_problems(views: list[dict]) -> list[str]:
         if issued != 1:
             problems.append(f"{v['reference']}: pass_issued {issued} times")
     return problems
+
+
+def new_cluster(tmp_path: Path) -> tuple[Cluster, int]:
+    """A cluster of its own (databases, an empty Redis DB, a run dir); PostgreSQL and Redis are
+    required in CI and skipped without elsewhere."""
+    if not _pg_available():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL required but not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    redis_db = _empty_redis_db(_redis())
+    return Cluster(tmp_path, redis_db), redis_db

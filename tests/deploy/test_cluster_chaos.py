@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from cases.simulate import application_body
-from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, SHANGHAI, _pg_available
-from tests.deploy.cluster import Cluster, _alive, _empty_redis_db, _redis, _until, approved_once_problems, flow_run_problems, stop_and_check
+from tests.conftest import PG_ADMIN_URL, SHANGHAI
+from tests.deploy.cluster import Cluster, _alive, _until, approved_once_problems, flow_run_problems, stop_and_check, new_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
 CASES = 200
@@ -60,12 +60,7 @@ def _store(cluster: Cluster):
 
 
 def test_cluster_survives_sigkill_of_workers_a_prefect_api_and_the_services(tmp_path):
-    if not _pg_available():
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL required but not reachable at {PG_ADMIN_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
-    redis_db = _empty_redis_db(_redis())
-    cluster = Cluster(tmp_path, redis_db)
+    cluster, redis_db = new_cluster(tmp_path)
     try:
         started = cluster.run("start", "--seed")
         assert started.returncode == 0, started.stdout + started.stderr + "".join(cluster.log(n) for n in ("prefect-api-1", "worker-1", "api-1"))

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from cases.simulate import application_body
-from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, SHANGHAI, _pg_available
-from tests.deploy.cluster import Cluster, _alive, _empty_redis_db, _established, _redis, _until, approved_once_problems, flow_run_problems, stop_and_check
+from tests.conftest import SHANGHAI
+from tests.deploy.cluster import _alive, _established, _until, approved_once_problems, flow_run_problems, stop_and_check, new_cluster
 
 # Two workers on one pool: the single-instance dispatcher they replaced closed cases without a
 # decision and issued passes twice here (issue 15); Prefect's claiming makes each run one worker's.
@@ -22,12 +22,7 @@ CASES = 20
 
 
 def test_local_cluster_drives_cases_through_both_apis_and_both_prefect_servers(tmp_path):
-    if not _pg_available():
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL required but not reachable at {PG_ADMIN_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
-    redis_db = _empty_redis_db(_redis())
-    cluster = Cluster(tmp_path, redis_db)
+    cluster, redis_db = new_cluster(tmp_path)
     timings = {}
     try:
         t0 = time.monotonic()
