@@ -5,7 +5,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-# pyproject's packages (tool.setuptools: cases, sla, api, ui, flows, tasks, ops) and their package data.
+# pyproject's packages (tool.setuptools: cases, sla, api, ui, web, flows, tasks, workers, ops) and their package data.
 COPY pyproject.toml ./
 COPY api ./api
 COPY cases ./cases
@@ -14,6 +14,7 @@ COPY ops ./ops
 COPY sla ./sla
 COPY tasks ./tasks
 COPY ui ./ui
+COPY web ./web
 COPY workers ./workers
 COPY deploy/prefect.yaml ./prefect.yaml
 RUN pip install .

@@ -1,9 +1,13 @@
-"""The FastAPI application: API routers per actor, the public directory and the UI."""
+"""The API application: routers per actor and the public directory.
+
+It knows nothing of the pages: ``web/main.py`` composes the served application, passing the UI
+in through ``create_app``'s arguments, so ``api/`` and ``ui/`` never import each other."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from api import errors, limits
@@ -24,7 +28,13 @@ async def lifespan(app: FastAPI):
         revocation_feed.stop()
 
 
-def create_app() -> FastAPI:
+def create_app(
+    *,
+    faces: Iterable[Callable[[FastAPI], None]] = (),
+    error_page: Callable[[Request, int], Response] | None = None,
+) -> FastAPI:
+    """The API, plus each of ``faces`` (a function adding routes to the app, such as the UI's
+    pages) and ``error_page`` rendering a browser's 404 and 500 (JSON when it is None)."""
     app = FastAPI(
         lifespan=lifespan,
         title="healthpass — Shandong Health Pass Card / 山东省健康通行卡",
@@ -47,21 +57,16 @@ def create_app() -> FastAPI:
         except ModuleNotFoundError:
             continue
         app.include_router(module.router)
-    error_page = None
-    try:
-        from ui.pages import mount as mount_ui
-        from ui.pages.errors import error_page
-    except ModuleNotFoundError:
-        pass
-    else:
-        mount_ui(app)
+    for add_face in faces:
+        add_face(app)
     _docs(app)
     errors.install_pages(app, error_page)
     _openapi_examples(app)
     return app
 
 
-SWAGGER_UI = "/static/vendor/swagger-ui"  # swagger-ui-dist, vendored (ui/static/vendor/README.md)
+# swagger-ui-dist, vendored under ui/static and served by the UI's /static mount (ui/static/vendor/README.md)
+SWAGGER_UI = "/static/vendor/swagger-ui"
 
 
 def _docs(app: FastAPI) -> None:
@@ -104,8 +109,6 @@ def _openapi_examples(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-
-app = create_app()
 
 
 # OpenAPI links: what a client (and schemathesis' stateful run) can do with a new case.

@@ -1,4 +1,4 @@
-"""Benchmark 3: checkpoint verify over HTTP (uvicorn api.main:app, 1 and 2 workers).
+"""Benchmark 3: checkpoint verify over HTTP (uvicorn web.main:app, 1 and 2 workers).
 
 The store is a seeded SQLite file in a temp HEALTHPASS_DATA_DIR with one real green pass;
 HEALTHPASS_PREFECT_API_URL points at a dead port (verify must not need Prefect). The
@@ -106,7 +106,7 @@ def measured(pid: int, duration: int, fn) -> dict[str, float]:
     return r
 
 
-VARIANTS = (("as shipped", "api.main:app"), ("sync route + Session (before)", "bench.variants:sync_route"), ("bare constant", "bench.bare_app:app"))
+VARIANTS = (("as shipped", "web.main:app"), ("sync route + Session (before)", "bench.variants:sync_route"), ("bare constant", "bench.bare_app:app"))
 
 
 def variants(env: dict, green: dict, tmp: Path, *, repeats: int, duration: int, use_wrk: bool, log=print) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def run(*, repeats: int = 3, duration: int = 3, paced_duration: float = 4.0, rat
         # A typed card number needs the checkpoint operator's token; a QR ignores it.
         auth = {"Authorization": store.green["checkpoint_auth"]}
         env = child_env(store.env | {"HEALTHPASS_RATE_LIMIT_EXEMPT": "127.0.0.1,::1"})
-        for app_name, app in (("verify", "api.main:app"), ("bare", "bench.bare_app:app")):
+        for app_name, app in (("verify", "web.main:app"), ("bare", "bench.bare_app:app")):
             for w in workers:
                 port = free_port()
                 with Server(uvicorn_argv(app, port, w), env=env, health="/healthz", log=tmp / f"{app_name}-{w}.log", port=port) as srv:

@@ -2,7 +2,7 @@
 
 Set-up (all on 127.0.0.1, all removed at the end): a case store on PostgreSQL (its own
 database, migrated and seeded), a Prefect server on PostgreSQL (its own database,
-``prefect server start``), the API (``uvicorn api.main:app``, 1 worker), and the real healthpass
+``prefect server start``), the API (``uvicorn web.main:app``, 1 worker), and the real healthpass
 worker (``workers.inprocess.HealthpassWorker`` on the ``healthpass`` pool, its outbox drained by
 ``workers.housekeeping.Housekeeper``) in its own process (bench/_worker_proc.py) with its Prefect
 HTTP requests and events counted.
@@ -242,7 +242,7 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
         engine = get_engine()
         log("  intake: starting the Prefect server (PostgreSQL) and the API")
         t_start = time.perf_counter()
-        with Server(behind([PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(pport)]), env=server_env, health="/api/health", log=tmp / "prefect.log", port=pport, start_seconds=240) as prefect, Server(uvicorn_argv("api.main:app", aport), env=env, health="/healthz", log=tmp / "api.log", port=aport):
+        with Server(behind([PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(pport)]), env=server_env, health="/api/health", log=tmp / "prefect.log", port=pport, start_seconds=240) as prefect, Server(uvicorn_argv("web.main:app", aport), env=env, health="/healthz", log=tmp / "api.log", port=aport):
             out["prefect_start_s"] = time.perf_counter() - t_start
             def measure(d: WorkerProc, c: int, label: str) -> dict:
                 post_batch(aport, 8)

@@ -1,4 +1,4 @@
-"""Benchmark 7: API process RSS after 10k requests (uvicorn api.main:app, 1 worker).
+"""Benchmark 7: API process RSS after 10k requests (uvicorn web.main:app, 1 worker).
 
 The mix: half checkpoint verifies (QR and card number alternating), half reads of a case
 (``GET /api/v1/applications/{id}`` with the applicant's access token), against a seeded
@@ -41,7 +41,7 @@ def run(*, requests: int = 10_000, repeats: int = 3, log=print) -> dict[str, Any
     with temp_dir("hp-bench-mem-") as tmp:
         store = seed_store(f"sqlite:///{tmp / 'var' / 'healthpass.db'}", tmp / "var")
         env = child_env(store.env | {"HEALTHPASS_RATE_LIMIT_EXEMPT": "127.0.0.1,::1"})
-        api = [_one("api.main:app", env, tmp, store.green, requests) for _ in range(repeats)]
+        api = [_one("web.main:app", env, tmp, store.green, requests) for _ in range(repeats)]
         bare = [_one("bench.bare_app:app", env, tmp, store.green, requests) for _ in range(repeats)]
     out = {
         "requests": requests,

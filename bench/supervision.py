@@ -111,7 +111,7 @@ def explain(engine, client, headers: dict) -> str:
 def run(*, n: int = 100_000, repeats: int = 30, log=print) -> dict:
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from web.main import create_app
     from cases.db import get_engine
     from cases.seed import DEMO_PASSWORD
 

@@ -86,7 +86,7 @@ def run(*, n: int = 100_000, days: int = 84, requests: int = 60, log=print) -> d
 
     with pg_database("hp_bench_trends") as url, temp_dir("hp-bench-trends") as tmp:
         seed_store(url, tmp / "var", green_pass=False)
-        from api.main import create_app
+        from web.main import create_app
         from cases.clock import now
         from cases.db import get_engine, session_scope
         from cases.services import trends

@@ -1,4 +1,4 @@
-"""Diagnostic variants of the API app (built from ``api.main.create_app``, the shipped code
+"""Diagnostic variants of the API app (built from ``web.main.create_app``, the shipped code
 left as it is), to measure the HTTP verify path against what it replaced:
 
 - ``sync_route``: the checkpoint verify route as it was before it became ``async``: a sync
@@ -33,7 +33,7 @@ def _with_sync_route():
     i = next(i for i, r in enumerate(routes) if getattr(r, "path", None) == PATH)
     routes[i] = scratch.routes[0]  # same place: route matching costs the same as shipped
 
-    from api.main import create_app
+    from web.main import create_app
 
     return create_app()
 

@@ -696,7 +696,7 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
     exe = sys.executable
     # The API first: it answers within seconds, whatever Prefect (up to minutes on a busy machine) does.
     probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host  # a listen-on-all address is no URL host
-    children = [Child("api", uvicorn_argv("api.main:app", host=host, port=port, workers=workers), ready_url=f"http://{probe}:{port}/healthz")]
+    children = [Child("api", uvicorn_argv("web.main:app", host=host, port=port, workers=workers), ready_url=f"http://{probe}:{port}/healthz")]
     if not settings.prefect_api_url:
         typer.echo(f"starting Prefect server on http://127.0.0.1:{settings.prefect_port} (data in {settings.prefect_home})")
         argv = [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]

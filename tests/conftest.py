@@ -157,7 +157,7 @@ def seeded(store, clock):
 def api(seeded):
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from web.main import create_app
 
     with TestClient(create_app()) as client:
         # The pages speak Chinese unless asked (ui/i18n.py); the suite reads their English wording,

@@ -133,7 +133,7 @@ def test_simulator_drives_the_public_api(tmp_path, monkeypatch):
     monkeypatch.setattr(sim, "SETTLE_SECONDS", 2.0)
     store = seed_store(f"sqlite:///{tmp_path / 'var' / 'healthpass.db'}", tmp_path / "var", green_pass=False)
     port = free_port()
-    with Server(uvicorn_argv("api.main:app", port), env=child_env(store.env), health="/healthz", log=tmp_path / "api.log", port=port):
+    with Server(uvicorn_argv("web.main:app", port), env=child_env(store.env), health="/healthz", log=tmp_path / "api.log", port=port):
         result = sim.simulate(base_url=f"http://127.0.0.1:{port}", applications=8, rate=20, issuers_late_share=0.5, seed=4, progress=False)
     a = result["applications"]
     assert a["accepted"] == 8 and sum(a["by_kind"].values()) == 8 and a["by_city"]

@@ -32,7 +32,7 @@ class Live:
     """The API on a real socket in this process (same store, same frozen clock)."""
 
     def __init__(self):
-        from api.main import create_app
+        from web.main import create_app
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"

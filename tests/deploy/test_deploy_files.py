@@ -217,7 +217,7 @@ def test_local_cluster_runs_the_same_programs():
     assert table["prefect-api-1"][1:5] == ["-m", "prefect", "server", "start"] and "--no-services" in table["prefect-api-1"]
     assert table["prefect-services"][1:] == ["-m", "prefect", "server", "services", "start"]
     assert table["worker-1"][1:] == ["-m", "ops.cli", "worker"]
-    assert table["api-1"][1:4] == ["-m", "uvicorn", "api.main:app"]
+    assert table["api-1"][1:4] == ["-m", "uvicorn", "web.main:app"]
 
 
 # -------------------------------------------------------------- Dockerfile ---

@@ -123,7 +123,7 @@ def served(request, tmp_path, monkeypatch):
     for i in range(2):
         port = _free_port()
         out = open(logs / f"api{i}.log", "wb")  # noqa: SIM115 (the server's log, open while it runs)
-        procs.append(subprocess.Popen(uvicorn_argv("api.main:app", host="127.0.0.1", port=port), env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen(uvicorn_argv("web.main:app", host="127.0.0.1", port=port), env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for url, proc in zip(urls, procs):

@@ -58,7 +58,7 @@ def _children(serve_pid: int) -> dict[str, int]:
             found["prefect"] = pid
         elif "ops.cli worker" in cmd:
             found["worker"] = pid
-        elif "uvicorn api.main:app" in cmd:
+        elif "uvicorn web.main:app" in cmd:
             found["api"] = pid
     return found
 

@@ -138,7 +138,7 @@ def test_r21_r22_province_routes_signed_in_answer_no_5xx_and_match_the_schema(ap
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
-    from api.main import create_app
+    from web.main import create_app
 
     headers = login(api, "province")
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app()).include(path_regex="^/api/v1/province/")

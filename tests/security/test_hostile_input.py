@@ -182,7 +182,7 @@ def _asgi_post(app, chunks, *, content_type=b"application/json"):
 
 
 def test_r6_a_chunked_body_over_the_limit_is_413_without_reading_the_rest_and_errors_echo_little(api, seeded, body):
-    from api.main import create_app
+    from web.main import create_app
 
     limit = seeded.settings.max_body_bytes
     chunk = b" " * 65536

@@ -45,7 +45,7 @@ def limited(sqlite_store, monkeypatch):
 
 
 def test_rate_limit_is_one_budget_across_app_instances_when_redis_is_configured(limited, monkeypatch):
-    from api.main import create_app
+    from web.main import create_app
     from cases import settings as settings_mod
 
     redis = _redis()
@@ -67,7 +67,7 @@ def test_rate_limit_is_one_budget_across_app_instances_when_redis_is_configured(
 
 
 def test_rate_limit_without_redis_is_counted_in_each_process(limited):
-    from api.main import create_app
+    from web.main import create_app
 
     _same_minute()
     with TestClient(create_app()) as a, TestClient(create_app()) as b:
@@ -77,7 +77,7 @@ def test_rate_limit_without_redis_is_counted_in_each_process(limited):
 
 def test_rate_limit_survives_redis_going_away(limited, monkeypatch):
     # A Redis that does not answer: the limit is counted in the process; no 500.
-    from api.main import create_app
+    from web.main import create_app
     from cases import settings as settings_mod
 
     monkeypatch.setenv("HEALTHPASS_REDIS_URL", "redis://127.0.0.1:9/0")

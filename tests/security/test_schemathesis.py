@@ -26,7 +26,7 @@ def _excluded():
 def test_no_server_error_and_responses_match_the_schema(api, seeded, monkeypatch, who):
     import schemathesis
 
-    from api.main import create_app
+    from web.main import create_app
 
     monkeypatch.setattr(seeded.settings, "rate_limit_declarations", 0)
     monkeypatch.setattr(seeded.settings, "rate_limit_verify", 0)
@@ -65,7 +65,7 @@ def test_stateful_sequences_through_the_links(api, seeded, monkeypatch, who):
     import schemathesis
     from hypothesis.stateful import run_state_machine_as_test
 
-    from api.main import create_app
+    from web.main import create_app
 
     monkeypatch.setattr(seeded.settings, "rate_limit_declarations", 0)
     headers = {} if who == "anonymous" else login(api, who)

@@ -14,7 +14,7 @@ def test_trends_routes_no_server_error_signed_in(api, seeded):
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
-    from api.main import create_app
+    from web.main import create_app
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
     failures, calls = [], []
