@@ -5,6 +5,9 @@ any number of machines:
   so two workers create one run), a decided case has its Suspended run resumed;
 - find runs left Running or Pending by a worker that died (its Prefect heartbeats stopped):
   Crashed, then rescheduled, so another worker runs them again (their steps are idempotent);
+- reschedule a case's run that crashed before it ran: Prefect's worker marks a run Crashed when
+  submitting it fails (a 503 from a busy Prefect server, its retries spent), and nothing else
+  would ever run it again: the case would wait in `submitted` for ever;
 - stop a run it is executing when it is cancelled in Prefect's UI (Cancelling), and tell the store
   about runs cancelled there, so the case's timeline says so.
 """
@@ -32,6 +35,10 @@ log = logging.getLogger("healthpass.worker")
 DEAD_AFTER_BEATS = 3  # missed heartbeats before a worker's runs are taken for orphans
 REAP_EVERY = 10.0
 ORPHAN_GRACE_SECONDS = 60  # a run's state this old, with no live worker executing it, is an orphan
+# Crashed before executing: Prefect's worker when submitting failed, or this module between its
+# Crashed and its AwaitingRetry (the worker stopped in between).
+NEVER_RAN = ("Failed to submit flow run to infrastructure", "worker ")
+MAX_CRASHES = 5  # a run that keeps crashing before it runs is left Crashed, and said so
 CANCEL_CHECK_EVERY = 2.0  # while this worker executes runs: are any of them Cancelling?
 OUTBOX_BATCH = 32
 
@@ -61,6 +68,7 @@ class Housekeeper:
                     if time.monotonic() >= self._next_reap:
                         self._next_reap = time.monotonic() + REAP_EVERY
                         await self.requeue_orphans()
+                        await self.requeue_crashed()
                         await self.note_cancelled()
                 except Exception as exc:  # noqa: BLE001 -- Prefect or the store away: the outbox keeps the work
                     log.warning("housekeeping: %s: %s (trying again)", type(exc).__name__, exc)
@@ -185,6 +193,34 @@ class Housekeeper:
             await self.client.set_flow_run_state(run.id, AwaitingRetry(scheduled_time=now, message=f"requeued by {self.worker.name}: {why}"))
             log.warning("flow run %s (%s) requeued: %s", run.name, run.id, why)
             requeued += 1
+        return requeued
+
+    async def requeue_crashed(self) -> int:
+        """Case runs Crashed (for a minute) before they ran: rescheduled, so a worker runs them."""
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.objects import StateType
+        from prefect.states import AwaitingRetry, Crashed
+
+        now = datetime.now(timezone.utc)
+        runs = await self.client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[await self._deployment()])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))),
+            limit=200,
+        )
+        requeued = 0
+        for run in runs:
+            state = run.state
+            if not (state and (state.message or "").startswith(NEVER_RAN)) or (now - state.timestamp).total_seconds() < ORPHAN_GRACE_SECONDS:
+                continue
+            crashes = sum(s.is_crashed() for s in await self.client.read_flow_run_states(run.id))
+            if crashes >= MAX_CRASHES:  # its new message no longer matches NEVER_RAN: said once
+                log.error("flow run %s (%s) crashed %d times before it ran; left Crashed: %s", run.name, run.id, crashes, state.message)
+                await self.client.set_flow_run_state(run.id, Crashed(message=f"left Crashed after {crashes} tries: {state.message}"), force=True)
+                continue
+            answer = await self.client.set_flow_run_state(run.id, AwaitingRetry(scheduled_time=now, message=f"requeued by {self.worker.name}: it crashed before it ran ({state.message})"))
+            if answer.state is not None and answer.state.is_scheduled():
+                log.warning("flow run %s (%s) requeued: it crashed before it ran (%s)", run.name, run.id, state.message)
+                requeued += 1
         return requeued
 
     # ----------------------------------------------------------- cancelled ---

@@ -175,6 +175,34 @@ def test_r14_a_run_left_running_is_requeued_and_completed(api, worker, clock, se
     assert "Crashed" in states and "AwaitingRetry" in states, states
 
 
+def test_r14_a_run_whose_submission_failed_is_run_again(api, worker, clock, monkeypatch):
+    """Seen on the embedded default under a burst: the Prefect server answered 503 until the
+    client's retries were spent while the worker was labelling a run. Prefect's worker then marks
+    the run Crashed ("Failed to submit flow run to infrastructure") and nothing ran it again: the
+    case sat in `submitted`, never reaching the issuer's queue. Now a worker reschedules it."""
+    import workers.housekeeping
+    from workers.inprocess import HealthpassWorker
+
+    monkeypatch.setattr(workers.housekeeping, "ORPHAN_GRACE_SECONDS", 1)
+    real_run, failed = HealthpassWorker.run, []
+
+    async def busy_once(self, flow_run, configuration, task_status=None):
+        if not failed:
+            failed.append(flow_run.id)
+            raise RuntimeError("Server error '503 Service Unavailable' (the client's retries spent)")
+        return await real_run(self, flow_run, configuration, task_status)
+
+    monkeypatch.setattr(HealthpassWorker, "run", busy_once)
+    case = _submit(api, clock)
+    run_id = _wait(lambda: (_view(api, case)["flow_run"] or {}).get("id"))
+    _wait(lambda: failed, seconds=60)
+    assert str(failed[0]) == run_id
+    _wait(lambda: _view(api, case)["status"] == "awaiting_audit", seconds=90)
+    states = worker.run(_states(run_id))
+    assert "Crashed" in states and "AwaitingRetry" in states, states
+    assert worker.run(_run(run_id)).state.name == "Suspended"  # waiting on the issuer, as any case
+
+
 async def _states(run_id: str) -> list[str]:
     async with get_client() as client:
         return [s.name for s in await client.read_flow_run_states(UUID(run_id))]
