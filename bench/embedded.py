@@ -76,7 +76,7 @@ def _standard(client: httpx.Client) -> dict:
     return client.get("/openapi.json").json()["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]["application/json"]["examples"]["standard"]["value"]
 
 
-def _intake(client: httpx.Client, serve: subprocess.Popen, *, n: int, clients: int, first_person: int, log) -> dict:
+def _intake(client: httpx.Client, serve: subprocess.Popen, *, n: int, clients: int, first_person: int, log, label: str = "embedded") -> dict:
     from cases.simulate import mobile, resident_id
 
     example = _standard(client)
@@ -120,7 +120,7 @@ def _intake(client: httpx.Client, serve: subprocess.Popen, *, n: int, clients: i
         "post_p50_ms": statistics.median(latencies), "post_p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "cpu_ms_per_app": cpu * 1000 / n,
     }
-    log(f"embedded: {n} applications by {clients} clients in {seconds:.1f} s = {result['per_s']:.2f}/s (POSTs done after {posted_s:.1f} s; "
+    log(f"{label}: {n} applications by {clients} clients in {seconds:.1f} s = {result['per_s']:.2f}/s (POSTs done after {posted_s:.1f} s; "
         f"POST p50 {result['post_p50_ms']:.0f} ms, p99 {result['post_p99_ms']:.0f} ms; serve's processes {result['cpu_ms_per_app']:.0f} CPU-ms per application)")
     return result
 
@@ -134,7 +134,7 @@ def run(*, n: int = 60, clients: int = 8, log=print) -> dict:
         env = {"HEALTHPASS_DATABASE_URL": store, "PREFECT_SERVER_DATABASE_CONNECTION_URL": asyncpg_url(prefect_db)}
         with serving(env, prefix="hp-embedded-pg-") as (client, serve, ready_s):
             log(f"postgres (store and Prefect server on PostgreSQL): ready after {ready_s:.0f} s")
-            out["postgres"] = _intake(client, serve, n=n, clients=clients, first_person=5_000_000, log=log) | {"ready_s": round(ready_s, 1)}
+            out["postgres"] = _intake(client, serve, n=n, clients=clients, first_person=5_000_000, log=log, label="postgres") | {"ready_s": round(ready_s, 1)}
     out["ratio"] = out["embedded"]["per_s"] / out["postgres"]["per_s"]
     log(f"embedded / postgres: {out['ratio']:.2f} ×")
     return out

@@ -699,7 +699,9 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
     children = [Child("api", uvicorn_argv("web.main:app", host=host, port=port, workers=workers), ready_url=f"http://{probe}:{port}/healthz")]
     if not settings.prefect_api_url:
         typer.echo(f"starting Prefect server on http://127.0.0.1:{settings.prefect_port} (data in {settings.prefect_home})")
-        argv = [exe, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
+        # Prefect's own server app, as `prefect server start` runs it, with short Retry-Afters on
+        # SQLite's busy 503s (ops/prefect_server.py says why).
+        argv = [exe, "-m", "ops.prefect_server", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
         children.append(Child("prefect", argv, nice=settings.background_nice, ready_url=f"http://127.0.0.1:{settings.prefect_port}/api/health"))
     # The worker waits for Prefect itself (and says so in /healthz), so it starts at once.
     children.append(Child("worker", [exe, "-m", "ops.cli", "worker"], nice=settings.background_nice))

@@ -54,7 +54,7 @@ def _children(serve_pid: int) -> dict[str, int]:
         except OSError:
             continue
         cmd = _cmdline(pid)
-        if "prefect server start" in cmd:
+        if "ops.prefect_server" in cmd:
             found["prefect"] = pid
         elif "ops.cli worker" in cmd:
             found["worker"] = pid
