@@ -6,4 +6,4 @@ its baseline measured in the same run, and notes. ``python -m bench.run`` runs t
 throwaway database or server a benchmark starts is removed when it ends.
 """
 
-BENCHMARKS = ("sla", "verify", "http", "sweep", "intake", "memory", "supervision", "trends", "embedded")
+BENCHMARKS = ("sla", "verify", "http", "sweep", "intake", "memory", "supervision", "trends", "embedded", "capacity")

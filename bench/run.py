@@ -27,7 +27,7 @@ REPORT = ROOT / "BENCHMARKS.md"
 
 
 def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
-    from bench import embedded, http_verify, intake, memory, sla_due, supervision, sweep, trends, verify_inproc
+    from bench import capacity, embedded, http_verify, intake, memory, sla_due, supervision, sweep, trends, verify_inproc
 
     if quick:
         return {
@@ -40,6 +40,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
             "supervision": lambda log: supervision.run(n=2_000, repeats=5, log=log),
             "trends": lambda log: trends.run(n=2_000, days=14, requests=5, log=log),
             "embedded": lambda log: embedded.run(n=4, clients=2, log=log),
+            "capacity": lambda log: capacity.run(n=4, log=log),
         }
     return {
         "sla": lambda log: sla_due.run(log=log),
@@ -51,6 +52,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
         "supervision": lambda log: supervision.run(log=log),
         "trends": lambda log: trends.run(log=log),
         "embedded": lambda log: embedded.run(log=log),
+        "capacity": lambda log: capacity.run(log=log),
     }
 
 
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     selected = args.only or list(BENCHMARKS)
-    if not pg_available() and any(b in selected for b in ("sweep", "intake", "supervision", "embedded")):
+    if not pg_available() and any(b in selected for b in ("sweep", "intake", "supervision", "embedded", "capacity")):
         print("PostgreSQL is not reachable (HEALTHPASS_TEST_POSTGRES_URL): sweep and intake need it", file=sys.stderr)
         return 2
 
