@@ -348,16 +348,21 @@ def _limits(doc: dict) -> list[str]:
 
     post = _get(i, "post", "busy") or {}
     ratio = _get(i, "post", "p99_ratio")
-    if post.get("p99_ms") is not None and (post["p99_ms"] >= 50 if ratio is None else ratio > 1.5):
+    if post.get("p99_ms") is not None and ratio is not None:
         idle = _get(i, "post", "idle") or {}
         md += [
-            "### POST latency while flows run (unmet)",
+            "### POST latency while flows run" + ("" if ratio <= 1.5 else " (unmet)"),
             "",
             f"At {fmt(_get(i, 'post', 'rate'), 1)} req/s offered the API answered {fmt(post.get('achieved'), 1)} req/s with the worker working and "
-            f"{fmt(idle.get('achieved'), 1)} req/s with it stopped; p99 {fmt(post['p99_ms'], 0)} ms vs {fmt(idle.get('p99_ms'), 0)} ms. "
+            f"{fmt(idle.get('achieved'), 1)} req/s with it stopped; p99 {fmt(post['p99_ms'], 0)} ms vs {fmt(idle.get('p99_ms'), 0)} ms: {ratio:.2f} ×. "
             "A POST does no Prefect call (the outbox row commits with the case). The Prefect server and the worker already run "
-            "behind the API (nice 10 in a session of their own, as `healthpass serve` starts them); what remains is the CPU the "
-            "PostgreSQL backends and the other sessions' work take at normal priority (load average in the notes).",
+            "behind the API (nice 10, their session's autogroup niced too, as `healthpass serve` starts them).",
+            "",
+            "Not a stable result either way: the run before this one (2026-12-06 21:30, the same API code) measured 2.09 × "
+            "(68 vs 32 ms at 29.9 req/s), and here the p99 with the worker stopped is itself "
+            f"{fmt(idle.get('p99_ms'), 0)} ms. A p99 of about 180 requests per repeat is close to their maximum, and this machine's "
+            "load from other sessions moves it (load average in the notes). What the worker adds that remains is most likely the "
+            "CPU of PostgreSQL's backends serving it at normal priority, and WAL flushes shared with its commits; not pinned down.",
             "",
         ]
     e = B.get("embedded") or {}
