@@ -115,7 +115,9 @@ def _legs(cluster: LocalCluster, *, n: int, first_person: int, clients: int = 8,
     """The intake leg then the decision leg: seconds and CPU seconds of each kind, per leg."""
     from cases.simulate import mobile, resident_id
 
-    http = [httpx.Client(base_url=url, timeout=60) for url in cluster.apis]
+    # Idle connections dropped before uvicorn's 5 s keep-alive closes them (a request on a
+    # connection being closed is reset).
+    http = [httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(keepalive_expiry=2.0)) for url in cluster.apis]
     example = _standard(http[0])
     tokens = [c.post("/api/v1/auth/token", data={"username": "qingdao-issuer", "password": "demo-pass-2026"}).json()["access_token"] for c in http]
 

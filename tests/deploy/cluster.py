@@ -9,12 +9,20 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, _free_port, _pg_available
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "local-cluster"
+
+
+def client(timeout: float) -> httpx.Client:
+    """The tests' HTTP client for the cluster. It drops an idle connection after 2 s, before
+    uvicorn closes it (its keep-alive is 5 s): a request sent on a connection the server is closing
+    that moment is reset (seen in CI as `Connection reset by peer` on a GET polled every 3 s)."""
+    return httpx.Client(timeout=timeout, limits=httpx.Limits(keepalive_expiry=2.0))
 
 
 def _redis():

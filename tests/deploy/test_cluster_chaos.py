@@ -21,7 +21,7 @@ import pytest
 
 from cases.simulate import application_body
 from tests.conftest import PG_ADMIN_URL, SHANGHAI
-from tests.deploy.cluster import Cluster, _alive, _until, approved_once_problems, flow_run_problems, stop_and_check, new_cluster
+from tests.deploy.cluster import Cluster, _alive, _until, approved_once_problems, client, flow_run_problems, new_cluster, stop_and_check
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
 CASES = 200
@@ -64,7 +64,7 @@ def test_cluster_survives_sigkill_of_workers_a_prefect_api_and_the_services(tmp_
     try:
         started = cluster.run("start", "--seed")
         assert started.returncode == 0, started.stdout + started.stderr + "".join(cluster.log(n) for n in ("prefect-api-1", "worker-1", "api-1"))
-        http = httpx.Client(timeout=60)
+        http = client(timeout=60)
         chaos = Chaos(cluster, http)
         today = datetime.now(SHANGHAI).date()
         t_start = time.monotonic()

@@ -8,12 +8,11 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-import httpx
 import pytest
 
 from cases.simulate import application_body
 from tests.conftest import SHANGHAI
-from tests.deploy.cluster import _alive, _established, _until, approved_once_problems, flow_run_problems, stop_and_check, new_cluster
+from tests.deploy.cluster import _alive, _established, _until, approved_once_problems, client, flow_run_problems, new_cluster, stop_and_check
 
 # Two workers on one pool: the single-instance dispatcher they replaced closed cases without a
 # decision and issued passes twice here (issue 15); Prefect's claiming makes each run one worker's.
@@ -33,7 +32,7 @@ def test_local_cluster_drives_cases_through_both_apis_and_both_prefect_servers(t
         status = cluster.run("status", timeout=120)
         assert status.returncode == 0, status.stdout
 
-        http = httpx.Client(timeout=30)
+        http = client(timeout=30)
         today = datetime.now(SHANGHAI).date()
         connections = {p: 0 for p in cluster.prefect_ports}
 
