@@ -187,6 +187,11 @@ class Housekeeper:
                 continue
             else:
                 why = f"worker {owner or '(none)'} stopped sending heartbeats while this run was {run.state.name}"
+            # Another worker may have requeued it, and a third started it, since the list was read:
+            # only a run still in the very state read here is proposed Crashed.
+            current = await self.client.read_flow_run(run.id)
+            if current.state is None or run.state is None or current.state.id != run.state.id:
+                continue
             crashed = await self.client.set_flow_run_state(run.id, Crashed(message=why))
             if crashed.state is None or not crashed.state.is_crashed():
                 continue  # it moved on meanwhile, or another worker took care of it
