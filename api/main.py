@@ -110,7 +110,6 @@ def _openapi_examples(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-
 # OpenAPI links: what a client (and schemathesis' stateful run) can do with a new case.
 CASE_LINKS = {
     "ReadCase": "read_api_v1_applications__case_id__get",

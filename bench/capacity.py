@@ -188,8 +188,7 @@ def run(*, n: int = 80, rate: float = 120.0, log=print) -> dict:
     cores = os.cpu_count() or 1
     out: dict = {"n": n, "rate": rate, "utilisation": UTILISATION, "cores": cores}
     with local_cluster() as cluster:
-        warm = _legs(cluster, n=4, first_person=6_000_000, log=lambda *_: None)  # the first runs register what they need
-        del warm
+        _legs(cluster, n=4, first_person=6_000_000, log=lambda *_: None)  # the first runs register what they need
         log("local cluster, 2 workers:")
         out["2 workers"] = _legs(cluster, n=n, first_person=6_100_000, log=log)
         cluster.stop_worker("worker-2")

@@ -187,10 +187,7 @@ class Housekeeper:
                 continue
             else:
                 why = f"worker {owner or '(none)'} stopped sending heartbeats while this run was {run.state.name}"
-            # Another worker may have requeued it, and a third started it, since the list was read:
-            # only a run still in the very state read here is proposed Crashed.
-            current = await self.client.read_flow_run(run.id)
-            if current.state is None or run.state is None or current.state.id != run.state.id:
+            if not await self._unchanged(run):
                 continue
             crashed = await self.client.set_flow_run_state(run.id, Crashed(message=why))
             if crashed.state is None or not crashed.state.is_crashed():
@@ -199,6 +196,12 @@ class Housekeeper:
             log.warning("flow run %s (%s) requeued: %s", run.name, run.id, why)
             requeued += 1
         return requeued
+
+    async def _unchanged(self, run) -> bool:
+        """The run is still in the very state read in the list: another worker may have requeued
+        it, and a third started it, since. Only such a run is proposed a new state."""
+        current = await self.client.read_flow_run(run.id)
+        return current.state is not None and run.state is not None and current.state.id == run.state.id
 
     async def requeue_crashed(self) -> int:
         """Case runs Crashed (for a minute) before they ran: rescheduled, so a worker runs them."""
