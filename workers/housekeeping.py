@@ -220,6 +220,8 @@ class Housekeeper:
             state = run.state
             if not (state and (state.message or "").startswith(NEVER_RAN)) or (now - state.timestamp).total_seconds() < ORPHAN_GRACE_SECONDS:
                 continue
+            if not await self._unchanged(run):  # another worker requeued it since the list was read
+                continue
             crashes = sum(s.is_crashed() for s in await self.client.read_flow_run_states(run.id))
             if crashes >= MAX_CRASHES:  # its new message no longer matches NEVER_RAN: said once
                 log.error("flow run %s (%s) crashed %d times before it ran; left Crashed: %s", run.name, run.id, crashes, state.message)
