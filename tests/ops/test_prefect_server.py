@@ -28,7 +28,7 @@ def _get(app) -> httpx.Response:
     return asyncio.run(go())
 
 
-def test_a_busy_answer_says_retry_within_a_second():
+def test_r14_a_busy_answer_says_retry_within_a_second():
     for _ in range(20):
         answer = _get(RetrySoonWhenBusy(_app(503)))
         assert answer.status_code == 503
@@ -36,16 +36,16 @@ def test_a_busy_answer_says_retry_within_a_second():
 
 
 @pytest.mark.parametrize("status", [200, 201, 404, 409, 500])
-def test_other_answers_pass_unchanged(status):
+def test_r14_other_answers_pass_unchanged(status):
     assert "retry-after" not in _get(RetrySoonWhenBusy(_app(status))).headers
 
 
-def test_a_retry_after_prefect_set_is_kept():
+def test_r14_a_retry_after_prefect_set_is_kept():
     answer = _get(RetrySoonWhenBusy(_app(503, [(b"retry-after", b"30")])))
     assert answer.headers.get_list("retry-after") == ["30"]
 
 
-def test_prefect_client_waits_what_the_header_says():
+def test_r14_prefect_client_waits_what_the_header_says():
     """Prefect's own HTTP client, as the worker's runs use it: the second try comes after the
     header's delay (its default back-off would wait at least 1.6 s), and returns the second answer."""
     from prefect.client.base import PrefectHttpxAsyncClient
@@ -68,12 +68,12 @@ def test_prefect_client_waits_what_the_header_says():
 
 
 @pytest.mark.parametrize(("url", "wrapped"), [(None, True), ("sqlite+aiosqlite:////tmp/prefect.db", True), ("postgresql+asyncpg://postgres@127.0.0.1/prefect", False)])
-def test_only_a_sqlite_server_is_told_to_retry_soon(url, wrapped):
+def test_r14_only_a_sqlite_server_is_told_to_retry_soon(url, wrapped):
     # On PostgreSQL a 503 means the database is away: Prefect's own back-off is the right one.
     assert is_sqlite(url) is wrapped
 
 
-def test_writes_pass_one_at_a_time_and_reads_freely():
+def test_r14_writes_pass_one_at_a_time_and_reads_freely():
     """SQLite takes one writer: the embedded server queues mutating requests instead of letting
     them collide into 503s; reads (and the health probe) are not held behind them."""
     inside = {"now": 0, "most": 0}
