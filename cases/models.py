@@ -418,6 +418,16 @@ class FlowDispatch(SQLModel, table=True):
     last_error: Optional[str] = None
 
 
+class RunLease(SQLModel, table=True):
+    """Which worker may propose a new state for a flow run just now, on any machine. Every worker
+    looks for dead workers' runs on its own tick; two that read the same run would otherwise both
+    requeue it, the second crashing the run the first had just handed to a live worker."""
+
+    flow_run_id: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = ts(index=True)
+
+
 # ----------------------------------------------- comparison registries (R14) ---
 # Loaded with `healthpass data import SOURCE FILE.csv`; people are keyed by a keyed hash,
 # never by a raw ID or phone number.

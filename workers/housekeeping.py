@@ -39,6 +39,9 @@ ORPHAN_GRACE_SECONDS = 60  # a run's state this old, with no live worker executi
 # Crashed and its AwaitingRetry (the worker stopped in between).
 NEVER_RAN = ("Failed to submit flow run to infrastructure", "worker ")
 MAX_CRASHES = 5  # a run that keeps crashing before it runs is left Crashed, and said so
+# How long one worker alone may act on a run it requeues: its re-read and two proposals take well
+# under this, and a run requeued can only be an orphan again ORPHAN_GRACE_SECONDS later.
+RUN_LEASE_SECONDS = 30.0
 CANCEL_CHECK_EVERY = 2.0  # while this worker executes runs: are any of them Cancelling?
 OUTBOX_BATCH = 32
 
@@ -187,7 +190,7 @@ class Housekeeper:
                 continue
             else:
                 why = f"worker {owner or '(none)'} stopped sending heartbeats while this run was {run.state.name}"
-            if not await self._unchanged(run):
+            if not await self._take(run):
                 continue
             crashed = await self.client.set_flow_run_state(run.id, Crashed(message=why))
             if crashed.state is None or not crashed.state.is_crashed():
@@ -196,6 +199,15 @@ class Housekeeper:
             log.warning("flow run %s (%s) requeued: %s", run.name, run.id, why)
             requeued += 1
         return requeued
+
+    async def _take(self, run) -> bool:
+        """This worker alone may propose states for the run now (a lease in the store: workers on
+        other machines reap on their own ticks), and the run is still in the state read in the list."""
+        def lease() -> bool:
+            with session_scope() as session:
+                return dispatch.take_run_lease(session, flow_run_id=str(run.id), holder=self.worker.name, now=datetime.now(timezone.utc), seconds=RUN_LEASE_SECONDS)
+
+        return await anyio.to_thread.run_sync(lease) and await self._unchanged(run)
 
     async def _unchanged(self, run) -> bool:
         """The run is still in the very state read in the list: another worker may have requeued
@@ -220,7 +232,7 @@ class Housekeeper:
             state = run.state
             if not (state and (state.message or "").startswith(NEVER_RAN)) or (now - state.timestamp).total_seconds() < ORPHAN_GRACE_SECONDS:
                 continue
-            if not await self._unchanged(run):  # another worker requeued it since the list was read
+            if not await self._take(run):  # another worker requeues it, or did since the list was read
                 continue
             crashes = sum(s.is_crashed() for s in await self.client.read_flow_run_states(run.id))
             if crashes >= MAX_CRASHES:  # its new message no longer matches NEVER_RAN: said once

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from cases.models import Application, FlowDispatch
+from cases.models import Application, FlowDispatch, RunLease
 
 
 def enqueue(session: Session, *, application_id: str, action: str, at: datetime, new_case: bool = False) -> FlowDispatch:
@@ -91,6 +92,23 @@ def claim(session: Session, *, now: datetime, limit: int, lease_seconds: float =
     rows = list(session.exec(select(FlowDispatch).where(FlowDispatch.id.in_(claimed))))
     cases = {a.id: a for a in session.exec(select(Application).where(Application.id.in_([r.application_id for r in rows])))}
     return [(r, cases[r.application_id]) for r in rows if r.application_id in cases]
+
+
+def take_run_lease(session: Session, *, flow_run_id: str, holder: str, now: datetime, seconds: float) -> bool:
+    """True when `holder` alone may act on the flow run for `seconds`: the lease is new, its own,
+    or run out. One statement, so of two workers asking at once (any machines) one gets it."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = insert(RunLease).values(flow_run_id=flow_run_id, holder=holder, expires_at=now + timedelta(seconds=seconds))
+    taken = session.execute(
+        values.on_conflict_do_update(
+            index_elements=[RunLease.flow_run_id],
+            set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
+            where=(RunLease.expires_at <= now) | (RunLease.holder == holder),
+        ).returning(RunLease.flow_run_id)
+    ).first() is not None  # a row back: inserted, or taken over
+    session.execute(delete(RunLease).where(RunLease.expires_at < now - timedelta(hours=1)))  # kept small
+    session.commit()
+    return taken
 
 
 def retry_soon(session: Session, *, dispatch_id: int, at: datetime, seconds: float = 2.0) -> None:

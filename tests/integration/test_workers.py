@@ -175,6 +175,57 @@ def test_r14_a_run_left_running_is_requeued_and_completed(api, worker, clock, se
     assert "Crashed" in states and "AwaitingRetry" in states, states
 
 
+def test_r14_two_workers_reaping_at_once_requeue_a_dead_workers_run_once(prefect_server, seeded, monkeypatch):
+    """Every worker looks for dead workers' runs on its own tick, so two may read the same run at
+    once. Seen in the chaos test: a run requeued twice within a second, the second requeue
+    crashing the run the first had handed to a live worker. Here worker B reads each run, then
+    acts only after worker A has done all its requeues: each run must still be requeued once."""
+    import asyncio
+
+    from prefect.states import Running
+
+    import workers.housekeeping
+    from flows.deployments import POOL, register_deployments
+    from workers.housekeeping import Housekeeper
+    from workers.inprocess import HealthpassWorker
+
+    monkeypatch.setattr(workers.housekeeping, "ORPHAN_GRACE_SECONDS", 1)
+
+    async def scenario():
+        await register_deployments(pool=POOL, sweep_interval=None)
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name("application/application")
+            ids = []
+            for _ in range(3):
+                run = await client.create_flow_run_from_deployment(deployment.id, parameters={"case_id": f"orphan-{uuid.uuid4().hex[:6]}"})
+                await client.set_flow_run_state(run.id, Running(), force=True)
+                await client.update_flow_run_labels(run.id, {"prefect.worker.name": "healthpass-gone-4242"})
+                ids.append(run.id)
+        await asyncio.sleep(1.2)  # their Running state is older than the grace
+        a_done = asyncio.Event()
+
+        class ActsAfterA(Housekeeper):
+            async def _unchanged(self, run) -> bool:
+                same = await super()._unchanged(run)
+                await a_done.wait()
+                return same
+
+        async def reap_a(worker) -> int:
+            try:
+                return await Housekeeper(worker).requeue_orphans()
+            finally:
+                a_done.set()
+
+        async with HealthpassWorker(POOL, name=f"worker-a-{uuid.uuid4().hex[:4]}", housekeeping=False) as a, HealthpassWorker(POOL, name=f"worker-b-{uuid.uuid4().hex[:4]}", housekeeping=False) as b:
+            await asyncio.gather(ActsAfterA(b).requeue_orphans(), reap_a(a))
+        async with get_client() as client:
+            return {str(i): [s.name for s in await client.read_flow_run_states(i)] for i in ids}
+
+    histories = asyncio.run(scenario())
+    for run_id, states in histories.items():
+        assert states.count("Crashed") == 1 and states.count("AwaitingRetry") == 1, (run_id, states)
+
+
 def test_r14_a_run_whose_submission_failed_is_run_again(api, worker, clock, monkeypatch):
     """Seen on the embedded default under a burst: the Prefect server answered 503 until the
     client's retries were spent while the worker was labelling a run. Prefect's worker then marks

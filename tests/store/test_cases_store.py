@@ -265,3 +265,32 @@ def test_r15_a_case_is_locked_once_per_transaction_and_again_in_the_next(seeded,
         sa_event.remove(seeded.engine, "before_cursor_execute", listen)
     with seeded.session() as s:
         assert verify_chain(s, case_id) == []
+
+
+def test_r14_one_worker_at_a_time_takes_a_runs_lease(store, clock):
+    """Workers on several machines reap dead workers' runs on their own ticks: of 8 asking at the
+    same moment for the same run, exactly one may act on it; the holder may again, the others
+    once the lease has run out."""
+    from cases.services import dispatch
+
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+
+    def ask(name: str) -> None:
+        with store.session() as s:
+            barrier.wait()
+            if dispatch.take_run_lease(s, flow_run_id="run-1", holder=name, now=clock.now(), seconds=30):
+                won.append(name)
+
+    threads = [threading.Thread(target=ask, args=(f"worker-{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1, won
+    other = "worker-0" if won[0] != "worker-0" else "worker-1"
+    with store.session() as s:
+        assert dispatch.take_run_lease(s, flow_run_id="run-1", holder=won[0], now=clock.now(), seconds=30)
+        assert not dispatch.take_run_lease(s, flow_run_id="run-1", holder=other, now=clock.now() + timedelta(seconds=29), seconds=30)
+        assert dispatch.take_run_lease(s, flow_run_id="run-2", holder=other, now=clock.now(), seconds=30)  # another run: free
+        assert dispatch.take_run_lease(s, flow_run_id="run-1", holder=other, now=clock.now() + timedelta(seconds=31), seconds=30)
