@@ -1,22 +1,34 @@
-"""The intake benchmark's Prefect baseline: a naive three-task flow run the usual way.
+"""The intake benchmark's Prefect baseline: a naive three-task flow, run two ways.
 
 A plain ``@flow`` with three plain ``@task``'s (Prefect's defaults throughout), each a trivial
 store read and write comparable to one of the application's steps (read the case, write one
-row), called in this process (``naive(case_id)``) against the same Prefect server, one run after
-another. What a first Prefect version of the application flow would cost, without the
-suspension and resume that ours includes.
+row). What a first Prefect version of the application flow would cost, without the suspension
+and resume that ours includes.
 
-Prints ``BENCH {json}``: runs/s of each repeat, CPU of this process, requests and events.
+- ``--mode call``: ``naive(case_id)`` called in this process against the same Prefect server,
+  one run after another (Prefect's cheapest path: no deployment, no worker).
+- ``--mode served``: how Prefect runs a flow per incoming request by default: a deployment of
+  it (``naive.from_source(...).deploy(...)``) on a ``process`` work pool, its runs created
+  through the API and executed by ``prefect worker start --type process`` (a new Python process
+  per run), at the given worker limits. This is the process-per-run shape the healthpass worker
+  replaces (issue 15).
 
-    python -m bench._naive_flow --n 8 --repeats 3
+Prints ``BENCH {json}``: runs/s of each repeat, CPU (this process; for ``served``, the worker
+with its reaped run processes), requests and events (``call``).
+
+    python -m bench._naive_flow --mode call --n 8 --repeats 3
+    python -m bench._naive_flow --mode served --n 24 --repeats 3 --limits 4,8
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from prefect import flow, task
 from sqlalchemy import text
@@ -24,6 +36,8 @@ from sqlalchemy import text
 from cases.db import session_scope
 
 TABLE = "bench_naive_step"
+POOL = "bench-naive-process"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _step(case_id: str, step: str) -> str:
@@ -61,15 +75,20 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def main(n: int, repeats: int) -> dict:
-    from bench._worker_proc import EVENTS, REQUESTS, _count_requests
-
-    _count_requests()
+def _case_ids(n: int) -> list[str]:
     with session_scope() as session:
         session.execute(text(f"CREATE TABLE IF NOT EXISTS {TABLE} (case_id text, step text, seen_status text, PRIMARY KEY (case_id, step))"))
         ids = list(session.execute(text("SELECT id FROM application ORDER BY id LIMIT :n"), {"n": n}).scalars())
     if not ids:
         raise SystemExit("no application in the store to read")
+    return ids
+
+
+def main(n: int, repeats: int) -> dict:
+    from bench._worker_proc import EVENTS, REQUESTS, _count_requests
+
+    _count_requests()
+    ids = _case_ids(n)
     naive(ids[0])  # warm-up: imports, the flow's registration, the first client
     runs = []
     for _ in range(repeats):
@@ -90,11 +109,81 @@ def main(n: int, repeats: int) -> dict:
     return {"runs": runs}
 
 
+def _deploy() -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+    source = naive.from_source(source=str(ROOT), entrypoint="bench/_naive_flow.py:naive")
+    return str(source.deploy(name="naive", work_pool_name=POOL, print_next_steps=False, ignore_warnings=True))
+
+
+def _cpu_with_children(pid: int) -> float:
+    """utime+stime+cutime+cstime of `pid` (its reaped children included), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_batch(client, deployment_id: str, ids: list[str], n: int) -> float:
+    """Create `n` runs of the deployment and wait until all are final; seconds from the first
+    creation to the poll that saw the last one final (runs not Completed fail the benchmark)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    t0 = time.perf_counter()
+    runs = [client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": ids[i % len(ids)]}).id for i in range(n)]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        found = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=runs)), limit=n)
+        states = [r.state for r in found]
+        if len(found) == n and all(s is not None and s.is_final() for s in states):
+            elapsed = time.perf_counter() - t0
+            bad = [s.name for s in states if not s.is_completed()]
+            if bad:
+                raise SystemExit(f"served naive runs ended {bad[:3]}")
+            return elapsed
+    raise SystemExit("served naive runs did not finish in 600 s")
+
+
+def served(n: int, repeats: int, limits: list[int]) -> dict:
+    from prefect.client.orchestration import get_client
+
+    ids = _case_ids(n)
+    deployment_id = _deploy()
+    out = {}
+    for limit in limits:
+        argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process", "--limit", str(limit)]
+        worker = subprocess.Popen(argv, cwd=ROOT, env=os.environ | {"PREFECT_WORKER_QUERY_SECONDS": "0.5"}, stdout=sys.stderr, stderr=sys.stderr)
+        try:
+            with get_client(sync_client=True) as client:
+                _run_batch(client, deployment_id, ids, 2)  # warm-up: the worker's start and first runs
+                runs = []
+                for _ in range(repeats):
+                    cpu0 = _cpu_with_children(worker.pid)
+                    elapsed = _run_batch(client, deployment_id, ids, n)
+                    runs.append({"per_s": n / elapsed, "elapsed": elapsed, "worker_cpu_ms": (_cpu_with_children(worker.pid) - cpu0) * 1000 / n})
+            out[limit] = {"runs": runs}
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return {"limits": out}
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
+    p.add_argument("--mode", choices=("call", "served"), default="call")
     p.add_argument("--n", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--limits", default="4,8", help="served: the process worker's limits to measure, comma-separated")
     args = p.parse_args()
-    out = main(args.n, args.repeats)
+    out = main(args.n, args.repeats) if args.mode == "call" else served(args.n, args.repeats, [int(x) for x in args.limits.split(",")])
     sys.stdout.write("BENCH " + json.dumps(out) + "\n")
     sys.stdout.flush()

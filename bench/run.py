@@ -35,7 +35,7 @@ def _runners(quick: bool, full: bool) -> dict[str, Callable[..., dict]]:
             "verify": lambda log: verify_inproc.run(n=200, repeats=3, log=log),
             "http": lambda log: http_verify.run(repeats=3, duration=1, paced_duration=1.0, rate=100.0, workers=(1,), diagnose=False, log=log),
             "sweep": lambda log: sweep.run(sizes=(200, 1_000), big=None, due=50, repeats=3, log=log),
-            "intake": lambda log: intake.run(concurrencies=(4,), n=4, repeats=3, post_rate=10.0, post_seconds=1.0, profile=False, log=log),
+            "intake": lambda log: intake.run(concurrencies=(4,), n=4, repeats=3, post_rate=10.0, post_seconds=1.0, profile=False, naive_limits=(2,), log=log),
             "memory": lambda log: memory.run(requests=200, repeats=3, log=log),
             "supervision": lambda log: supervision.run(n=2_000, repeats=5, log=log),
             "trends": lambda log: trends.run(n=2_000, days=14, requests=5, log=log),

@@ -117,10 +117,12 @@ def test_intake_bench_runs():
         pytest.skip("PostgreSQL not reachable")
     from bench import intake
 
-    r = intake.run(concurrencies=(4,), n=2, repeats=3, post_rate=5.0, post_seconds=0.5, profile=False, log=lambda *_: None)
+    r = intake.run(concurrencies=(4,), n=2, repeats=3, post_rate=5.0, post_seconds=0.5, profile=False, naive_limits=(2,), log=lambda *_: None)
     c = r["intake"][4]
     assert c["all_reached_queue"] and _num(c["per_s"]) and c["requests_per_app"] > 0
     assert _num(r["baseline_per_s"]) and _num(r["post"]["busy"]["p99_ms"])
+    # Both naive baselines ran to Completed (the served one through Prefect's process worker).
+    assert _num(r["naive_per_s"]) and _num(r["naive_served"]["per_s"]) and r["naive_served"]["worker_cpu_ms"] > 0
 
 
 @pytest.mark.slow
