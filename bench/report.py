@@ -111,6 +111,14 @@ def rows(doc: dict) -> list[tuple[str, str, str, str, str, str]]:
                 "—",
                 f"`flow()` called {naive.get('n', '?')} times in a row, median of {len(naive.get('runs', []))}; a sync flow's end joins Prefect's heartbeat thread, which sleeps in 1 s steps, so each call spends up to 1 s idle (the calls are latency-bound, not CPU-bound)",
             ))
+        if i.get("baseline_per_s"):
+            ratio = best["per_s"] / i["baseline_per_s"]
+            out.append((
+                "intake with the steps as task runs against the same steps without Prefect (same run)", "≥ 0.4 ×",
+                f"**{ratio:.2f} ×** ({best['per_s']:.1f} vs {i['baseline_per_s']:.1f}/s)", f"without Prefect: {i['baseline_cpu_ms']:.0f} CPU-ms per application",
+                _met(ratio >= 0.4),
+                f"ours to the suspension (worker limit {best_c}); the Prefect server alone spends {best['server_cpu_ms']:.0f} CPU-ms per application, so on these 2 cores it caps intake near {1000 / max(best['server_cpu_ms'], 1):.1f}/s whatever the worker does",
+            ))
         out.append(("Prefect cost per application (c=" + str(best_c) + ")", "report, and cut", f"{best['requests_per_app']:.1f} HTTP requests + {best['events_per_app']:.1f} events; CPU {best['client_cpu_ms']:.0f} ms worker + {best['server_cpu_ms']:.0f} ms Prefect server + {best['pg_cpu_ms']:.0f} ms its PostgreSQL", f"without Prefect: {i['baseline_cpu_ms']:.0f} CPU-ms/application (same steps)", "—", "requests counted by wrapping httpx in the worker process; events by wrapping the events client"))
         post = i.get("post", {})
         busy, idle = post.get("busy", {}), post.get("idle", {})
