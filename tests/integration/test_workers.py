@@ -184,20 +184,26 @@ def test_r14_two_workers_reaping_at_once_requeue_a_dead_workers_run_once(prefect
 
     from prefect.states import Running
 
+    from prefect.client.schemas.actions import WorkPoolCreate
+
     import workers.housekeeping
-    from flows.deployments import POOL, register_deployments
     from workers.housekeeping import Housekeeper
     from workers.inprocess import HealthpassWorker
 
     monkeypatch.setattr(workers.housekeeping, "ORPHAN_GRACE_SECONDS", 1)
 
+    # A pool of this test's own: no other test's leftover runs are reaped here, and no later
+    # test's worker picks up the runs requeued here.
+    pool = f"healthpass-race-{uuid.uuid4().hex[:6]}"
+
     async def scenario():
-        await register_deployments(pool=POOL, sweep_interval=None)
         async with get_client() as client:
-            deployment = await client.read_deployment_by_name("application/application")
+            await client.create_work_pool(WorkPoolCreate(name=pool, type="healthpass"))
+            flow_id = await client.create_flow_from_name("application")
+            deployment_id = await client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool)
             ids = []
             for _ in range(3):
-                run = await client.create_flow_run_from_deployment(deployment.id, parameters={"case_id": f"orphan-{uuid.uuid4().hex[:6]}"})
+                run = await client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": f"orphan-{uuid.uuid4().hex[:6]}"})
                 await client.set_flow_run_state(run.id, Running(), force=True)
                 await client.update_flow_run_labels(run.id, {"prefect.worker.name": "healthpass-gone-4242"})
                 ids.append(run.id)
@@ -216,10 +222,13 @@ def test_r14_two_workers_reaping_at_once_requeue_a_dead_workers_run_once(prefect
             finally:
                 a_done.set()
 
-        async with HealthpassWorker(POOL, name=f"worker-a-{uuid.uuid4().hex[:4]}", housekeeping=False) as a, HealthpassWorker(POOL, name=f"worker-b-{uuid.uuid4().hex[:4]}", housekeeping=False) as b:
+        async with HealthpassWorker(pool, name=f"worker-a-{uuid.uuid4().hex[:4]}", housekeeping=False) as a, HealthpassWorker(pool, name=f"worker-b-{uuid.uuid4().hex[:4]}", housekeeping=False) as b:
             await asyncio.gather(ActsAfterA(b).requeue_orphans(), reap_a(a))
         async with get_client() as client:
-            return {str(i): [s.name for s in await client.read_flow_run_states(i)] for i in ids}
+            histories = {str(i): [s.name for s in await client.read_flow_run_states(i)] for i in ids}
+            await client.delete_deployment(deployment_id)
+            await client.delete_work_pool(pool)
+            return histories
 
     histories = asyncio.run(scenario())
     for run_id, states in histories.items():
