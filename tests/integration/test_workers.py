@@ -226,6 +226,8 @@ def test_r14_two_workers_reaping_at_once_requeue_a_dead_workers_run_once(prefect
             await asyncio.gather(ActsAfterA(b).requeue_orphans(), reap_a(a))
         async with get_client() as client:
             histories = {str(i): [s.name for s in await client.read_flow_run_states(i)] for i in ids}
+            for run_id in ids:  # requeued, they are Scheduled: later tests wait for no run to be owed
+                await client.delete_flow_run(run_id)
             await client.delete_deployment(deployment_id)
             await client.delete_work_pool(pool)
             return histories
