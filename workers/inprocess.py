@@ -6,12 +6,20 @@ runs at least twice (before its wait and after it). This worker polls the work p
 Prefect worker — so Prefect claims each run for one worker, applies the pool's and the worker's
 concurrency limits (a Suspended run holds no slot), marks late runs, records worker heartbeats,
 and lets any worker pick up a resumed run — but runs the flow in-process with Prefect's own
-engine (`run_flow`). Beside the polling it keeps house (workers/housekeeping.py): it drains the
-store's outbox into flow runs and resumes, and it finds runs left by a worker that died.
+engine. Beside the polling it keeps house (workers/housekeeping.py): it drains the store's outbox
+into flow runs and resumes, and it finds runs left by a worker that died.
+
+One thing it does not take from Prefect per run: for every run of a deployment, Prefect's engine
+starts a suspension observer of its own — a thread, an event loop, a client and an events
+websocket (with its backfill query on the server) — to notice a Suspend requested from outside
+while the run executes. Here the worker keeps one such observer (Prefect's
+`FlowRunSuspendingObserver`, which watches any number of runs) for all the runs in its process;
+an external Suspend still stops a run at its next task (BENCHMARKS.md: intake 1.7 -> 2.7/s).
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -43,6 +51,29 @@ class SuspensionIsNotAnError(logging.Filter):
 
 
 _SUSPENSION_FILTER = SuspensionIsNotAnError()
+
+
+@functools.cache
+def _engine_class() -> type:
+    """Prefect's engine for async flows, whose run's suspension watch is the worker's observer."""
+    from prefect._flow_run_suspension import register_flow_run_suspension_request
+    from prefect.flow_engine import AsyncFlowRunEngine
+
+    class WatchedByTheWorker(AsyncFlowRunEngine):
+        suspended_early: dict  # the worker's: suspensions seen before this engine registered
+
+        @contextlib.contextmanager
+        def setup_flow_run_suspension_request(self):
+            # Prefect's, minus `observe_flow_run_suspension` (a thread and a websocket per run): the
+            # request is registered where the worker's observer marks it.
+            request = self._get_flow_run_suspension_request()
+            with register_flow_run_suspension_request(self.flow_run.id, request):
+                if (state := self.suspended_early.pop(self.flow_run.id, None)) is not None:
+                    request.mark_requested(state)
+                request.raise_if_requested()
+                yield request
+
+    return WatchedByTheWorker
 
 
 class HealthpassJobConfiguration(BaseJobConfiguration):
@@ -83,6 +114,9 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
         # (workers/housekeeping.py), as killing its process would for Prefect's process worker.
         self.in_flight: dict[UUID, anyio.CancelScope] = {}
         self.cancel_messages: dict[UUID, str] = {}  # the Cancelling state's message, kept for the Cancelled one
+        self._suspensions: Any = None  # the one FlowRunSuspendingObserver of this worker's runs
+        self._suspended_early: dict[UUID, Any] = {}
+        self._observer_stack = contextlib.AsyncExitStack()
 
     async def start(self, *args: Any, **kwargs: Any) -> None:
         # One Prefect client (sync and async) for every run this worker executes: a new client per
@@ -96,6 +130,12 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
     async def setup(self) -> None:
         logging.getLogger("prefect.flow_runs").addFilter(_SUSPENSION_FILTER)  # idempotent: one filter object
         await super().setup()
+        from prefect._internal.observers import FlowRunSuspendingObserver
+
+        try:
+            self._suspensions = await self._observer_stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=self._suspension_requested))
+        except Exception as exc:  # noqa: BLE001 -- Prefect's per-run observers then, as without this worker
+            log.warning("worker %s: no shared suspension observer (%s: %s); each run watches for itself", self.name, type(exc).__name__, exc)
         if self._housekeeping:
             from workers.housekeeping import Housekeeper
 
@@ -105,7 +145,37 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
     async def teardown(self, *exc_info: Any) -> None:
         if self._housekeeping_scope is not None:
             self._housekeeping_scope.cancel()
+        await self._observer_stack.aclose()
+        self._suspensions = None
         await super().teardown(*exc_info)
+
+    def _suspension_requested(self, flow_run_id: UUID, state: Any) -> None:
+        from prefect._flow_run_suspension import mark_flow_run_suspension_requested
+
+        if not mark_flow_run_suspension_requested(flow_run_id, state):  # its engine has not registered yet
+            self._suspended_early[flow_run_id] = state
+
+    async def _execute(self, flow: Any, flow_run: FlowRun) -> Any:
+        """What Prefect's `run_flow` does for an async flow, with the run watched by this worker's
+        observer; any other flow (or no observer) goes through `run_flow` itself."""
+        from prefect.flow_engine import run_flow
+
+        if self._suspensions is None or not flow.isasync or flow.isgenerator:
+            return await run_flow(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+        engine = _engine_class()(flow=flow, flow_run=flow_run, parameters=flow_run.parameters)
+        engine.suspended_early = self._suspended_early
+        # Reads the run's state first: a Suspended event from its previous execution is not taken
+        # for a new request (Prefect's per-run observer does the same).
+        await self._suspensions.watch_flow_run_id(flow_run.id)
+        try:
+            async with engine.start():
+                while engine.is_running():
+                    async with engine.run_context():
+                        await engine.call_flow_fn()
+            return engine.state
+        finally:
+            self._suspensions.remove_in_flight_flow_run_id(flow_run.id)
+            self._suspended_early.pop(flow_run.id, None)
 
     async def _flow_of(self, flow_run: FlowRun):
         if flow_run.deployment_id not in self._flows:
@@ -123,7 +193,6 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
         task_status: anyio.abc.TaskStatus[Any] | None = None,
     ) -> HealthpassWorkerResult:
         from prefect.exceptions import Pause
-        from prefect.flow_engine import run_flow
 
         flow = await self._flow_of(flow_run)
         if task_status is not None:
@@ -137,7 +206,7 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
         with anyio.CancelScope() as scope:
             self.in_flight[flow_run.id] = scope
             try:
-                state = await run_flow(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+                state = await self._execute(flow, flow_run)
                 name = state.name
             except Pause:
                 name = "Suspended"  # the wait for a human: the run ends here and holds no slot

@@ -372,3 +372,76 @@ def test_r14_a_worker_executes_no_more_runs_at_once_than_its_limit(api, worker, 
     assert at_once == limit, f"{at_once} runs executing at once on a worker limited to {limit}"
     worker.settle(seconds=180)
     assert {_view(api, c)["status"] for c in cases} == {"awaiting_audit"}
+
+
+def test_r14_suspend_in_prefect_stops_a_running_run_at_its_next_step_and_resume_runs_it_on(api, worker, clock, monkeypatch):
+    """A Suspend requested from outside (Prefect's API, as an operator would) while the run
+    executes in the worker's process: the run stops at its next task (the comparison finishes, the
+    audit is not assigned) and ends Suspended; Resume in Prefect runs it on to the issuer's queue,
+    the steps already done not done again. The worker's one suspension observer does this (no
+    observer of its own per run)."""
+    import threading
+
+    from prefect.states import Suspended
+
+    from cases.services import workflow
+
+    comparing, release = threading.Event(), threading.Event()
+    real_compare = workflow.compare
+
+    def slow_registry(**kwargs):
+        comparing.set()
+        release.wait(60)
+        return real_compare(**kwargs)
+
+    monkeypatch.setattr(workflow, "compare", slow_registry)
+    try:
+        case = _submit(api, clock)
+        assert comparing.wait(60), "the run never reached the comparison"
+        run_id = _wait(lambda: _view(api, case)["flow_run"])["id"]
+
+        async def suspend():
+            async with get_client() as client:
+                result = await client.set_flow_run_state(UUID(run_id), Suspended(timeout_seconds=3600, pause_key="operator"))
+                assert result.status.value == "ACCEPT", result
+
+        worker.run(suspend())
+        release.set()
+        _wait(lambda: worker.run(_run(run_id)).state.name == "Suspended", seconds=30)
+    finally:
+        release.set()
+        monkeypatch.setattr(workflow, "compare", real_compare)
+    worker.settle()  # the execution the Suspend stopped has ended
+    view = _view(api, case)
+    assert view["status"] != "awaiting_audit", "the run went on to assign the audit after the Suspend"
+
+    async def resume():
+        async with get_client() as client:
+            await client.resume_flow_run(UUID(run_id))
+
+    worker.run(resume())
+    _wait(lambda: _view(api, case)["status"] == "awaiting_audit", seconds=60)
+    worker.settle()
+    assert worker.run(_run(run_id)).state.name == "Suspended"  # now waiting for the issuer, as designed
+
+
+def test_r14_a_worker_watches_its_runs_for_a_suspend_over_one_connection(api, worker, clock, monkeypatch):
+    """Prefect's engine opens an events websocket (with a backfill query on the server) and a
+    thread per run to notice an outside Suspend; the healthpass worker watches all its runs over
+    its one connection: executing several runs opens no new subscription (BENCHMARKS.md: this cut
+    the Prefect server's CPU per application by about a sixth)."""
+    from prefect.events.clients import PrefectEventSubscriber
+
+    worker.settle()
+    opened = []
+    real_reconnect = PrefectEventSubscriber._reconnect
+
+    async def counting_reconnect(self):
+        opened.append(self)
+        return await real_reconnect(self)
+
+    monkeypatch.setattr(PrefectEventSubscriber, "_reconnect", counting_reconnect)
+    cases = [_submit(api, clock) for _ in range(4)]
+    worker.settle()
+    assert {_view(api, c)["status"] for c in cases} == {"awaiting_audit"}
+    assert len(opened) == 0, f"{len(opened)} events subscriptions opened for {len(cases)} runs"
