@@ -33,6 +33,7 @@ from pathlib import Path
 from prefect import flow, task
 from sqlalchemy import text
 
+from bench.common import tree_cpu_seconds
 from cases.db import session_scope
 
 TABLE = "bench_naive_step"
@@ -123,12 +124,6 @@ def _deploy() -> str:
     return str(source.deploy(name="naive", work_pool_name=POOL, print_next_steps=False, ignore_warnings=True))
 
 
-def _cpu_with_children(pid: int) -> float:
-    """utime+stime+cutime+cstime of `pid` (its reaped children included), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def _run_batch(client, deployment_id: str, ids: list[str], n: int) -> float:
     """Create `n` runs of the deployment and wait until all are final; seconds from the first
     creation to the poll that saw the last one final (runs not Completed fail the benchmark)."""
@@ -164,9 +159,9 @@ def served(n: int, repeats: int, limits: list[int]) -> dict:
                 _run_batch(client, deployment_id, ids, 2)  # warm-up: the worker's start and first runs
                 runs = []
                 for _ in range(repeats):
-                    cpu0 = _cpu_with_children(worker.pid)
+                    cpu0 = tree_cpu_seconds(worker.pid)
                     elapsed = _run_batch(client, deployment_id, ids, n)
-                    runs.append({"per_s": n / elapsed, "elapsed": elapsed, "worker_cpu_ms": (_cpu_with_children(worker.pid) - cpu0) * 1000 / n})
+                    runs.append({"per_s": n / elapsed, "elapsed": elapsed, "worker_cpu_ms": (tree_cpu_seconds(worker.pid) - cpu0) * 1000 / n})
             out[limit] = {"runs": runs}
         finally:
             worker.terminate()
