@@ -81,7 +81,7 @@ def _log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-async def main(concurrency: int) -> None:
+async def main(concurrency: int, *, shared_observer: bool = True) -> None:
     _count_requests()
     from prefect.settings import PREFECT_WORKER_QUERY_SECONDS, temporary_settings
 
@@ -99,7 +99,7 @@ async def main(concurrency: int) -> None:
     poll = float(os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "0.5"))
     with temporary_settings(updates={PREFECT_WORKER_QUERY_SECONDS: poll}):
         await register_deployments(pool=POOL, sweep_interval=None)
-        worker = HealthpassWorker(POOL, housekeeping=False, limit=concurrency, heartbeat_interval_seconds=settings.worker_heartbeat_seconds)
+        worker = HealthpassWorker(POOL, housekeeping=False, shared_suspension_observer=shared_observer, limit=concurrency, heartbeat_interval_seconds=settings.worker_heartbeat_seconds)
         started = anyio.Event()
 
         def printer(*args, **_kw) -> None:
@@ -178,5 +178,6 @@ async def main(concurrency: int) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--concurrency", type=int, default=4, help="the worker's limit (flow runs at once)")
+    p.add_argument("--per-run-observer", action="store_true", help="Prefect's suspension observer per run, not the worker's one (the A/B of bench/intake.py)")
     args = p.parse_args()
-    asyncio.run(main(args.concurrency))
+    asyncio.run(main(args.concurrency, shared_observer=not args.per_run_observer))

@@ -75,9 +75,9 @@ def behind(argv: list[str]) -> list[str]:
 class WorkerProc:
     """bench/_worker_proc.py: one healthpass worker whose `limit` is the concurrency."""
 
-    def __init__(self, concurrency: int, env: dict[str, str], log: Path):
+    def __init__(self, concurrency: int, env: dict[str, str], log: Path, *, per_run_observer: bool = False):
         self.log = open(log, "ab")
-        argv = behind([PY, "-m", "bench._worker_proc", "--concurrency", str(concurrency)])
+        argv = behind([PY, "-m", "bench._worker_proc", "--concurrency", str(concurrency), *(["--per-run-observer"] if per_run_observer else [])])
         env = env | {"PREFECT_WORKER_QUERY_SECONDS": "0.5"}
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, start_new_session=True)
         self.ready = self.read(timeout=180)
@@ -309,6 +309,15 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
                     "all_completed": all(r["resumed_states"].get("Completed", 0) == n and not r["resumed_failed"] for r in runs),
                 }
 
+            # What the worker's one suspension observer bought: the same worker with Prefect's own
+            # observer per run (a thread, a client and an events websocket each), at the first limit,
+            # measured first, on the smaller Prefect database (if anything, in its favour).
+            c = concurrencies[0]
+            d = WorkerProc(c, env, tmp / f"worker-{c}-per-run-observer.log", per_run_observer=True)
+            try:
+                out["per_run_observer"] = measure(d, c, "with Prefect's per-run suspension observer") | {"concurrency": c}
+            finally:
+                d.close()
             for c in concurrencies:
                 d = WorkerProc(c, env, tmp / f"worker-{c}.log")
                 try:

@@ -103,11 +103,12 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
     _description = "Executes healthpass flow runs inside the worker's long-lived process (no process per run); drains the case store's outbox."
     _documentation_url = "https://docs.prefect.io/v3/advanced/developing-a-custom-worker"
 
-    def __init__(self, work_pool_name: str = "healthpass", *args: Any, housekeeping: bool = True, **kwargs: Any):
+    def __init__(self, work_pool_name: str = "healthpass", *args: Any, housekeeping: bool = True, shared_suspension_observer: bool = True, **kwargs: Any):
         kwargs.setdefault("name", default_name())
         super().__init__(work_pool_name, *args, **kwargs)
         self._flows: dict[UUID, Any] = {}
         self._housekeeping = housekeeping
+        self._shared_observer = shared_suspension_observer  # False: Prefect's observer per run (bench/intake.py compares)
         self._housekeeping_scope: anyio.CancelScope | None = None
         self.executed: list[tuple[UUID, str]] = []  # (flow run, state) in this process, for tests and the log
         # Runs executing in this process, by id: Cancel in Prefect's UI cancels the scope
@@ -130,12 +131,13 @@ class HealthpassWorker(BaseWorker[HealthpassJobConfiguration, HealthpassVariable
     async def setup(self) -> None:
         logging.getLogger("prefect.flow_runs").addFilter(_SUSPENSION_FILTER)  # idempotent: one filter object
         await super().setup()
-        from prefect._internal.observers import FlowRunSuspendingObserver
+        if self._shared_observer:
+            from prefect._internal.observers import FlowRunSuspendingObserver
 
-        try:
-            self._suspensions = await self._observer_stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=self._suspension_requested))
-        except Exception as exc:  # noqa: BLE001 -- Prefect's per-run observers then, as without this worker
-            log.warning("worker %s: no shared suspension observer (%s: %s); each run watches for itself", self.name, type(exc).__name__, exc)
+            try:
+                self._suspensions = await self._observer_stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=self._suspension_requested))
+            except Exception as exc:  # noqa: BLE001 -- Prefect's per-run observers then, as without this worker
+                log.warning("worker %s: no shared suspension observer (%s: %s); each run watches for itself", self.name, type(exc).__name__, exc)
         if self._housekeeping:
             from workers.housekeeping import Housekeeper
 

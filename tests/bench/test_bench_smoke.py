@@ -123,6 +123,8 @@ def test_intake_bench_runs():
     assert _num(r["baseline_per_s"]) and _num(r["post"]["busy"]["p99_ms"])
     # Both naive baselines ran to Completed (the served one through Prefect's process worker).
     assert _num(r["naive_per_s"]) and _num(r["naive_served"]["per_s"]) and r["naive_served"]["worker_cpu_ms"] > 0
+    # The A/B of the worker's one suspension observer: the per-run variant ran its runs to Completed too.
+    assert r["per_run_observer"]["all_completed"] and _num(r["per_run_observer"]["per_s"])
 
 
 @pytest.mark.slow
