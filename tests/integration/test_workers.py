@@ -406,6 +406,12 @@ def test_r14_suspend_in_prefect_stops_a_running_run_at_its_next_step_and_resume_
                 assert result.status.value == "ACCEPT", result
 
         worker.run(suspend())
+        # The Suspend reaches the worker as an event, a moment later: the comparison is held until
+        # the worker has noticed it (Prefect's in-process registry of suspension requests), so the
+        # run's next task is the one that must not start.
+        from prefect._flow_run_suspension import _active_flow_run_suspension_requests as requests
+
+        _wait(lambda: (r := requests.get(UUID(run_id))) is not None and r.is_requested(), seconds=30)
         release.set()
         _wait(lambda: worker.run(_run(run_id)).state.name == "Suspended", seconds=30)
     finally:
