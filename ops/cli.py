@@ -14,6 +14,7 @@ import typer
 
 from cases.clock import SHANGHAI, now
 from cases.settings import get_settings
+from ops.prefect_server import with_server_defaults
 
 app = typer.Typer(help="healthpass: Shandong Health Pass Card case management.", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The case store.", no_args_is_help=True)
@@ -649,9 +650,7 @@ def prefect_env(settings) -> dict[str, str]:
     env = os.environ.copy()
     env.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
     env["PREFECT_API_URL"] = settings.effective_prefect_api_url
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    env.setdefault("PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT", "false")
-    return env
+    return with_server_defaults(env)
 
 
 def wait_http(url: str, *, seconds: float, proc: subprocess.Popen | None = None) -> bool:

@@ -69,6 +69,23 @@ class RetrySoonWhenBusy:
         await self.app(scope, receive, send_with_retry_after)
 
 
+# On PostgreSQL, Prefect's server keeps 5 connections and opens up to 10 more under load, closing
+# each one as it is returned. With a worker at limit 8 that was about 3 new connections per
+# application, and each new backend's start-up cost PostgreSQL ~110 CPU-ms per application, more
+# than the three steps' own work (BENCHMARKS.md, "the Prefect server's connection pool"). Kept open,
+# they are reused. deploy/cluster.env sets the same for the cluster (a test keeps them equal).
+POSTGRES_POOL_SIZE = 20
+
+
+def with_server_defaults(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the Prefect server settings healthpass runs it with, where ``env`` does not
+    set them itself (SQLite ignores the pool size)."""
+    env.setdefault("PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE", str(POSTGRES_POOL_SIZE))
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT", "false")
+    return env
+
+
 def is_sqlite(connection_url: str | None) -> bool:
     return connection_url is None or connection_url.startswith("sqlite")
 

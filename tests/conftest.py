@@ -204,8 +204,10 @@ class PrefectServer:
 
         from ops.cli import wait_http
 
-        env = os.environ.copy()
-        env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_API_URL=self.api_url)
+        from ops.prefect_server import with_server_defaults
+
+        env = with_server_defaults(os.environ.copy())  # as `healthpass serve` runs it (its pool on PostgreSQL)
+        env.update(PREFECT_HOME=str(self.home), PREFECT_API_URL=self.api_url)
         if self.db_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.db_url
         self.log = open(self.home / "server.log", "ab")

@@ -117,6 +117,10 @@ def test_cluster_env_has_the_scale_out_settings_and_compose_defaults():
     assert raw["PREFECT_SERVER_DOCKET_URL"] == "redis://redis:6379/0"
     assert raw["PREFECT_REDIS_MESSAGING_HOST"] == "redis"
     assert raw["HEALTHPASS_DATABASE_URL"] == "postgresql://postgres@postgres:5432/healthpass"
+    # The Prefect server's pool as `healthpass serve` keeps it (no new backend per burst, R14's runs).
+    from ops.prefect_server import POSTGRES_POOL_SIZE
+
+    assert raw["PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE"] == str(POSTGRES_POOL_SIZE)
     # The compose defaults name real services and the databases postgres-init.sql creates.
     init = (DEPLOY / "postgres-init.sql").read_text()
     for db in ("prefect", "healthpass"):

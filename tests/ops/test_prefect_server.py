@@ -96,3 +96,76 @@ def test_r14_writes_pass_one_at_a_time_and_reads_freely():
     assert asyncio.run(go("POST")) == 1
     assert asyncio.run(go("PATCH")) == 1
     assert asyncio.run(go("GET")) == 10
+
+
+def _sessions(db_name: str) -> int:
+    from sqlalchemy import text
+
+    from tests.conftest import _pg_admin_engine
+
+    with _pg_admin_engine().connect() as c:
+        return int(c.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = :d"), {"d": db_name}).scalar())
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_r14_serves_prefect_on_postgresql_without_a_new_connection_per_burst(tmp_path, monkeypatch):
+    """`healthpass serve`'s Prefect server on PostgreSQL, under bursts of 16 concurrent requests (a
+    worker at limit 8 and its runs): after the first burst it opens no more database sessions. With
+    Prefect's default pool (5 kept, up to 10 more closed as they come back) every burst opened new
+    ones, and each new backend's start-up cost PostgreSQL more CPU than the application's own steps."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from sqlalchemy import text
+
+    from ops.cli import prefect_env, wait_http
+    from tests.conftest import PG_ADMIN_URL, _free_port, _pg_admin_engine, _pg_available
+
+    if not _pg_available():
+        pytest.skip("PostgreSQL not reachable")
+    db_name = f"hp_pool_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with _pg_admin_engine().connect() as c:
+        c.execute(text(f'CREATE DATABASE "{db_name}"'))
+    port = _free_port()
+    for name in ("PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE", "PREFECT_SQLALCHEMY_POOL_SIZE", "PREFECT_API_URL", "HEALTHPASS_PREFECT_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEALTHPASS_PREFECT_PORT", str(port))
+    monkeypatch.setenv("HEALTHPASS_DATA_DIR", str(tmp_path / "var"))
+    from cases.settings import get_settings
+
+    get_settings.cache_clear()
+    env = prefect_env(get_settings()) | {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://" + PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + db_name,
+    }
+    get_settings.cache_clear()
+    api = f"http://127.0.0.1:{port}/api"
+    with open(tmp_path / "prefect.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ops.prefect_server", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_http(api + "/health", seconds=180, proc=proc), (tmp_path / "prefect.log").read_text()[-3000:]
+
+        async def burst(client: httpx.AsyncClient) -> None:
+            answers = await asyncio.gather(*(client.post(f"{api}/{kind}/filter", json={"limit": 50}) for kind in ("flow_runs", "deployments", "task_runs", "work_pools") for _ in range(4)))
+            assert {a.status_code for a in answers} == {200}
+
+        async def bursts(n: int) -> None:
+            async with httpx.AsyncClient(timeout=60) as client:
+                for _ in range(n):
+                    await burst(client)
+
+        asyncio.run(bursts(3))  # the pool grows to what a burst needs
+        before = _sessions(db_name)
+        asyncio.run(bursts(10))
+        assert _sessions(db_name) - before <= 2  # a straggler, not a connection per burst
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        with _pg_admin_engine().connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
