@@ -341,6 +341,11 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(rest[1]), (int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])) / CLK_TCK
 
 
+def parent_pid(pid: int) -> int | None:
+    st = _stat(pid)
+    return st[0] if st else None
+
+
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):

@@ -49,6 +49,7 @@ from bench.common import (
     asyncpg_url,
     child_env,
     free_port,
+    parent_pid,
     median,
     percentile,
     pg_admin,
@@ -61,6 +62,7 @@ from bench.common import (
     uvicorn_argv,
 )
 from bench import profile as spy
+from ops.prefect_server import with_server_defaults
 
 
 NICE = 10  # `healthpass serve` runs the Prefect server and the worker at this level (Settings.background_nice)
@@ -156,10 +158,16 @@ def statuses(engine, ids: list[str]) -> dict[str, int]:
 
 
 def pg_backend_pids(db_name: str) -> list[int]:
+    """The backends of the Prefect database, and the postmaster: its reaped children's CPU counts
+    the backends that exit during a drain (a pool that closes connections as they come back), which
+    the live ones alone miss (any database's, and autovacuum's, but during a drain they are Prefect's)."""
     from sqlalchemy import text
 
     with pg_admin() as c:
-        return [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": db_name}).scalars()]
+        backends = [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": db_name}).scalars()]
+        checkpointer = c.execute(text("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")).scalar()
+    postmaster = parent_pid(int(checkpointer)) if checkpointer else None
+    return backends + ([postmaster] if postmaster else [])
 
 
 def approve_all(ids: list[str]) -> None:
@@ -257,7 +265,8 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
         (tmp / "prefect").mkdir()
         store = seed_store(store_url, tmp / "var", prefect_api_url=papi, green_pass=False)
         env = child_env(store.env | prefect_env | {"HEALTHPASS_RATE_LIMIT_EXEMPT": "127.0.0.1,::1"})
-        server_env = child_env(prefect_env | {"PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url(prefect_db)})
+        # The settings `healthpass serve` gives its Prefect server (its pool on PostgreSQL).
+        server_env = with_server_defaults(child_env(prefect_env | {"PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url(prefect_db)}))
         engine = get_engine()
         log("  intake: starting the Prefect server (PostgreSQL) and the API")
         t_start = time.perf_counter()
