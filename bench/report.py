@@ -355,6 +355,17 @@ def _limits(doc: dict) -> list[str]:
             "taken for a new request. With no observer at all (an experiment, not shipped: an outside Suspend would go unnoticed) "
             "an A/B on 2026-12-07 reached 2.55-2.77 against 1.65-1.76 applications/s, 300-330 against 431-473 server CPU-ms.",
             "",
+            "**Cut in the Prefect server's settings (2026-12-07): its connection pool on PostgreSQL.** Prefect's server keeps 5 "
+            "connections and opens up to 10 more under load, closing each as it comes back. An A/B that day (worker limit 8, "
+            "2 drains of 48 per arm, arms alternating): with Prefect's default, 117-141 new PostgreSQL sessions per drain (about "
+            "2.7 per application), and the backends that exited used 4.8-5.8 CPU-s per drain, 100-121 CPU-ms per application, "
+            "which this benchmark did not count then (it read the backends alive at the end: 0.7 ms). With 20 kept "
+            "(`PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE`, now set by `healthpass serve` and `deploy/cluster.env`): 0-4 new "
+            "sessions per drain, PostgreSQL 34-38 CPU-ms per application in all, the Prefect server 318-330 against 353. Intake "
+            "2.77-2.84 against 2.41/s, within the noise (the default gave 2.75-2.82/s in two arms the same hour): the CPU is "
+            "saved, the rate is not bound by it at this size. PostgreSQL's CPU now counts the backends that exit during a drain "
+            "(the postmaster's reaped children).",
+            "",
             "**Measured, not applied to this benchmark's server: the recorder's batch sizes.** An A/B on 2026-12-07 (one session, "
             "PostgreSQL-backed Prefect server, worker limit 4, 2 drains of 48 each) with the task-run recorder and event persister "
             "batched as in `deploy/cluster.env` (50/50 and 200/50) against Prefect's defaults (batch size 1): Prefect server "
