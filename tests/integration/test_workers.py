@@ -265,6 +265,55 @@ def test_r14_a_run_whose_submission_failed_is_run_again(api, worker, clock, monk
     assert worker.run(_run(run_id)).state.name == "Suspended"  # waiting on the issuer, as any case
 
 
+def test_r14_a_first_crash_before_running_is_rescheduled_at_once_a_repeated_one_waits(prefect_server, seeded, monkeypatch):
+    """Seen on `make run`: a burst of 60 applications met a burst of 503s from the SQLite Prefect
+    server while the worker labelled a run; Prefect's worker marked it Crashed, and it waited a
+    minute to be rescheduled: the burst took 90 s to reach the issuer's queue instead of 25 s. A
+    first crash before running is rescheduled on the worker's next check; a run that has crashed
+    before still waits ORPHAN_GRACE_SECONDS between tries (a Prefect server that stays away)."""
+    import asyncio
+
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.states import AwaitingRetry, Crashed
+
+    import workers.housekeeping
+    from workers.housekeeping import NEVER_RAN, Housekeeper
+    from workers.inprocess import HealthpassWorker
+
+    pool = f"healthpass-crash-{uuid.uuid4().hex[:6]}"  # its own: no live worker runs what is rescheduled here
+    busy = f"{NEVER_RAN[0]}: PrefectHTTPStatusError: Server error '503 Service Unavailable'"
+
+    async def scenario():
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name=pool, type="healthpass"))
+            flow_id = await client.create_flow_from_name("application")
+            deployment_id = await client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool)
+            first = await client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": f"first-{uuid.uuid4().hex[:6]}"})
+            again = await client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": f"again-{uuid.uuid4().hex[:6]}"})
+            await client.set_flow_run_state(first.id, Crashed(message=busy), force=True)
+            for state in (Crashed(message=busy), AwaitingRetry(), Crashed(message=busy)):
+                await client.set_flow_run_state(again.id, state, force=True)
+            async with HealthpassWorker(pool, name=f"worker-{uuid.uuid4().hex[:4]}", housekeeping=False) as worker:
+                keeper = Housekeeper(worker)
+                keeper._application_deployment = deployment_id  # this test's deployment, not the application's
+                at_once = await keeper.requeue_crashed()
+                after_first = {r: (await client.read_flow_run(r)).state.name for r in (first.id, again.id)}
+                monkeypatch.setattr(workers.housekeeping, "ORPHAN_GRACE_SECONDS", 1)  # a minute, here a second
+                await asyncio.sleep(1.2)
+                later = await keeper.requeue_crashed()
+                after_grace = (await client.read_flow_run(again.id)).state.name
+            for run_id in (first.id, again.id):
+                await client.delete_flow_run(run_id)
+            await client.delete_deployment(deployment_id)
+            await client.delete_work_pool(pool)
+            return at_once, after_first[first.id], after_first[again.id], later, after_grace
+
+    at_once, first_state, again_state, later, after_grace = asyncio.run(scenario())
+    assert (at_once, first_state) == (1, "AwaitingRetry")  # the first crash: rescheduled at once
+    assert again_state == "Crashed"  # crashed before: it waits
+    assert (later, after_grace) == (1, "AwaitingRetry")
+
+
 async def _states(run_id: str) -> list[str]:
     async with get_client() as client:
         return [s.name for s in await client.read_flow_run_states(UUID(run_id))]
