@@ -462,6 +462,14 @@ def _limits(doc: dict) -> list[str]:
             "honours. In the first run with it, the server's log held no lock error for the 60 applications. On PostgreSQL nothing is installed: writers do not "
             "collide there, and a 503 means the database is away, where Prefect's own back-off is right.",
             "",
+            "Then (2026-12-07): about one run in four still took ~90 s for the 60 (0.23 and 0.27 ×). A kept log of one showed a "
+            "burst of 503s (the late-runs service marking the waiting runs Late beside the requests: its `INSERT INTO flow_run_state` "
+            "failed with `database is locked`) spending the client's retries on `PATCH /flow_runs/{id}/labels`; Prefect's worker "
+            "marked two runs Crashed before they ran, and the worker rescheduled them only a minute later. A first crash before "
+            "running is now rescheduled on the worker's next check (`workers/housekeeping.py`; a run that crashed before still "
+            "waits a minute between tries). Six runs after the change gave 2.29-2.61 applications/s, one of them with two such "
+            "crashes rescheduled within 10 s.",
+            "",
         ]
     c = B.get("capacity") or {}
     if c and not c.get("error"):
