@@ -7,6 +7,8 @@ import re
 import time
 from datetime import datetime
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from cases.clock import SHANGHAI
 from cases.simulate import application_body
 from tests.browser.support import axe_check, case_url, declare, in_audit, person, shot
@@ -49,7 +51,10 @@ def test_a_lost_link_is_recovered_with_a_code_and_the_old_link_stops_working(pho
     page.get_by_label(re.compile("^Name")).fill(body["name"])
     shot(page, "applicant", "recover")
     page.get_by_role("button", name=re.compile("Send me a code")).tap()
-    page.wait_for_url(re.compile(r"/cases/recover/code"))
+    try:
+        page.wait_for_url(re.compile(r"/cases/recover/code"))
+    except PlaywrightTimeout:  # once in CI (not reproduced): the form came back; say what it said
+        raise AssertionError(f"no code page; at {page.url}: {page.locator('main').inner_text()[:800]}") from None
     axe_check(page)
 
     page.get_by_label(re.compile("6-digit code")).fill(_code_sent_to(live, body["phone"], case["reference"]))
