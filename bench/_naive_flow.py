@@ -14,7 +14,8 @@ and resume that ours includes.
   replaces (issue 15).
 
 Prints ``BENCH {json}``: runs/s of each repeat, CPU (this process; for ``served``, the worker
-with its reaped run processes), requests and events (``call``).
+with its reaped run processes), requests and events (``call``); for ``call`` given the server's
+pid and database, the Prefect server's and its PostgreSQL backends' CPU per run too.
 
     python -m bench._naive_flow --mode call --n 8 --repeats 3
     python -m bench._naive_flow --mode served --n 24 --repeats 3 --limits 4,8
@@ -33,7 +34,7 @@ from pathlib import Path
 from prefect import flow, task
 from sqlalchemy import text
 
-from bench.common import tree_cpu_seconds
+from bench.common import pg_backend_pids, pids_cpu_seconds, tree_cpu_seconds
 from cases.db import session_scope
 
 TABLE = "bench_naive_step"
@@ -85,29 +86,44 @@ def _case_ids(n: int) -> list[str]:
     return ids
 
 
-def main(n: int, repeats: int) -> dict:
+def main(n: int, repeats: int, *, server_pid: int | None = None, pg_db: str | None = None, idle_seconds: float = 5.0) -> dict:
+    """With the Prefect server's pid (and its PostgreSQL database), each repeat also gives what the
+    runs cost the server and its backends, and the server's CPU while idle (its background
+    services) is measured first, over `idle_seconds`, so that share can be told apart."""
     from bench._worker_proc import EVENTS, REQUESTS, _count_requests
+
+    def server_cpu() -> tuple[float, float]:
+        if server_pid is None:
+            return 0.0, 0.0
+        return tree_cpu_seconds(server_pid), pids_cpu_seconds(pg_backend_pids(pg_db)) if pg_db else 0.0
 
     _count_requests()
     ids = _case_ids(n)
     naive(ids[0])  # warm-up: imports, the flow's registration, the first client
-    runs = []
+    out: dict = {"runs": []}
+    if server_pid is not None:
+        srv0, t0 = server_cpu()[0], time.perf_counter()
+        time.sleep(idle_seconds)
+        out["server_idle_cpu_ms_per_s"] = (server_cpu()[0] - srv0) * 1000 / (time.perf_counter() - t0)
     for _ in range(repeats):
         REQUESTS.clear()
         EVENTS.clear()
-        cpu0, t0 = _cpu(), time.perf_counter()
+        (srv0, pg0), cpu0, t0 = server_cpu(), _cpu(), time.perf_counter()
         for i in range(n):
             naive(ids[i % len(ids)])
         elapsed = time.perf_counter() - t0
-        runs.append({
+        srv, pg = server_cpu()
+        out["runs"].append({
             "per_s": n / elapsed,
             "elapsed": elapsed,
             "client_cpu_ms": (_cpu() - cpu0) * 1000 / n,
+            "server_cpu_ms": (srv - srv0) * 1000 / n,
+            "pg_cpu_ms": (pg - pg0) * 1000 / n,
             "requests_per_run": sum(REQUESTS.values()) / n,
             "events_per_run": sum(EVENTS.values()) / n,
             "requests": dict(REQUESTS),
         })
-    return {"runs": runs}
+    return out
 
 
 def _deploy() -> str:
@@ -178,7 +194,9 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--limits", default="4,8", help="served: the process worker's limits to measure, comma-separated")
+    p.add_argument("--server-pid", type=int, help="call: the Prefect server's pid, to measure its CPU per run")
+    p.add_argument("--pg-db", help="call: the Prefect server's PostgreSQL database, to measure its backends' CPU per run")
     args = p.parse_args()
-    out = main(args.n, args.repeats) if args.mode == "call" else served(args.n, args.repeats, [int(x) for x in args.limits.split(",")])
+    out = main(args.n, args.repeats, server_pid=args.server_pid, pg_db=args.pg_db) if args.mode == "call" else served(args.n, args.repeats, [int(x) for x in args.limits.split(",")])
     sys.stdout.write("BENCH " + json.dumps(out) + "\n")
     sys.stdout.flush()

@@ -375,6 +375,19 @@ def pids_cpu_seconds(pids) -> float:
     return sum((_stat(p) or (0, 0.0))[1] for p in pids)
 
 
+def pg_backend_pids(db_name: str) -> list[int]:
+    """The backends of the Prefect database, and the postmaster: its reaped children's CPU counts
+    the backends that exit during a drain (a pool that closes connections as they come back), which
+    the live ones alone miss (any database's, and autovacuum's, but during a drain they are Prefect's)."""
+    from sqlalchemy import text
+
+    with pg_admin() as c:
+        backends = [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": db_name}).scalars()]
+        checkpointer = c.execute(text("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")).scalar()
+    postmaster = parent_pid(int(checkpointer)) if checkpointer else None
+    return backends + ([postmaster] if postmaster else [])
+
+
 def runqueue_waits(pids) -> dict[int, int]:
     """Per live thread of these processes, nanoseconds spent runnable but not running
     (waiting for a CPU): /proc/<pid>/task/*/schedstat, second field. On shared cores this

@@ -49,10 +49,9 @@ from bench.common import (
     asyncpg_url,
     child_env,
     free_port,
-    parent_pid,
     median,
     percentile,
-    pg_admin,
+    pg_backend_pids,
     pg_database,
     pids_cpu_seconds,
     seed_store,
@@ -157,19 +156,6 @@ def statuses(engine, ids: list[str]) -> dict[str, int]:
     return {str(s): int(n) for s, n in rows}
 
 
-def pg_backend_pids(db_name: str) -> list[int]:
-    """The backends of the Prefect database, and the postmaster: its reaped children's CPU counts
-    the backends that exit during a drain (a pool that closes connections as they come back), which
-    the live ones alone miss (any database's, and autovacuum's, but during a drain they are Prefect's)."""
-    from sqlalchemy import text
-
-    with pg_admin() as c:
-        backends = [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": db_name}).scalars()]
-        checkpointer = c.execute(text("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")).scalar()
-    postmaster = parent_pid(int(checkpointer)) if checkpointer else None
-    return backends + ([postmaster] if postmaster else [])
-
-
 def approve_all(ids: list[str]) -> None:
     """An issuer of each case's community (or unit) claims its audit task and approves it, as the
     issuer's page does: the decision commits with a `resume` outbox row for the worker."""
@@ -236,12 +222,14 @@ def _naive(env: dict[str, str], args: list[str], log: Path) -> dict:
     return json.loads(lines[-1][6:])
 
 
-def naive_flow(env: dict[str, str], n: int, repeats: int, log: Path) -> dict:
+def naive_flow(env: dict[str, str], n: int, repeats: int, log: Path, *, server_pid: int, pg_db: str) -> dict:
     """bench/_naive_flow.py in its own process (its CPU its own) at the worker's priority, against
-    the same Prefect server and store: a plain 3-task flow called `n` times in a row, `repeats` times."""
-    runs = _naive(env, ["--mode", "call", "--n", str(n), "--repeats", str(repeats)], log)["runs"]
-    keys = ("per_s", "elapsed", "client_cpu_ms", "requests_per_run", "events_per_run")
-    return {k: median([r[k] for r in runs]) for k in keys} | {"n": n, "runs": runs}
+    the same Prefect server and store: a plain 3-task flow called `n` times in a row, `repeats` times,
+    with what each run costs the server and its PostgreSQL backends."""
+    got = _naive(env, ["--mode", "call", "--n", str(n), "--repeats", str(repeats), "--server-pid", str(server_pid), "--pg-db", pg_db], log)
+    runs = got["runs"]
+    keys = ("per_s", "elapsed", "client_cpu_ms", "server_cpu_ms", "pg_cpu_ms", "requests_per_run", "events_per_run")
+    return {k: median([r[k] for r in runs]) for k in keys} | {"n": n, "runs": runs, "server_idle_cpu_ms_per_s": got.get("server_idle_cpu_ms_per_s")}
 
 
 def naive_served(env: dict[str, str], n: int, repeats: int, limits: tuple[int, ...], log: Path) -> dict:
@@ -343,7 +331,7 @@ def run(*, concurrencies=(4, 8, 16), n: int = 48, repeats: int = 3, post_rate: f
             out["baseline_cpu_ms"] = median([b["cpu_ms_per_app"] for b in out["baseline"]])
             naive_n = max(4, min(n, 24))
             log(f"  intake: naive Prefect flow (3 tasks, in-process flow() calls, {naive_n} runs x {repeats})")
-            out["naive"] = naive_flow(env, naive_n, repeats, tmp / "naive.log")
+            out["naive"] = naive_flow(env, naive_n, repeats, tmp / "naive.log", server_pid=prefect.pid, pg_db=prefect_db_name)
             out["naive_per_s"] = out["naive"]["per_s"]
             served_n = max(4, min(n, 16))
             log(f"  intake: naive Prefect flow served by Prefect's process worker ({served_n} runs x {repeats}, limits {naive_limits})")

@@ -97,6 +97,25 @@ def test_report_read_back_from_results_json_keeps_the_per_limit_rows():
     assert cut and "applications/s" in cut[0][2]
 
 
+def test_report_gives_prefects_own_floor_beside_the_0_4_target():
+    """Issue 15's ≥ 0.4 × row says what the naive 3-task flow, called Prefect's cheapest way, costs
+    the server net of its idle services, and the rate that leaves on 2 cores against the baseline."""
+    from bench.report import prefect_floor, rows
+
+    naive = {"per_s": 0.8, "server_cpu_ms": 265.0, "server_idle_cpu_ms_per_s": 28.0, "pg_cpu_ms": 25.0, "client_cpu_ms": 110.0,
+             "requests_per_run": 8.6, "events_per_run": 10.0, "runs": [{}]}
+    c8 = {"per_s": 2.7, "client_cpu_ms": 149.0, "server_cpu_ms": 341.0, "pg_cpu_ms": 43.0, "requests_per_app": 16.0, "events_per_app": 12.0}
+    intake = {"n": 48, "intake": {8: c8}, "baseline_per_s": 29.4, "baseline_cpu_ms": 26.0, "naive": naive, "naive_per_s": 0.8}
+    floor = prefect_floor(intake)
+    # 28 ms/s of idle services over a run's 1.25 s; 230 + 25 + 110 = 365 CPU-ms: 2000 / 365 = 5.5 runs/s = 0.19 x of 29.4/s.
+    assert round(floor["idle_ms"]) == 35 and round(floor["server_ms"]) == 230
+    assert round(floor["per_s"], 1) == 5.5 and round(floor["ratio"], 2) == 0.19
+    row = next(r for r in rows({"benchmarks": {"intake": intake}}) if r[1] == "≥ 0.4 ×")
+    assert "at most 5.5 runs/s = **0.19 ×**" in row[5] and "230 CPU-ms per run" in row[5]
+    # Without the naive figures (an older results.json) the row stands as it was.
+    assert prefect_floor({"naive": {"per_s": 0.8, "client_cpu_ms": 1.0}, "baseline_per_s": 29.4}) is None
+
+
 @pytest.mark.slow
 def test_http_verify_bench_runs():
     from bench import http_verify
@@ -138,6 +157,8 @@ def test_intake_bench_runs():
     assert _num(r["baseline_per_s"]) and _num(r["post"]["busy"]["p99_ms"])
     # Both naive baselines ran to Completed (the served one through Prefect's process worker).
     assert _num(r["naive_per_s"]) and _num(r["naive_served"]["per_s"]) and r["naive_served"]["worker_cpu_ms"] > 0
+    # The naive flow called in-process: what each run costs the Prefect server, measured beside it.
+    assert r["naive"]["server_cpu_ms"] > 0 and r["naive"]["server_idle_cpu_ms_per_s"] is not None
     # The A/B of the worker's one suspension observer: the per-run variant ran its runs to Completed too.
     assert r["per_run_observer"]["all_completed"] and _num(r["per_run_observer"]["per_s"])
 
