@@ -3,6 +3,7 @@ they expect, several workers share the pool, and a dead worker's runs are run ag
 Real Prefect server, real healthpass workers (tests/conftest.py: WorkerThread)."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from uuid import UUID
@@ -50,6 +51,28 @@ async def _run(run_id: str):
 async def _logs(run_id: str):
     async with get_client() as client:
         return await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(run_id)])))
+
+
+@contextlib.asynccontextmanager
+async def _own_pool(kind: str):
+    """A work pool and an application deployment of the test's own: no live worker runs what the
+    test creates there, and no other test's leftover runs are seen. Its runs, the deployment and
+    the pool are deleted afterwards, pass or fail (later tests wait for no run to be owed)."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    pool = f"healthpass-{kind}-{uuid.uuid4().hex[:6]}"
+    async with get_client() as client:
+        await client.create_work_pool(WorkPoolCreate(name=pool, type="healthpass"))
+        flow_id = await client.create_flow_from_name("application")
+        deployment_id = await client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool)
+        try:
+            yield client, pool, deployment_id
+        finally:
+            for run in await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))):
+                await client.delete_flow_run(run.id)
+            await client.delete_deployment(deployment_id)
+            await client.delete_work_pool(pool)
 
 
 def _wait(predicate, seconds: float = 60.0):
@@ -184,53 +207,38 @@ def test_r14_two_workers_reaping_at_once_requeue_a_dead_workers_run_once(prefect
 
     from prefect.states import Running
 
-    from prefect.client.schemas.actions import WorkPoolCreate
-
     import workers.housekeeping
     from workers.housekeeping import Housekeeper
     from workers.inprocess import HealthpassWorker
 
     monkeypatch.setattr(workers.housekeeping, "ORPHAN_GRACE_SECONDS", 1)
 
-    # A pool of this test's own: no other test's leftover runs are reaped here, and no later
-    # test's worker picks up the runs requeued here.
-    pool = f"healthpass-race-{uuid.uuid4().hex[:6]}"
-
     async def scenario():
-        async with get_client() as client:
-            await client.create_work_pool(WorkPoolCreate(name=pool, type="healthpass"))
-            flow_id = await client.create_flow_from_name("application")
-            deployment_id = await client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool)
+        async with _own_pool("race") as (client, pool, deployment_id):
             ids = []
             for _ in range(3):
                 run = await client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": f"orphan-{uuid.uuid4().hex[:6]}"})
                 await client.set_flow_run_state(run.id, Running(), force=True)
                 await client.update_flow_run_labels(run.id, {"prefect.worker.name": "healthpass-gone-4242"})
                 ids.append(run.id)
-        await asyncio.sleep(1.2)  # their Running state is older than the grace
-        a_done = asyncio.Event()
+            await asyncio.sleep(1.2)  # their Running state is older than the grace
+            a_done = asyncio.Event()
 
-        class ActsAfterA(Housekeeper):
-            async def _unchanged(self, run) -> bool:
-                same = await super()._unchanged(run)
-                await a_done.wait()
-                return same
+            class ActsAfterA(Housekeeper):
+                async def _unchanged(self, run) -> bool:
+                    same = await super()._unchanged(run)
+                    await a_done.wait()
+                    return same
 
-        async def reap_a(worker) -> int:
-            try:
-                return await Housekeeper(worker).requeue_orphans()
-            finally:
-                a_done.set()
+            async def reap_a(worker) -> int:
+                try:
+                    return await Housekeeper(worker).requeue_orphans()
+                finally:
+                    a_done.set()
 
-        async with HealthpassWorker(pool, name=f"worker-a-{uuid.uuid4().hex[:4]}", housekeeping=False) as a, HealthpassWorker(pool, name=f"worker-b-{uuid.uuid4().hex[:4]}", housekeeping=False) as b:
-            await asyncio.gather(ActsAfterA(b).requeue_orphans(), reap_a(a))
-        async with get_client() as client:
-            histories = {str(i): [s.name for s in await client.read_flow_run_states(i)] for i in ids}
-            for run_id in ids:  # requeued, they are Scheduled: later tests wait for no run to be owed
-                await client.delete_flow_run(run_id)
-            await client.delete_deployment(deployment_id)
-            await client.delete_work_pool(pool)
-            return histories
+            async with HealthpassWorker(pool, name=f"worker-a-{uuid.uuid4().hex[:4]}", housekeeping=False) as a, HealthpassWorker(pool, name=f"worker-b-{uuid.uuid4().hex[:4]}", housekeeping=False) as b:
+                await asyncio.gather(ActsAfterA(b).requeue_orphans(), reap_a(a))
+            return {str(i): [s.name for s in await client.read_flow_run_states(i)] for i in ids}
 
     histories = asyncio.run(scenario())
     for run_id, states in histories.items():
@@ -273,21 +281,16 @@ def test_r14_a_first_crash_before_running_is_rescheduled_at_once_a_repeated_one_
     before still waits ORPHAN_GRACE_SECONDS between tries (a Prefect server that stays away)."""
     import asyncio
 
-    from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.states import AwaitingRetry, Crashed
 
     import workers.housekeeping
     from workers.housekeeping import NEVER_RAN, Housekeeper
     from workers.inprocess import HealthpassWorker
 
-    pool = f"healthpass-crash-{uuid.uuid4().hex[:6]}"  # its own: no live worker runs what is rescheduled here
     busy = f"{NEVER_RAN[0]}: PrefectHTTPStatusError: Server error '503 Service Unavailable'"
 
     async def scenario():
-        async with get_client() as client:
-            await client.create_work_pool(WorkPoolCreate(name=pool, type="healthpass"))
-            flow_id = await client.create_flow_from_name("application")
-            deployment_id = await client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool)
+        async with _own_pool("crash") as (client, pool, deployment_id):
             first = await client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": f"first-{uuid.uuid4().hex[:6]}"})
             again = await client.create_flow_run_from_deployment(deployment_id, parameters={"case_id": f"again-{uuid.uuid4().hex[:6]}"})
             await client.set_flow_run_state(first.id, Crashed(message=busy), force=True)
@@ -302,10 +305,6 @@ def test_r14_a_first_crash_before_running_is_rescheduled_at_once_a_repeated_one_
                 await asyncio.sleep(1.2)
                 later = await keeper.requeue_crashed()
                 after_grace = (await client.read_flow_run(again.id)).state.name
-            for run_id in (first.id, again.id):
-                await client.delete_flow_run(run_id)
-            await client.delete_deployment(deployment_id)
-            await client.delete_work_pool(pool)
             return at_once, after_first[first.id], after_first[again.id], later, after_grace
 
     at_once, first_state, again_state, later, after_grace = asyncio.run(scenario())
