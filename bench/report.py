@@ -595,8 +595,11 @@ def write(doc: dict, path: Path) -> None:
         "the machine is shared with other sessions' test runs; each row's notes give the load during it.",
     ]
     if raw:
-        lines.append(f"- calibration: raw ES256 verify ran at {fmt(raw)}/s here against ~{ES256_REFERENCE:,}/s measured on a quiet machine "
-                     f"of this kind (ARCHITECTURE.md): this run had about {raw / ES256_REFERENCE:.0%} of a quiet core.")
+        # Measured by the `verify` benchmark: a later `--only` run without it keeps the old figure, so say when.
+        verified_at = (B.get("verify") or {}).get("measured_at", "?")
+        lines.append(f"- calibration ({'this run' if 'verify' in (_get(doc, 'last_run', 'selected') or []) else 'the `verify` run of ' + str(verified_at)}): "
+                     f"raw ES256 verify ran at {fmt(raw)}/s against ~{ES256_REFERENCE:,}/s measured on a quiet machine "
+                     f"of this kind (ARCHITECTURE.md): about {raw / ES256_REFERENCE:.0%} of a quiet core.")
     lines += [
         "",
         "## Results",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench import BENCHMARKS
+from bench import profile as spy
 from bench.common import ROOT, machine_info, now_iso, pg_available
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(msg: str) -> None:
         print(msg, flush=True)
+
+    if "intake" in selected and not args.quick and not spy.py_spy():
+        # `make bench` installs it; without it the intake section loses its profile tables.
+        log("bench: py-spy not found (`make bench` installs it): the intake report will have no profile of the worker and the server")
 
     previous: dict[str, Any] = {}
     if RESULTS.exists() and not args.quick:

@@ -83,6 +83,23 @@ def test_loadgen_and_report_on_the_bare_app(tmp_path):
     assert "| what | target | measured" in text and "not run" in text
 
 
+def test_report_says_which_run_the_machine_calibration_comes_from(tmp_path):
+    """The calibration line is the `verify` benchmark's: after an `--only intake` run it must name
+    the verify run's date, not read as this run's speed."""
+    import json
+
+    from bench.report import write
+
+    verify = json.loads((Path(__file__).parents[2] / "bench" / "results.json").read_text())["benchmarks"].get("verify")
+    if not verify:
+        pytest.skip("no verify results in bench/results.json")
+    verify = verify | {"measured_at": "2026-11-27T16:52:38+00:00"}
+    for selected, expected in ((["intake"], "calibration (the `verify` run of 2026-11-27T16:52:38+00:00)"), (["verify"], "calibration (this run)")):
+        doc = {"machine": {"cpu": "test"}, "benchmarks": {"verify": verify}, "last_run": {"selected": selected}}
+        write(doc, tmp_path / "B.md")
+        assert expected in (tmp_path / "B.md").read_text()
+
+
 def test_report_read_back_from_results_json_keeps_the_per_limit_rows():
     """BENCHMARKS.md is written from bench/results.json, where the worker limits are string keys:
     the row comparing the per-run suspension observer with the worker's one must still appear."""
