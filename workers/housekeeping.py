@@ -216,9 +216,6 @@ class Housekeeper:
         current = await self.client.read_flow_run(run.id)
         return current.state is not None and run.state is not None and current.state.id == run.state.id
 
-    async def _crashes(self, run) -> int:
-        return sum(s.is_crashed() for s in await self.client.read_flow_run_states(run.id))
-
     async def requeue_crashed(self) -> int:
         """Case runs Crashed before they ran: rescheduled, so a worker runs them. A first crash is
         a busy moment (a burst of 503s from the embedded SQLite server), rescheduled on this tick;
@@ -238,11 +235,12 @@ class Housekeeper:
             state = run.state
             if not (state and (state.message or "").startswith(NEVER_RAN)):
                 continue
-            if (now - state.timestamp).total_seconds() < ORPHAN_GRACE_SECONDS and await self._crashes(run) > 1:
+            # Counted once, before the take: the take re-reads the run, so a crash since would refuse it.
+            crashes = sum(s.is_crashed() for s in await self.client.read_flow_run_states(run.id))
+            if crashes > 1 and (now - state.timestamp).total_seconds() < ORPHAN_GRACE_SECONDS:
                 continue
             if not await self._take(run):  # another worker requeues it, or did since the list was read
                 continue
-            crashes = await self._crashes(run)
             if crashes >= MAX_CRASHES:  # its new message no longer matches NEVER_RAN: said once
                 log.error("flow run %s (%s) crashed %d times before it ran; left Crashed: %s", run.name, run.id, crashes, state.message)
                 await self.client.set_flow_run_state(run.id, Crashed(message=f"left Crashed after {crashes} tries: {state.message}"), force=True)
